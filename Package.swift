@@ -1,0 +1,27 @@
+// swift-tools-version:6.0
+// gpuctop: a terminal dashboard for GPU containers. No package dependencies:
+// the toolchain and system C libraries (ncursesw) only.
+import PackageDescription
+
+let package = Package(
+    name: "gpuctop",
+    products: [
+        .executable(name: "gpuctop", targets: ["gpuctop"]),
+    ],
+    targets: [
+        // Our own declarations of the NVML ABI we use. Nothing links libnvidia-ml:
+        // Telemetry dlopens it and resolves symbols at run time.
+        .target(name: "CNVML"),
+        .systemLibrary(name: "CNCurses", path: "Sources/CNCurses"),
+        .target(name: "Telemetry", dependencies: ["CNVML", "DockerSocket"]),
+        .target(name: "DockerSocket"),
+        .target(name: "TUI", dependencies: ["Telemetry", "CNCurses"]),
+        .executableTarget(name: "gpuctop", dependencies: ["Telemetry", "DockerSocket", "TUI"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
+        .testTarget(name: "DockerSocketTests", dependencies: ["DockerSocket"]),
+        .testTarget(name: "GpuctopTests", dependencies: ["Telemetry"]),
+    ],
+    // Swift 5 language mode: the threading model is explicit (a sampler thread, the
+    // UI thread, immutable snapshots between them) and checked with TSan in the tests.
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,141 @@
+// The immutable picture of one refresh: what the samplers read, what the views
+// and the JSON output show. Data flows one way: samplers -> Snapshot -> view.
+import FoundationEssentials
+
+/// Version of the JSON form of `Snapshot`; bump it when a field changes meaning.
+public let snapshotSchemaVersion = 1
+
+public struct Snapshot: Codable, Sendable, Equatable {
+    public var schema: Int = snapshotSchemaVersion
+    /// Seconds since 1970 when the refresh started.
+    public var time: Double
+    public var host: String
+    public var driverVersion: String?
+    public var cudaVersion: String?
+    /// Sources that could not be read, with a one-line reason each.
+    public var degraded: [DegradedSource] = []
+    public var gpus: [GPU] = []
+    public var processes: [GPUProcess] = []
+
+    public init(time: Double, host: String) {
+        self.time = time
+        self.host = host
+    }
+}
+
+public struct DegradedSource: Codable, Sendable, Equatable {
+    public var source: String   // "nvml", "docker", "procfs"
+    public var reason: String
+    public init(source: String, reason: String) { self.source = source; self.reason = reason }
+}
+
+public struct GPU: Codable, Sendable, Equatable {
+    public var index: Int
+    public var name: String?
+    public var uuid: String?
+    public var pciBusId: String?
+    /// True once the GPU answered GPU_IS_LOST; the other fields are then stale or absent.
+    public var lost: Bool = false
+    public var utilizationGpu: Int?       // percent
+    public var utilizationMemory: Int?    // percent
+    public var memoryTotal: UInt64?       // bytes
+    public var memoryReserved: UInt64?    // bytes (NVML v2 only)
+    public var memoryUsed: UInt64?        // bytes, as NVML counts it (v2: without reserved)
+    public var memoryFree: UInt64?        // bytes
+    public var temperature: Int?          // degrees C
+    public var fanSpeed: Int?             // percent
+    public var clockSM: Int?              // MHz
+    public var clockMemory: Int?          // MHz
+    public var performanceState: Int?     // 0 (P0) .. 15
+    public var powerDraw: Int?            // milliwatts
+    public var powerLimitEnforced: Int?   // milliwatts
+    public var powerLimit: Int?           // milliwatts (power-management limit)
+    public var powerLimitDefault: Int?    // milliwatts
+    public var powerLimitMin: Int?        // milliwatts
+    public var powerLimitMax: Int?        // milliwatts
+    public var energyTotal: UInt64?       // millijoules since driver load
+    public var persistenceMode: Bool?
+    public var computeMode: String?       // "default", "exclusive_process", "prohibited"
+    public var encoderUtilization: Int?   // percent
+    public var decoderUtilization: Int?   // percent
+    public var migMode: MIGMode?
+    public var migDevices: [MIGDevice] = []
+
+    public init(index: Int) { self.index = index }
+}
+
+public struct MIGMode: Codable, Sendable, Equatable {
+    public var current: Bool
+    public var pending: Bool
+    public init(current: Bool, pending: Bool) { self.current = current; self.pending = pending }
+}
+
+public struct MIGDevice: Codable, Sendable, Equatable {
+    public var index: Int                 // slot on the parent GPU
+    public var uuid: String?
+    public var name: String?              // carries the profile, e.g. "... MIG 1g.18gb"
+    public var gpuInstanceId: Int?
+    public var computeInstanceId: Int?
+    public var gpuInstanceSlices: Int?
+    public var computeInstanceSlices: Int?
+    public var multiprocessors: Int?
+    public var memoryTotal: UInt64?       // bytes
+    public var memoryUsed: UInt64?        // bytes
+    public init(index: Int) { self.index = index }
+}
+
+public enum ProcessKind: String, Codable, Sendable {
+    case compute, graphics, mps
+}
+
+/// One process on one GPU. A process using two GPUs appears twice.
+public struct GPUProcess: Codable, Sendable, Equatable {
+    public var pid: Int32
+    public var gpuIndex: Int
+    public var kind: ProcessKind
+    public var usedGpuMemory: UInt64?     // bytes; nil when NVML cannot tell
+    public var gpuInstanceId: Int?        // nil when not on a MIG instance
+    public var computeInstanceId: Int?
+    public var smUtilization: Int?        // percent, from nvmlDeviceGetProcessUtilization
+    public var memoryUtilization: Int?
+    public var encoderUtilization: Int?
+    public var decoderUtilization: Int?
+    /// Host-side facts from /proc; nil when the PID is not visible there.
+    public var info: ProcessInfoSample?
+
+    public init(pid: Int32, gpuIndex: Int, kind: ProcessKind) {
+        self.pid = pid; self.gpuIndex = gpuIndex; self.kind = kind
+    }
+}
+
+/// What /proc says of a process. The static part is cached per (pid, start time).
+public struct ProcessInfoSample: Codable, Sendable, Equatable {
+    public var command: String            // argv joined by spaces (comm when argv is empty)
+    public var user: String               // user name, or the numeric uid
+    public var uid: UInt32
+    public var startTime: Double          // seconds since 1970
+    public var namespacePid: Int32?       // innermost NSpid (the PID inside its container)
+    public var cpuPercent: Double?        // of one core, since the last sample (or lifetime on the first)
+    public var residentBytes: UInt64?     // VmRSS
+    public var container: ContainerRef?   // nil: a host process
+
+    public init(command: String, user: String, uid: UInt32, startTime: Double) {
+        self.command = command; self.user = user; self.uid = uid; self.startTime = startTime
+    }
+}
+
+/// The container a process belongs to, as its cgroup path names it.
+public struct ContainerRef: Codable, Sendable, Equatable, Hashable {
+    public enum Runtime: String, Codable, Sendable {
+        case docker, containerd, crio, podman
+    }
+    public var runtime: Runtime
+    public var id: String                 // full container id (usually 64 hex)
+    public var podUID: String?            // Kubernetes pod uid, with dashes
+
+    public var shortId: String { String(id.prefix(12)) }
+
+    public init(runtime: Runtime, id: String, podUID: String? = nil) {
+        self.runtime = runtime; self.id = id; self.podUID = podUID
+    }
+}
