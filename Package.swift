@@ -17,9 +17,11 @@ let package = Package(
         .target(name: "DockerSocket"),
         .target(name: "TUI", dependencies: ["Telemetry", "CNCurses"]),
         .executableTarget(name: "gpuctop", dependencies: ["Telemetry", "DockerSocket", "TUI"]),
-        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
-        .testTarget(name: "DockerSocketTests", dependencies: ["DockerSocket"]),
-        .testTarget(name: "GpuctopTests", dependencies: ["Telemetry"]),
+        // Helpers shared by the test targets: the fake NVML, child processes, the binary.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "TUI", "TestSupport"]),
+        .testTarget(name: "DockerSocketTests", dependencies: ["DockerSocket", "TestSupport"]),
+        .testTarget(name: "GpuctopTests", dependencies: ["Telemetry", "TestSupport"]),
     ],
     // Swift 5 language mode: the threading model is explicit (a sampler thread, the
     // UI thread, immutable snapshots between them) and checked with TSan in the tests.

@@ -1,1 +1,36 @@
-print("gpuctop")
+// gpuctop's entry point: parse the command line, run one command, exit.
+import Glibc
+import Telemetry
+import TUI
+
+let gpuctopVersion = "0.1.0"
+
+func printError(_ message: String) {
+    fputs("gpuctop: \(message)\n", stderr)
+}
+
+func writeOut(_ text: String) {
+    fputs(text, stdout)
+    fflush(stdout)
+}
+
+let options: Options
+do {
+    options = try CommandLineParser.parse(Array(CommandLine.arguments.dropFirst()),
+                                          environment: Environment.current())
+} catch {
+    printError("\(error)")
+    exit(2)
+}
+
+switch options.command {
+case "help":
+    writeOut(CommandLineParser.help)
+case "version":
+    writeOut("gpuctop \(gpuctopVersion)\n")
+case "snapshot":
+    exit(SnapshotCommand.run(options))
+default:
+    printError("the dashboard is not built yet; use 'gpuctop snapshot' (see gpuctop --help)")
+    exit(2)
+}

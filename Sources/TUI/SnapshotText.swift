@@ -1,0 +1,143 @@
+// `gpuctop snapshot`: one readable table of GPUs (MIG instances beneath their
+// GPU), then the GPU processes with their containers.
+import Telemetry
+
+/// One column of a text table: defined once, used for header and rows.
+struct TextColumn<Row> {
+    let title: String
+    let width: Int
+    let alignRight: Bool
+    let value: (Row) -> String
+
+    init(_ title: String, _ width: Int, right: Bool = false, _ value: @escaping (Row) -> String) {
+        self.title = title; self.width = width; self.alignRight = right; self.value = value
+    }
+}
+
+struct TextTable<Row> {
+    let columns: [TextColumn<Row>]
+
+    func header() -> String {
+        line(columns.map { ($0.title, $0) })
+    }
+
+    func row(_ row: Row) -> String {
+        line(columns.map { (Sanitize.visible($0.value(row)), $0) })
+    }
+
+    private func line(_ cells: [(String, TextColumn<Row>)]) -> String {
+        var parts: [String] = []
+        for (i, (text, column)) in cells.enumerated() {
+            // The last column is not padded, so long commands are not cut.
+            if i == cells.count - 1 && !column.alignRight {
+                parts.append(text)
+            } else {
+                parts.append(TextWidth.fit(text, column.width, alignRight: column.alignRight))
+            }
+        }
+        var result = parts.joined(separator: "  ")
+        while result.last == " " { result.removeLast() }
+        return result
+    }
+}
+
+public enum SnapshotText {
+    public static func render(_ s: Snapshot) -> String {
+        var out: [String] = []
+        var title = "host \(s.host)  \(Format.localTime(s.time))"
+        title += "  driver \(s.driverVersion ?? "n/a")  CUDA \(s.cudaVersion ?? "n/a")"
+        out.append(Sanitize.visible(title))
+        for d in s.degraded {
+            out.append(Sanitize.visible("! \(d.source): \(d.reason)"))
+        }
+        out.append("")
+        if s.gpus.isEmpty {
+            out.append("No GPUs.")
+        } else {
+            out.append(gpuTable.header())
+            for gpu in s.gpus {
+                out.append(gpuTable.row(gpu))
+                for mig in gpu.migDevices {
+                    out.append(migTable.row(mig))
+                }
+            }
+        }
+        out.append("")
+        if s.processes.isEmpty {
+            out.append("No GPU processes.")
+        } else {
+            let now = s.time
+            let table = processTable(now: now)
+            out.append(table.header())
+            for p in s.processes { out.append(table.row(p)) }
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    static let gpuTable = TextTable<GPU>(columns: [
+        TextColumn("GPU", 3, right: true) { "\($0.index)" },
+        TextColumn("NAME", 24) { $0.name ?? "n/a" },
+        TextColumn("UTIL", 4, right: true) { $0.lost ? "LOST" : Format.percent($0.utilizationGpu) },
+        TextColumn("MEMORY USED/TOTAL", 19, right: true) { memory($0.memoryUsed, $0.memoryTotal) },
+        TextColumn("TEMP", 4, right: true) { $0.temperature.map { "\($0)C" } ?? "n/a" },
+        TextColumn("FAN", 4, right: true) { Format.percent($0.fanSpeed) },
+        TextColumn("POWER/LIMIT", 13, right: true) { "\(Format.watts($0.powerDraw).dropLast(2))/\(Format.watts($0.powerLimitEnforced))" },
+        TextColumn("RANGE", 11, right: true) { range($0) },
+        TextColumn("SM/MEM MHZ", 10, right: true) { "\($0.clockSM.map(String.init) ?? "n/a")/\($0.clockMemory.map(String.init) ?? "n/a")" },
+        TextColumn("P", 3) { $0.performanceState.map { "P\($0)" } ?? "n/a" },
+        TextColumn("MIG", 3) { $0.migMode.map { $0.current ? "on" : ($0.pending ? "pnd" : "off") } ?? "n/a" },
+        TextColumn("UUID", 40) { $0.uuid ?? "n/a" },
+    ])
+
+    static let migTable = TextTable<MIGDevice>(columns: [
+        TextColumn("", 3) { _ in "" },
+        TextColumn("MIG", 24) { "└ " + migProfile($0) },
+        TextColumn("GI/CI", 4, right: true) { "\($0.gpuInstanceId.map(String.init) ?? "?")/\($0.computeInstanceId.map(String.init) ?? "?")" },
+        TextColumn("MEMORY", 19, right: true) { memory($0.memoryUsed, $0.memoryTotal) },
+        TextColumn("SLICES", 4, right: true) { "\($0.gpuInstanceSlices.map(String.init) ?? "?")" },
+        TextColumn("SMS", 4, right: true) { $0.multiprocessors.map { "\($0)sm" } ?? "n/a" },
+        TextColumn("UUID", 40) { $0.uuid ?? "n/a" },
+    ])
+
+    static func processTable(now: Double) -> TextTable<GPUProcess> {
+        TextTable(columns: [
+            TextColumn("GPU", 3, right: true) { p in
+                if let gi = p.gpuInstanceId { return "\(p.gpuIndex):\(gi)/\(p.computeInstanceId.map(String.init) ?? "?")" }
+                return "\(p.gpuIndex)"
+            },
+            TextColumn("PID", 8, right: true) { "\($0.pid)" },
+            TextColumn("CPID", 7, right: true) { $0.info?.namespacePid.map(String.init) ?? "-" },
+            TextColumn("TYPE", 4) { $0.kind == .compute ? "C" : ($0.kind == .graphics ? "G" : "MPS") },
+            TextColumn("GPU MEM", 9, right: true) { Format.bytes($0.usedGpuMemory) },
+            TextColumn("SM%", 4, right: true) { Format.percent($0.smUtilization) },
+            TextColumn("CPU%", 5, right: true) { Format.percent($0.info?.cpuPercent) },
+            TextColumn("HOST MEM", 9, right: true) { Format.bytes($0.info?.residentBytes) },
+            TextColumn("USER", 8) { $0.info?.user ?? "?" },
+            TextColumn("UPTIME", 7, right: true) { p in p.info.map { Format.duration(now - $0.startTime) } ?? "n/a" },
+            TextColumn("CONTAINER", 14) { containerLabel($0) },
+            TextColumn("COMMAND", 0) { $0.info?.command ?? "(not visible in /proc)" },
+        ])
+    }
+
+    static func containerLabel(_ p: GPUProcess) -> String {
+        guard let info = p.info else { return "?" }
+        guard let ref = info.container else { return "host" }
+        return "\(ref.runtime.rawValue):\(ref.shortId)"
+    }
+
+    static func memory(_ used: UInt64?, _ total: UInt64?) -> String {
+        "\(Format.bytes(used))/\(Format.bytes(total))"
+    }
+
+    static func range(_ g: GPU) -> String {
+        guard let lo = g.powerLimitMin, let hi = g.powerLimitMax else { return "n/a" }
+        return "\(Format.watts(lo).dropLast(2))..\(Format.watts(hi))"
+    }
+
+    /// "NVIDIA H100 80GB HBM3 MIG 1g.10gb" -> "1g.10gb"; the whole name otherwise.
+    static func migProfile(_ d: MIGDevice) -> String {
+        guard let name = d.name else { return "slot \(d.index)" }
+        if let r = name.firstRange(of: "MIG ") { return String(name[r.upperBound...]) }
+        return name
+    }
+}

@@ -1,0 +1,56 @@
+// Display width of text in terminal cells, so that columns stay aligned with
+// wide (CJK, emoji) and combining characters.
+public enum TextWidth {
+    /// Cells taken by one scalar: 0 for combining marks and zero-width joiners, 2 for wide.
+    public static func of(_ scalar: Unicode.Scalar) -> Int {
+        let v = scalar.value
+        if v == 0x200B || v == 0x200C || v == 0x200D || v == 0xFEFF { return 0 }
+        switch scalar.properties.generalCategory {
+        case .nonspacingMark, .enclosingMark, .format: return 0
+        default: break
+        }
+        return isWide(v) ? 2 : 1
+    }
+
+    public static func of(_ text: String) -> Int {
+        var total = 0
+        for s in text.unicodeScalars { total += of(s) }
+        return total
+    }
+
+    /// East Asian Wide/Fullwidth blocks and emoji presentation ranges.
+    static func isWide(_ v: UInt32) -> Bool {
+        switch v {
+        case 0x1100...0x115F, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF,
+             0x4E00...0x9FFF, 0xA000...0xA4CF, 0xAC00...0xD7A3, 0xF900...0xFAFF,
+             0xFE30...0xFE4F, 0xFF00...0xFF60, 0xFFE0...0xFFE6,
+             0x1F300...0x1F64F, 0x1F900...0x1F9FF, 0x20000...0x2FFFD, 0x30000...0x3FFFD:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Cuts `text` to at most `width` cells (ending in "…" when cut) and pads it
+    /// with spaces to exactly `width`, on the right or, for numbers, the left.
+    public static func fit(_ text: String, _ width: Int, alignRight: Bool = false, ascii: Bool = false) -> String {
+        guard width > 0 else { return "" }
+        var used = 0
+        var out = String.UnicodeScalarView()
+        let total = of(text)
+        if total <= width {
+            let pad = String(repeating: " ", count: width - total)
+            return alignRight ? pad + text : text + pad
+        }
+        let ellipsis: Unicode.Scalar = ascii ? "~" : "…"
+        for s in text.unicodeScalars {
+            let w = of(s)
+            if used + w > width - 1 { break }
+            out.append(s)
+            used += w
+        }
+        out.append(ellipsis)
+        used += 1
+        return String(out) + String(repeating: " ", count: max(0, width - used))
+    }
+}

@@ -1,0 +1,438 @@
+// Reads every GPU through NVML once per refresh.
+//
+// What cannot change while the driver is loaded (name, UUID, PCI id, power-limit
+// constraints, MIG slot count) is read once. A field that answers NOT_SUPPORTED
+// is not asked again; any other error leaves the field nil for this refresh. A GPU
+// that answers GPU_IS_LOST is marked lost and skipped from then on, while the
+// others go on.
+import CNVML
+import Glibc
+
+public final class NVMLSampler {
+    public let library: NVMLLibrary
+    public let driverVersion: String?
+    public let cudaVersion: String?
+    private var devices: [DeviceState] = []
+
+    /// Loads nothing itself: give it an opened library. Calls nvmlInit and enumerates GPUs.
+    public init(library: NVMLLibrary) throws(NVMLLoadError) {
+        self.library = library
+        try library.start()
+        driverVersion = Self.readString(CNVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE) { library.driverVersion?($0, $1) }
+        if let f = library.cudaDriverVersion {
+            var v: Int32 = 0
+            // CUDA version as an int: 12040 means 12.4.
+            cudaVersion = f(&v) == NVML_SUCCESS ? "\(v / 1000).\((v % 1000) / 10)" : nil
+        } else {
+            cudaVersion = nil
+        }
+        var count: UInt32 = 0
+        if library.deviceCount(&count) == NVML_SUCCESS {
+            for i in 0..<count {
+                devices.append(DeviceState(index: Int(i), library: library))
+            }
+        }
+    }
+
+    deinit { library.stop() }
+
+    public var gpuCount: Int { devices.count }
+
+    /// One refresh: every GPU with its processes (processes of a lost GPU are dropped).
+    public func sample() -> (gpus: [GPU], processes: [GPUProcess]) {
+        var gpus: [GPU] = []
+        var processes: [GPUProcess] = []
+        gpus.reserveCapacity(devices.count)
+        for device in devices {
+            let (gpu, procs) = device.sample()
+            gpus.append(gpu)
+            processes.append(contentsOf: procs)
+        }
+        return (gpus, processes)
+    }
+
+    /// Handle of GPU `index` for actions (power limits); nil when unknown or lost.
+    func handle(ofGPU index: Int) -> nvmlDevice_t? {
+        guard index >= 0, index < devices.count, !devices[index].lost else { return nil }
+        return devices[index].handle
+    }
+
+    /// Reads an NVML string into a buffer of `size` bytes; nil on any error.
+    static func readString(_ size: Int32, _ call: (UnsafeMutablePointer<CChar>, UInt32) -> nvmlReturn_t?) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(size))
+        let rc = buffer.withUnsafeMutableBufferPointer { call($0.baseAddress!, UInt32(size)) }
+        guard rc == NVML_SUCCESS else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Fields that can be switched off individually after NOT_SUPPORTED.
+enum NVMLField: Hashable {
+    case utilization, memory, temperature, fan, clockSM, clockMemory, pstate, power
+    case enforcedLimit, managementLimit, energy, persistence, computeMode, encoder, decoder
+    case computeProcesses, graphicsProcesses, mpsProcesses, processUtilization, migMode
+}
+
+/// NVML_VALUE_NOT_AVAILABLE for 64-bit values.
+private let valueNotAvailable: UInt64 = ~0
+
+/// One physical GPU: its handle, what was read once, and per-GPU sampling state.
+final class DeviceState {
+    let index: Int
+    let library: NVMLLibrary
+    private(set) var handle: nvmlDevice_t?
+    private(set) var lost = false
+    private var staticInfo: GPU
+    private var unsupported: Set<NVMLField> = []
+    private var memoryUsesV1 = false
+    private var maxMigDevices = 0
+    private var migStatic: [MIGKey: MIGDevice] = [:]
+    // Buffers kept between refreshes so the steady state allocates nothing new.
+    private var processBuffer: [nvmlProcessInfo_t] = []
+    private var processBufferV1: [nvmlProcessInfo_v1_t] = []
+    private var utilizationBuffer: [nvmlProcessUtilizationSample_t] = []
+    private var lastUtilizationTimestamp: UInt64 = 0
+
+    private struct MIGKey: Hashable { var slot: Int; var gi: Int?; var ci: Int? }
+
+    init(index: Int, library: NVMLLibrary) {
+        self.index = index
+        self.library = library
+        staticInfo = GPU(index: index)
+        var h: nvmlDevice_t?
+        let rc = library.handleByIndex(UInt32(index), &h)
+        if rc == NVML_SUCCESS, let h {
+            handle = h
+            readStaticInfo(h)
+        } else {
+            // A GPU NVML counts but cannot open (lost, or no permission) is shown as lost.
+            lost = true
+            staticInfo.lost = true
+        }
+    }
+
+    private func readStaticInfo(_ h: nvmlDevice_t) {
+        staticInfo.name = NVMLSampler.readString(CNVML_DEVICE_NAME_BUFFER_SIZE) { library.name?(h, $0, $1) }
+        staticInfo.uuid = NVMLSampler.readString(CNVML_DEVICE_UUID_BUFFER_SIZE) { library.uuid?(h, $0, $1) }
+        if let f = library.pciInfo {
+            var pci = nvmlPciInfo_t()
+            if f(h, &pci) == NVML_SUCCESS {
+                staticInfo.pciBusId = withUnsafeBytes(of: pci.busId) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+            }
+        }
+        if let f = library.powerManagementLimitConstraints {
+            var lo: UInt32 = 0, hi: UInt32 = 0
+            if f(h, &lo, &hi) == NVML_SUCCESS {
+                staticInfo.powerLimitMin = Int(lo)
+                staticInfo.powerLimitMax = Int(hi)
+            }
+        }
+        if let f = library.powerManagementDefaultLimit {
+            var v: UInt32 = 0
+            if f(h, &v) == NVML_SUCCESS { staticInfo.powerLimitDefault = Int(v) }
+        }
+        if let f = library.maxMigDeviceCount {
+            var v: UInt32 = 0
+            if f(h, &v) == NVML_SUCCESS { maxMigDevices = Int(v) }
+        }
+    }
+
+    /// Interprets one return code: true on success; marks the GPU lost or the
+    /// field unsupported where that is what the code says.
+    @discardableResult
+    private func check(_ field: NVMLField, _ rc: nvmlReturn_t) -> Bool {
+        if rc == NVML_SUCCESS { return true }
+        if rc == NVML_ERROR_GPU_IS_LOST {
+            lost = true
+        } else if (rc == NVML_ERROR_NOT_SUPPORTED || rc == NVML_ERROR_FUNCTION_NOT_FOUND) {
+            unsupported.insert(field)
+        }
+        return false
+    }
+
+    private func wanted(_ field: NVMLField) -> Bool { !lost && !unsupported.contains(field) }
+
+    /// Reads a single unsigned value for `field`.
+    private func readUInt(_ field: NVMLField, _ f: cnvml_device_uint_fn?, _ h: nvmlDevice_t) -> Int? {
+        guard let f, wanted(field) else { return nil }
+        var v: UInt32 = 0
+        return check(field, f(h, &v)) ? Int(v) : nil
+    }
+
+    private func readInt(_ field: NVMLField, _ f: cnvml_device_int_fn?, _ h: nvmlDevice_t) -> Int? {
+        guard let f, wanted(field) else { return nil }
+        var v: Int32 = 0
+        return check(field, f(h, &v)) ? Int(v) : nil
+    }
+
+    func sample() -> (GPU, [GPUProcess]) {
+        var gpu = staticInfo
+        guard let h = handle, !lost else {
+            gpu.lost = true
+            return (gpu, [])
+        }
+        let lib = library
+        if let f = lib.migMode, wanted(.migMode) {
+            var current: UInt32 = 0, pending: UInt32 = 0
+            if check(.migMode, f(h, &current, &pending)) {
+                gpu.migMode = MIGMode(current: current == 1, pending: pending == 1)
+            }
+        }
+        if let f = lib.utilization, wanted(.utilization) {
+            var u = nvmlUtilization_t()
+            // On a MIG GPU this answers NOT_SUPPORTED: the field stays nil ("n/a"), never 0.
+            if check(.utilization, f(h, &u)) {
+                gpu.utilizationGpu = Int(u.gpu)
+                gpu.utilizationMemory = Int(u.memory)
+            }
+        }
+        readMemory(h, into: &gpu)
+        if let f = lib.temperature, wanted(.temperature) {
+            var v: UInt32 = 0
+            if check(.temperature, f(h, CNVML_TEMPERATURE_GPU, &v)) { gpu.temperature = Int(v) }
+        }
+        gpu.fanSpeed = readUInt(.fan, lib.fanSpeed, h)
+        if let f = lib.clockInfo {
+            if wanted(.clockSM) {
+                var v: UInt32 = 0
+                if check(.clockSM, f(h, CNVML_CLOCK_SM, &v)) { gpu.clockSM = Int(v) }
+            }
+            if wanted(.clockMemory) {
+                var v: UInt32 = 0
+                if check(.clockMemory, f(h, CNVML_CLOCK_MEM, &v)) { gpu.clockMemory = Int(v) }
+            }
+        }
+        if let p = readInt(.pstate, lib.performanceState, h), p >= 0, p <= 15 { gpu.performanceState = p }
+        gpu.powerDraw = readUInt(.power, lib.powerUsage, h)
+        gpu.powerLimitEnforced = readUInt(.enforcedLimit, lib.enforcedPowerLimit, h)
+        gpu.powerLimit = readUInt(.managementLimit, lib.powerManagementLimit, h)
+        if let f = lib.totalEnergy, wanted(.energy) {
+            var v: UInt64 = 0
+            if check(.energy, f(h, &v)) { gpu.energyTotal = v }
+        }
+        if let v = readInt(.persistence, lib.persistenceMode, h) { gpu.persistenceMode = v == 1 }
+        if let v = readInt(.computeMode, lib.computeMode, h) { gpu.computeMode = Self.computeModeName(v) }
+        if let f = lib.encoderUtilization, wanted(.encoder) {
+            var v: UInt32 = 0, period: UInt32 = 0
+            if check(.encoder, f(h, &v, &period)) { gpu.encoderUtilization = Int(v) }
+        }
+        if let f = lib.decoderUtilization, wanted(.decoder) {
+            var v: UInt32 = 0, period: UInt32 = 0
+            if check(.decoder, f(h, &v, &period)) { gpu.decoderUtilization = Int(v) }
+        }
+        if gpu.migMode?.current == true { gpu.migDevices = readMIGDevices(h) }
+
+        var processes: [GPUProcess] = []
+        readProcesses(.compute, lib.computeProcesses, .computeProcesses, h, into: &processes)
+        readProcesses(.graphics, lib.graphicsProcesses, .graphicsProcesses, h, into: &processes)
+        readProcesses(.mps, lib.mpsProcesses, .mpsProcesses, h, into: &processes)
+        if !processes.isEmpty, let samples = readProcessUtilization(h) {
+            for i in processes.indices {
+                // No sample since the last refresh means the process did no work then.
+                let s = samples[UInt32(bitPattern: processes[i].pid)]
+                processes[i].smUtilization = Int(s?.smUtil ?? 0)
+                processes[i].memoryUtilization = Int(s?.memUtil ?? 0)
+                processes[i].encoderUtilization = Int(s?.encUtil ?? 0)
+                processes[i].decoderUtilization = Int(s?.decUtil ?? 0)
+            }
+        }
+        if lost {
+            // Lost during this refresh: report it, and nothing half-read.
+            var marked = staticInfo
+            marked.lost = true
+            return (marked, [])
+        }
+        return (gpu, processes)
+    }
+
+    static func computeModeName(_ v: Int) -> String {
+        switch v {
+        case 0: return "default"
+        case 1: return "exclusive_thread"
+        case 2: return "prohibited"
+        case 3: return "exclusive_process"
+        default: return "unknown(\(v))"
+        }
+    }
+
+    /// Memory through the versioned v2 struct (reserved apart), else v1.
+    private func readMemory(_ h: nvmlDevice_t, into gpu: inout GPU) {
+        guard wanted(.memory), let fn = library.memoryInfo else { return }
+        if case .v2(let f) = fn, !memoryUsesV1 {
+            var m = nvmlMemory_v2_t()
+            m.version = cnvml_memory_v2_version()
+            let rc = f(h, &m)
+            if rc == NVML_SUCCESS {
+                gpu.memoryTotal = m.total
+                gpu.memoryReserved = m.reserved
+                gpu.memoryUsed = m.used
+                gpu.memoryFree = m.free
+                return
+            }
+            // An older driver that exports _v2 but rejects the struct version: use v1 from now on.
+            guard rc == NVML_ERROR_ARGUMENT_VERSION_MISMATCH || rc == NVML_ERROR_NOT_SUPPORTED,
+                  library.memoryInfoV1 != nil else {
+                check(.memory, rc)
+                return
+            }
+            memoryUsesV1 = true
+        }
+        guard let f = library.memoryInfoV1 else { return }
+        var m = nvmlMemory_t()
+        if check(.memory, f(h, &m)) {
+            gpu.memoryTotal = m.total
+            gpu.memoryUsed = m.used
+            gpu.memoryFree = m.free
+        }
+    }
+
+    /// Appends the processes of one kind, growing the kept buffer while NVML
+    /// answers INSUFFICIENT_SIZE (the list can grow between two calls).
+    private func readProcesses(_ kind: ProcessKind, _ fn: ProcessListFunction?, _ field: NVMLField,
+                               _ h: nvmlDevice_t, into out: inout [GPUProcess]) {
+        guard let fn, wanted(field) else { return }
+        for _ in 0..<8 {
+            var count = UInt32(0)
+            let rc: nvmlReturn_t
+            switch fn {
+            case .withInstanceIds(let f):
+                count = UInt32(processBuffer.count)
+                rc = processBuffer.withUnsafeMutableBufferPointer { f(h, &count, $0.baseAddress) }
+                if rc == NVML_SUCCESS {
+                    for info in processBuffer.prefix(Int(count)) {
+                        var p = GPUProcess(pid: Int32(bitPattern: info.pid), gpuIndex: index, kind: kind)
+                        p.usedGpuMemory = info.usedGpuMemory == valueNotAvailable ? nil : info.usedGpuMemory
+                        p.gpuInstanceId = info.gpuInstanceId == CNVML_NO_INSTANCE_ID ? nil : Int(info.gpuInstanceId)
+                        p.computeInstanceId = info.computeInstanceId == CNVML_NO_INSTANCE_ID ? nil : Int(info.computeInstanceId)
+                        out.append(p)
+                    }
+                    return
+                }
+                if rc == NVML_ERROR_INSUFFICIENT_SIZE {
+                    processBuffer = Array(repeating: nvmlProcessInfo_t(), count: Self.grown(needed: count, had: processBuffer.count))
+                    continue
+                }
+            case .v1(let f):
+                count = UInt32(processBufferV1.count)
+                rc = processBufferV1.withUnsafeMutableBufferPointer { f(h, &count, $0.baseAddress) }
+                if rc == NVML_SUCCESS {
+                    for info in processBufferV1.prefix(Int(count)) {
+                        var p = GPUProcess(pid: Int32(bitPattern: info.pid), gpuIndex: index, kind: kind)
+                        p.usedGpuMemory = info.usedGpuMemory == valueNotAvailable ? nil : info.usedGpuMemory
+                        out.append(p)
+                    }
+                    return
+                }
+                if rc == NVML_ERROR_INSUFFICIENT_SIZE {
+                    processBufferV1 = Array(repeating: nvmlProcessInfo_v1_t(), count: Self.grown(needed: count, had: processBufferV1.count))
+                    continue
+                }
+            }
+            check(field, rc)
+            return
+        }
+    }
+
+    /// A new capacity: what NVML asked for plus headroom, and always more than before.
+    static func grown(needed: UInt32, had: Int) -> Int {
+        let n = Int(needed)
+        return max(n + n / 4 + 4, had * 2, 8)
+    }
+
+    /// Per-process utilisation samples newer than the last refresh, newest per PID.
+    /// nil when the call is unavailable; empty when nothing ran since last time.
+    private func readProcessUtilization(_ h: nvmlDevice_t) -> [UInt32: nvmlProcessUtilizationSample_t]? {
+        guard let f = library.processUtilization, wanted(.processUtilization) else { return nil }
+        for _ in 0..<4 {
+            var count = UInt32(utilizationBuffer.count)
+            let since = lastUtilizationTimestamp
+            let rc = utilizationBuffer.withUnsafeMutableBufferPointer { f(h, $0.baseAddress, &count, since) }
+            if rc == NVML_SUCCESS {
+                var newest: [UInt32: nvmlProcessUtilizationSample_t] = [:]
+                for s in utilizationBuffer.prefix(Int(count)) where s.timeStamp > since {
+                    if let old = newest[s.pid], old.timeStamp >= s.timeStamp { continue }
+                    newest[s.pid] = s
+                    lastUtilizationTimestamp = max(lastUtilizationTimestamp, s.timeStamp)
+                }
+                return newest
+            }
+            if rc == NVML_ERROR_NOT_FOUND { return [:] }
+            if rc == NVML_ERROR_INSUFFICIENT_SIZE {
+                // The driver may ask for far more than there are processes (72 for 4 on
+                // an H200 with driver 580): size the buffer from its answer, once.
+                utilizationBuffer = Array(repeating: nvmlProcessUtilizationSample_t(),
+                                          count: Self.grown(needed: count, had: utilizationBuffer.count))
+                continue
+            }
+            check(.processUtilization, rc)
+            return nil
+        }
+        return nil
+    }
+
+    /// Every MIG device of a MIG-enabled GPU. All slots are visited each refresh,
+    /// since instances come and go; empty slots answer NOT_FOUND.
+    private func readMIGDevices(_ h: nvmlDevice_t) -> [MIGDevice] {
+        guard let handleAt = library.migDeviceHandle, maxMigDevices > 0 else { return [] }
+        var result: [MIGDevice] = []
+        for slot in 0..<maxMigDevices {
+            var mh: nvmlDevice_t?
+            let rc = handleAt(h, UInt32(slot), &mh)
+            if rc == NVML_ERROR_GPU_IS_LOST { lost = true; return [] }
+            guard rc == NVML_SUCCESS, let mh else { continue }
+            var gi: Int?, ci: Int?
+            if let f = library.gpuInstanceId {
+                var v: UInt32 = 0
+                if f(mh, &v) == NVML_SUCCESS { gi = Int(v) }
+            }
+            if let f = library.computeInstanceId {
+                var v: UInt32 = 0
+                if f(mh, &v) == NVML_SUCCESS { ci = Int(v) }
+            }
+            let key = MIGKey(slot: slot, gi: gi, ci: ci)
+            var device: MIGDevice
+            if let known = migStatic[key] {
+                device = known
+            } else {
+                device = readMIGStatic(mh, slot: slot)
+                device.gpuInstanceId = gi
+                device.computeInstanceId = ci
+                migStatic[key] = device
+            }
+            device.memoryUsed = readMIGMemoryUsed(mh)
+            result.append(device)
+        }
+        return result
+    }
+
+    private func readMIGStatic(_ mh: nvmlDevice_t, slot: Int) -> MIGDevice {
+        var d = MIGDevice(index: slot)
+        d.name = NVMLSampler.readString(CNVML_DEVICE_NAME_BUFFER_SIZE) { library.name?(mh, $0, $1) }
+        d.uuid = NVMLSampler.readString(CNVML_DEVICE_UUID_BUFFER_SIZE) { library.uuid?(mh, $0, $1) }
+        if let f = library.attributes {
+            var a = nvmlDeviceAttributes_t()
+            if f(mh, &a) == NVML_SUCCESS {
+                d.gpuInstanceSlices = Int(a.gpuInstanceSliceCount)
+                d.computeInstanceSlices = Int(a.computeInstanceSliceCount)
+                d.multiprocessors = Int(a.multiprocessorCount)
+                d.memoryTotal = a.memorySizeMB.multipliedReportingOverflow(by: 1 << 20).partialValue
+            }
+        }
+        return d
+    }
+
+    private func readMIGMemoryUsed(_ mh: nvmlDevice_t) -> UInt64? {
+        if case .v2(let f) = library.memoryInfo, !memoryUsesV1 {
+            var m = nvmlMemory_v2_t()
+            m.version = cnvml_memory_v2_version()
+            if f(mh, &m) == NVML_SUCCESS { return m.used }
+        }
+        if let f = library.memoryInfoV1 {
+            var m = nvmlMemory_t()
+            if f(mh, &m) == NVML_SUCCESS { return m.used }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,109 @@
+// Composes the samplers into one Snapshot per refresh.
+//
+// NVML is optional: a missing library or a failing nvmlInit becomes a degraded
+// source with its one-line reason, and the rest (processes, containers) goes on.
+import FoundationEssentials
+import Glibc
+
+public struct SamplerOptions: Sendable {
+    /// Path of libnvidia-ml (`--nvml`, `GPUCTOP_NVML`); nil means the loader's default.
+    public var nvmlPath: String?
+    /// Where the host's /proc is mounted (`--proc-root`).
+    public var procRoot: String = "/proc"
+
+    public init(nvmlPath: String? = nil, procRoot: String = "/proc") {
+        self.nvmlPath = nvmlPath
+        self.procRoot = procRoot
+    }
+}
+
+public final class SnapshotSampler {
+    public let options: SamplerOptions
+    public let nvml: NVMLSampler?
+    /// Why NVML is unavailable, when it is.
+    public let nvmlProblem: String?
+    public let procReader: ProcReader
+    private let procRootProblem: String?
+    private let hostName: String
+
+    public init(options: SamplerOptions) {
+        self.options = options
+        var problem: String?
+        var sampler: NVMLSampler?
+        do {
+            let library = try NVMLLibrary(path: options.nvmlPath ?? NVMLLibrary.defaultPath)
+            sampler = try NVMLSampler(library: library)
+        } catch {
+            problem = error.description
+        }
+        nvml = sampler
+        nvmlProblem = problem
+        procReader = ProcReader(procRoot: options.procRoot)
+        procRootProblem = procReader.procRootLooksValid()
+            ? nil : "\(options.procRoot) does not look like a proc filesystem (check --proc-root)"
+        hostName = Self.readHostName()
+    }
+
+    public func sample() -> Snapshot {
+        let now = Self.now()
+        var snapshot = Snapshot(time: now, host: hostName)
+        if let nvml {
+            snapshot.driverVersion = nvml.driverVersion
+            snapshot.cudaVersion = nvml.cudaVersion
+            let (gpus, processes) = nvml.sample()
+            snapshot.gpus = gpus
+            snapshot.processes = processes
+        } else if let nvmlProblem {
+            snapshot.degraded.append(DegradedSource(source: "nvml", reason: nvmlProblem))
+        }
+        if let procRootProblem {
+            snapshot.degraded.append(DegradedSource(source: "procfs", reason: procRootProblem))
+        }
+        attachProcessInfo(to: &snapshot, now: now)
+        return snapshot
+    }
+
+    /// Adds /proc facts to each GPU process. If NVML reports processes but none of
+    /// them is visible under the proc root, we are in another PID namespace: say so
+    /// rather than show rows without commands.
+    private func attachProcessInfo(to snapshot: inout Snapshot, now: Double) {
+        guard !snapshot.processes.isEmpty else { return }
+        var pids = snapshot.processes.map(\.pid)
+        pids.sort()
+        pids.removeDuplicates()
+        let infos = procReader.sample(pids: pids, now: now)
+        for i in snapshot.processes.indices {
+            snapshot.processes[i].info = infos[snapshot.processes[i].pid]
+        }
+        if infos.isEmpty && procRootProblem == nil {
+            snapshot.degraded.append(DegradedSource(
+                source: "procfs",
+                reason: "none of the \(pids.count) GPU processes is visible in \(options.procRoot) (another PID namespace? mount the host's /proc and use --proc-root)"))
+        }
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    static func readHostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+extension Array where Element: Equatable {
+    /// Removes adjacent duplicates (use on a sorted array).
+    mutating func removeDuplicates() {
+        guard count > 1 else { return }
+        var write = 1
+        for read in 1..<count where self[read] != self[write - 1] {
+            self[write] = self[read]
+            write += 1
+        }
+        removeLast(count - write)
+    }
+}

@@ -1,0 +1,26 @@
+// `gpuctop snapshot [--json]`: sample once, print, exit.
+import FoundationEssentials
+import Glibc
+import Telemetry
+import TUI
+
+enum SnapshotCommand {
+    static func run(_ options: Options) -> Int32 {
+        let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot))
+        let snapshot = sampler.sample()
+        if options.json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            do {
+                let data = try encoder.encode(snapshot)
+                writeOut(String(decoding: data, as: UTF8.self) + "\n")
+            } catch {
+                printError("cannot encode the snapshot as JSON: \(error)")
+                return 1
+            }
+        } else {
+            writeOut(SnapshotText.render(snapshot))
+        }
+        return 0
+    }
+}

@@ -1,0 +1,283 @@
+// The NVML loader and sampler against the fake NVML: every field, every
+// injected error, the symbol fallbacks, and the buffer-size protocol.
+import Foundation
+import XCTest
+import TestSupport
+@testable import Telemetry
+
+final class NVMLSamplerTests: XCTestCase {
+    /// Opens a private copy of the fake library with `scenario` and starts NVML.
+    func sampler(_ scenario: String, variant: FakeNVML.Variant = .current) throws -> NVMLSampler {
+        setenv("FAKE_NVML_SCENARIO", try FakeNVML.scenario(scenario), 1)
+        let library = try NVMLLibrary(path: try FakeNVML.privateCopy(variant))
+        return try NVMLSampler(library: library)
+    }
+
+    static let h200 = """
+    driver 580.95.05
+    cuda 13000
+    gpu
+    name NVIDIA H200
+    uuid GPU-11111111-2222-3333-4444-555555555555
+    pci 00000000:19:00.0
+    util 10 20 30
+    mem_util 5 6
+    memory_total 150754820096
+    memory_reserved 617611264
+    memory_used 1000000 2000000
+    temperature 41
+    fan 30
+    clock_sm 1980
+    clock_mem 3201
+    pstate 0
+    power 120000 130000
+    power_limit 700000
+    power_default 700000
+    power_min 200000
+    power_max 700000
+    energy 5000000 1000
+    persistence 1
+    compute_mode 3
+    encoder 7
+    decoder 8
+    mig 0 0
+    """
+
+    func testEveryGPUFieldAndValuesChangeBetweenCalls() throws {
+        let s = try sampler(Self.h200)
+        XCTAssertEqual(s.driverVersion, "580.95.05")
+        XCTAssertEqual(s.cudaVersion, "13.0")
+        XCTAssertEqual(s.gpuCount, 1)
+        let first = s.sample().gpus[0]
+        XCTAssertEqual(first.index, 0)
+        XCTAssertEqual(first.name, "NVIDIA H200")
+        XCTAssertEqual(first.uuid, "GPU-11111111-2222-3333-4444-555555555555")
+        XCTAssertEqual(first.pciBusId, "00000000:19:00.0")
+        XCTAssertFalse(first.lost)
+        XCTAssertEqual(first.utilizationGpu, 10)
+        XCTAssertEqual(first.utilizationMemory, 5)
+        XCTAssertEqual(first.memoryTotal, 150754820096)
+        XCTAssertEqual(first.memoryReserved, 617611264)
+        XCTAssertEqual(first.memoryUsed, 1000000)
+        XCTAssertNotNil(first.memoryFree)
+        XCTAssertEqual(first.temperature, 41)
+        XCTAssertEqual(first.fanSpeed, 30)
+        XCTAssertEqual(first.clockSM, 1980)
+        XCTAssertEqual(first.clockMemory, 3201)
+        XCTAssertEqual(first.performanceState, 0)
+        XCTAssertEqual(first.powerDraw, 120000)
+        XCTAssertEqual(first.powerLimitEnforced, 700000)
+        XCTAssertEqual(first.powerLimit, 700000)
+        XCTAssertEqual(first.powerLimitDefault, 700000)
+        XCTAssertEqual(first.powerLimitMin, 200000)
+        XCTAssertEqual(first.powerLimitMax, 700000)
+        XCTAssertEqual(first.energyTotal, 5000000)
+        XCTAssertEqual(first.persistenceMode, true)
+        XCTAssertEqual(first.computeMode, "exclusive_process")
+        XCTAssertEqual(first.encoderUtilization, 7)
+        XCTAssertEqual(first.decoderUtilization, 8)
+        XCTAssertEqual(first.migMode, MIGMode(current: false, pending: false))
+        XCTAssertTrue(first.migDevices.isEmpty)
+
+        let second = s.sample().gpus[0]
+        XCTAssertEqual(second.utilizationGpu, 20)
+        XCTAssertEqual(second.utilizationMemory, 6)
+        XCTAssertEqual(second.memoryUsed, 2000000)
+        XCTAssertEqual(second.powerDraw, 130000)
+        XCTAssertEqual(second.energyTotal, 5001000)
+        XCTAssertEqual(s.library.resolved["memoryInfo"], "nvmlDeviceGetMemoryInfo_v2")
+        XCTAssertEqual(s.library.resolved["nvmlDeviceGetComputeRunningProcesses"], "nvmlDeviceGetComputeRunningProcesses_v3")
+    }
+
+    func testProcessesOfEveryKindWithUtilisation() throws {
+        let a = try Child(["/bin/sleep", "60"])
+        let b = try Child(["/bin/sleep", "60"])
+        let c = try Child(["/bin/sleep", "60"])
+        let s = try sampler(Self.h200 + """
+
+        process compute pid=\(a.pid) mem=1073741824 sm=55 memutil=12 enc=1 dec=2
+        process graphics pid=\(b.pid) mem=na
+        process mps pid=\(c.pid) mem=4096
+        process_util_min 72
+        """)
+        let procs = s.sample().processes
+        XCTAssertEqual(procs.count, 3)
+        let compute = try XCTUnwrap(procs.first { $0.kind == .compute })
+        XCTAssertEqual(compute.pid, a.pid)
+        XCTAssertEqual(compute.gpuIndex, 0)
+        XCTAssertEqual(compute.usedGpuMemory, 1073741824)
+        XCTAssertNil(compute.gpuInstanceId)
+        XCTAssertNil(compute.computeInstanceId)
+        XCTAssertEqual(compute.smUtilization, 55)
+        XCTAssertEqual(compute.memoryUtilization, 12)
+        XCTAssertEqual(compute.encoderUtilization, 1)
+        XCTAssertEqual(compute.decoderUtilization, 2)
+        let graphics = try XCTUnwrap(procs.first { $0.kind == .graphics })
+        XCTAssertEqual(graphics.pid, b.pid)
+        XCTAssertNil(graphics.usedGpuMemory, "NVML_VALUE_NOT_AVAILABLE must read as unknown, not 16 EiB")
+        let mps = try XCTUnwrap(procs.first { $0.kind == .mps })
+        XCTAssertEqual(mps.pid, c.pid)
+        XCTAssertEqual(mps.usedGpuMemory, 4096)
+    }
+
+    func testProcessListGrowingBetweenSizeQueryAndFetch() throws {
+        let s = try sampler(Self.h200 + """
+
+        process compute pid=101 mem=1
+        process compute pid=102 mem=2
+        process_growth 3
+        growth_pids 201 202 203
+        """)
+        let pids = Set(s.sample().processes.map(\.pid))
+        XCTAssertTrue(pids.isSuperset(of: [101, 102]), "got \(pids)")
+        XCTAssertTrue(pids.count >= 2)
+        // The steady state keeps working with the grown buffer.
+        XCTAssertTrue(Set(s.sample().processes.map(\.pid)).isSuperset(of: [101, 102]))
+    }
+
+    func testManyProcessesNeedNoFixedMaximum() throws {
+        var lines = Self.h200
+        for pid in 1000..<1600 { lines += "\nprocess compute pid=\(pid) mem=\(pid)" }
+        let s = try sampler(lines)
+        let procs = s.sample().processes
+        XCTAssertEqual(procs.count, 600)
+        XCTAssertEqual(procs.last?.usedGpuMemory, 1599)
+    }
+
+    func testMIGDevicesAndUnavailableDeviceUtilisation() throws {
+        let s = try sampler("""
+        driver 580.95.05
+        gpu
+        name NVIDIA H100 80GB HBM3
+        uuid GPU-aaaa
+        memory_total 85520809984
+        memory_used 1000
+        mig 1 1
+        mig_max 7
+        mig_device slot=0 gi=1 ci=0 slices=1 ci_slices=1 sms=16 memory=10200547328 used=5000 uuid=MIG-one name=NVIDIA H100 80GB HBM3 MIG 1g.10gb
+        mig_device slot=3 gi=2 ci=0 slices=3 ci_slices=3 sms=60 memory=42949672960 used=7000 uuid=MIG-two name=NVIDIA H100 80GB HBM3 MIG 3g.40gb
+        process compute pid=4242 mem=1000 gi=2 ci=0
+        """)
+        let snap = s.sample()
+        let gpu = snap.gpus[0]
+        XCTAssertEqual(gpu.migMode, MIGMode(current: true, pending: true))
+        XCTAssertNil(gpu.utilizationGpu, "device utilisation on a MIG GPU is not available, not 0")
+        XCTAssertEqual(gpu.migDevices.count, 2)
+        let first = gpu.migDevices[0]
+        XCTAssertEqual(first.index, 0)
+        XCTAssertEqual(first.gpuInstanceId, 1)
+        XCTAssertEqual(first.computeInstanceId, 0)
+        XCTAssertEqual(first.gpuInstanceSlices, 1)
+        XCTAssertEqual(first.computeInstanceSlices, 1)
+        XCTAssertEqual(first.multiprocessors, 16)
+        XCTAssertEqual(first.memoryTotal, 10200547328 / (1 << 20) * (1 << 20))
+        XCTAssertEqual(first.uuid, "MIG-one")
+        XCTAssertEqual(first.name, "NVIDIA H100 80GB HBM3 MIG 1g.10gb")
+        XCTAssertEqual(gpu.migDevices[1].index, 3)
+        XCTAssertEqual(gpu.migDevices[1].gpuInstanceId, 2)
+        XCTAssertEqual(gpu.migDevices[1].multiprocessors, 60)
+        let p = try XCTUnwrap(snap.processes.first)
+        XCTAssertEqual(p.gpuInstanceId, 2)
+        XCTAssertEqual(p.computeInstanceId, 0)
+    }
+
+    func testNotSupportedAndNoPermissionBecomeNotAvailable() throws {
+        let s = try sampler(Self.h200 + """
+
+        error fan NOT_SUPPORTED
+        error temperature NO_PERMISSION
+        error energy UNKNOWN
+        error power_default NOT_SUPPORTED
+        error process_util NOT_SUPPORTED
+        process compute pid=77 mem=5
+        """)
+        for _ in 0..<2 {
+            let snap = s.sample()
+            let g = snap.gpus[0]
+            XCTAssertNil(g.fanSpeed)
+            XCTAssertNil(g.temperature)
+            XCTAssertNil(g.energyTotal)
+            XCTAssertNil(g.powerLimitDefault)
+            XCTAssertEqual(g.powerDraw.map { $0 > 0 }, true, "other fields still read")
+            XCTAssertFalse(g.lost)
+            XCTAssertEqual(snap.processes.first?.pid, 77)
+            XCTAssertNil(snap.processes.first?.smUtilization)
+        }
+    }
+
+    func testTransientErrorRecovers() throws {
+        let s = try sampler(Self.h200 + "\nerror temperature UNKNOWN after=1 times=1\n")
+        XCTAssertEqual(s.sample().gpus[0].temperature, 41)
+        XCTAssertNil(s.sample().gpus[0].temperature)
+        XCTAssertEqual(s.sample().gpus[0].temperature, 41)
+    }
+
+    func testLostGPUIsMarkedAndOthersGoOn() throws {
+        let s = try sampler(Self.h200 + """
+
+        process compute pid=11 mem=1
+        gpu
+        name NVIDIA H200
+        uuid GPU-second
+        util 50
+        memory_total 1000
+        memory_used 10
+        lost_after 30
+        process compute pid=12 mem=1
+        """)
+        var last = s.sample()
+        XCTAssertFalse(last.gpus[1].lost)
+        for _ in 0..<10 { last = s.sample() }
+        XCTAssertTrue(last.gpus[1].lost, "GPU 1 answers GPU_IS_LOST after 30 calls")
+        XCTAssertEqual(last.gpus[1].uuid, "GPU-second", "a lost GPU keeps its identity")
+        XCTAssertNil(last.gpus[1].utilizationGpu)
+        XCTAssertFalse(last.gpus[0].lost)
+        XCTAssertNotNil(last.gpus[0].utilizationGpu)
+        XCTAssertEqual(last.processes.map(\.pid), [11])
+    }
+
+    func testLegacyLibraryFallsBackToV1Symbols() throws {
+        let a = try Child(["/bin/sleep", "60"])
+        let s = try sampler(Self.h200 + "\nprocess compute pid=\(a.pid) mem=2048\n", variant: .legacy)
+        XCTAssertEqual(s.library.resolved["nvmlDeviceGetComputeRunningProcesses"], "nvmlDeviceGetComputeRunningProcesses")
+        XCTAssertEqual(s.library.resolved["memoryInfo"], "nvmlDeviceGetMemoryInfo")
+        XCTAssertNil(s.library.resolved["processUtilization"])
+        let snap = s.sample()
+        let g = snap.gpus[0]
+        XCTAssertEqual(g.memoryTotal, 150754820096)
+        XCTAssertNil(g.memoryReserved, "v1 has no reserved figure")
+        XCTAssertNil(g.energyTotal, "missing optional symbol disables the field")
+        XCTAssertNil(g.migMode)
+        XCTAssertEqual(g.pciBusId, "00000000:19:00.0")
+        XCTAssertEqual(snap.processes.first?.pid, a.pid)
+        XCTAssertEqual(snap.processes.first?.usedGpuMemory, 2048)
+        XCTAssertNil(snap.processes.first?.gpuInstanceId)
+        XCTAssertNil(snap.processes.first?.smUtilization)
+    }
+
+    func testDriverNotLoadedGivesOneLineReason() throws {
+        setenv("FAKE_NVML_SCENARIO", try FakeNVML.scenario("init_error DRIVER_NOT_LOADED\n"), 1)
+        let library = try NVMLLibrary(path: try FakeNVML.privateCopy())
+        XCTAssertThrowsError(try NVMLSampler(library: library)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("driver not loaded"), text)
+            XCTAssertFalse(text.contains("\n"))
+        }
+    }
+
+    func testMissingLibraryGivesOneLineReason() {
+        XCTAssertThrowsError(try NVMLLibrary(path: "/nonexistent/libnvidia-ml.so.1")) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.hasPrefix("no NVIDIA driver"), text)
+            XCTAssertFalse(text.contains("\n"))
+        }
+    }
+
+    func testSnapshotSamplerContinuesWithoutNVML() throws {
+        let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: "/nonexistent/libnvidia-ml.so.1"))
+        let snap = sampler.sample()
+        XCTAssertTrue(snap.gpus.isEmpty)
+        XCTAssertEqual(snap.degraded.first?.source, "nvml")
+        XCTAssertNil(sampler.nvml)
+    }
+}

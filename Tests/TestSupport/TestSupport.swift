@@ -1,0 +1,154 @@
+// Shared by the test targets: where the repository is, the fake NVML library,
+// scenario files, real child processes, and running the gpuctop binary.
+import Foundation
+
+public enum TestEnv {
+    /// The repository root, found from this file's path.
+    public static let repoRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url
+    }()
+
+    /// A fresh temporary directory, removed by the caller (or left in /tmp).
+    public static func temporaryDirectory(_ label: String = "gpuctop-test") -> URL {
+        let url = URL(fileURLWithPath: NSTemporaryDirectory())
+            .appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// The debug build of the gpuctop binary (built by `swift build` before `swift test`).
+    public static var gpuctopBinary: URL {
+        if let dir = ProcessInfo.processInfo.environment["GPUCTOP_BIN_DIR"] {
+            return URL(fileURLWithPath: dir).appendingPathComponent("gpuctop")
+        }
+        return repoRoot.appendingPathComponent(".build/debug/gpuctop")
+    }
+}
+
+public enum FakeNVML {
+    public enum Variant { case current, legacy }
+
+    static let lock = NSLock()
+
+    /// Directory holding the built fake libraries; built on first use if missing.
+    public static func builtDirectory() throws -> URL {
+        lock.lock(); defer { lock.unlock() }
+        let dir: URL
+        if let env = ProcessInfo.processInfo.environment["GPUCTOP_FAKE_NVML_DIR"] {
+            dir = URL(fileURLWithPath: env)
+        } else {
+            dir = TestEnv.repoRoot.appendingPathComponent(".build/fake-nvml")
+        }
+        if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("libnvidia-ml.so.1").path) {
+            let r = try Run.command([TestEnv.repoRoot.appendingPathComponent("scripts/build-fake-nvml.sh").path, dir.path])
+            guard r.status == 0 else {
+                throw TestFailure("building the fake NVML failed: \(r.stderr)")
+            }
+        }
+        return dir
+    }
+
+    /// A private copy of the fake library: dlopen of a new path gives fresh global
+    /// state, so tests in one process do not share call counters.
+    public static func privateCopy(_ variant: Variant = .current) throws -> String {
+        var source = try builtDirectory()
+        if variant == .legacy { source.appendPathComponent("legacy") }
+        source.appendPathComponent("libnvidia-ml.so.1")
+        let dir = TestEnv.temporaryDirectory("fake-nvml")
+        let target = dir.appendingPathComponent("libnvidia-ml.so.1")
+        try FileManager.default.copyItem(at: source, to: target)
+        return target.path
+    }
+
+    /// Writes a scenario file and returns its path.
+    public static func scenario(_ text: String) throws -> String {
+        let url = TestEnv.temporaryDirectory("scenario").appendingPathComponent("scenario.txt")
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+}
+
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A real child process, killed and reaped when the test is done with it.
+public final class Child {
+    public let process: Process
+    public var pid: Int32 { process.processIdentifier }
+
+    public init(_ arguments: [String], environment: [String: String]? = nil) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        if let environment { process.environment = environment }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public func stop() {
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    deinit { stop() }
+}
+
+public struct RunResult {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+    public let seconds: Double
+}
+
+public enum Run {
+    /// Runs a command to completion, with a time limit so a hang fails the test.
+    public static func command(_ arguments: [String], environment: [String: String]? = nil,
+                               timeout: Double = 60) throws -> RunResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: arguments[0])
+        p.arguments = Array(arguments.dropFirst())
+        if let environment {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        let start = Date()
+        try p.run()
+        // Drain both pipes while waiting, so a chatty child cannot block on a full pipe.
+        var outData = Data(), errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter()
+        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(10_000) }
+        if p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            group.wait()
+            throw TestFailure("\(arguments.joined(separator: " ")) did not finish within \(timeout) s")
+        }
+        p.waitUntilExit()
+        group.wait()
+        return RunResult(status: p.terminationStatus,
+                         stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self),
+                         seconds: Date().timeIntervalSince(start))
+    }
+
+    /// Runs the gpuctop binary with extra environment.
+    public static func gpuctop(_ arguments: [String], environment: [String: String] = [:],
+                               timeout: Double = 30) throws -> RunResult {
+        try command([TestEnv.gpuctopBinary.path] + arguments, environment: environment, timeout: timeout)
+    }
+}

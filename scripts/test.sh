@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every gpuctop test on a fresh Debian 12 machine: installs what the tests
+# need, builds the fake NVML, starts a private dockerd, builds, tests, and stops
+# the dockerd again whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+[ -x /bin/busybox ] || need+=(busybox-static)
+command -v tmux >/dev/null || need+=(tmux)
+command -v cc >/dev/null || need+=(gcc)
+[ -f /usr/include/ncursesw/ncurses.h ] || need+=(libncurses-dev)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "test.sh: installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+scripts/build-fake-nvml.sh >/dev/null
+export GPUCTOP_FAKE_NVML_DIR="$repo/.build/fake-nvml"
+
+scripts/test-dockerd.sh start
+trap 'scripts/test-dockerd.sh stop || true' EXIT
+eval "$(scripts/test-dockerd.sh env)"
+
+swift build
+swift test "$@"
