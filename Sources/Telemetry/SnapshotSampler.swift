@@ -39,8 +39,7 @@ public final class SnapshotSampler {
         nvml = sampler
         nvmlProblem = problem
         procReader = ProcReader(procRoot: options.procRoot)
-        procRootProblem = procReader.procRootLooksValid()
-            ? nil : "\(options.procRoot) does not look like a proc filesystem (check --proc-root)"
+        procRootProblem = procReader.procRootProblem()
         hostName = Self.readHostName()
     }
 
