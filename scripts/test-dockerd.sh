@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# A private Docker daemon for the DockerSocket integration tests.
+#
+#   scripts/test-dockerd.sh start   start it (or reuse the one already running), build the test image
+#   scripts/test-dockerd.sh env     print `export GPUCTOP_TEST_DOCKER_HOST=unix:///...`
+#   scripts/test-dockerd.sh stop    stop it, remove its containers, mounts and directories
+#
+# Typical use:  scripts/test-dockerd.sh start && eval "$(scripts/test-dockerd.sh env)"
+#
+# Why it looks like this:
+# - Everything lives under one directory in /tmp (override with GPUCTOP_TEST_DOCKER_DIR), so it
+#   never touches /var/lib/docker, /var/run/docker.sock or /etc/docker of the machine.
+# - We start our OWN containerd with its own socket, root and state and pass it to dockerd with
+#   --containerd. Left alone, dockerd 20.10 would reuse a system containerd whenever
+#   /run/containerd/containerd.sock exists, and two dockerds sharing one containerd clash.
+# - vfs storage needs no overlay support; no bridge and no iptables means nothing on the host's
+#   network changes. Test containers must run with `--network none`.
+# - The image is built without a registry: a rootfs holding busybox-static, imported as a tarball.
+# - Needs root (dockerd does).
+set -euo pipefail
+
+DIR="${GPUCTOP_TEST_DOCKER_DIR:-/tmp/gpuctop-test-docker}"
+SOCK="$DIR/docker.sock"
+PIDFILE="$DIR/dockerd.run.pid"       # written by us from $! (dockerd refuses a pidfile that exists)
+DOCKERD_PIDFILE="$DIR/dockerd.pid"   # written by dockerd itself
+CTR_SOCK="$DIR/containerd/containerd.sock"
+CTR_PIDFILE="$DIR/containerd.pid"
+IMAGE="gpuctop-test/busybox:latest"
+BUSYBOX="${GPUCTOP_TEST_BUSYBOX:-/bin/busybox}"
+WAIT_SECONDS="${GPUCTOP_TEST_DOCKER_WAIT:-60}"
+
+die() { echo "test-dockerd: $*" >&2; exit 1; }
+log() { echo "test-dockerd: $*" >&2; }
+
+# The docker CLI, pinned to our socket. Any docker CLI works (it negotiates the API version).
+dk() { docker -H "unix://$SOCK" "$@"; }
+
+alive() { # alive PIDFILE NAME: the process named in PIDFILE is running and is NAME
+    # (checking the name keeps a stale pidfile from pointing us at a recycled pid).
+    local pid
+    [ -s "$1" ] || return 1
+    pid=$(cat "$1")
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ]
+}
+
+ping_ok() {
+    if command -v curl >/dev/null 2>&1; then
+        [ "$(curl -s --max-time 2 --unix-socket "$SOCK" http://localhost/_ping 2>/dev/null)" = "OK" ]
+    else
+        dk version >/dev/null 2>&1
+    fi
+}
+
+wait_for() { # wait_for NAME LOGFILE PIDFILE COMMAND...: bounded wait, clear error
+    local what=$1 logfile=$2 pidfile=$3; shift 3
+    local deadline=$((SECONDS + WAIT_SECONDS))
+    until "$@"; do
+        # kill -0 only: right after the fork the process may still be named "setsid".
+        if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+            tail -n 30 "$logfile" >&2 || true
+            die "$what exited during startup; see $logfile"
+        fi
+        if [ $SECONDS -ge $deadline ]; then
+            tail -n 30 "$logfile" >&2 || true
+            die "$what did not answer within ${WAIT_SECONDS}s; see $logfile"
+        fi
+        sleep 0.2
+    done
+}
+
+start_containerd() {
+    alive "$CTR_PIDFILE" containerd && [ -S "$CTR_SOCK" ] && return 0
+    mkdir -p "$DIR/containerd" "$DIR/containerd-root" "$DIR/containerd-state"
+    # Our own config, never /etc/containerd/config.toml: no CRI plugin, no TCP listeners,
+    # nothing under /opt or /var/lib/containerd.
+    cat >"$DIR/containerd.toml" <<EOF
+version = 2
+root = "$DIR/containerd-root"
+state = "$DIR/containerd-state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$CTR_SOCK"
+[ttrpc]
+  address = "$CTR_SOCK.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$DIR/containerd-root/opt"
+EOF
+    log "starting containerd ($CTR_SOCK)"
+    setsid containerd --config "$DIR/containerd.toml" </dev/null >>"$DIR/containerd.log" 2>&1 &
+    echo $! >"$CTR_PIDFILE"
+    wait_for containerd "$DIR/containerd.log" "$CTR_PIDFILE" test -S "$CTR_SOCK"
+}
+
+build_image() {
+    if dk image inspect "$IMAGE" >/dev/null 2>&1; then return 0; fi
+    [ -x "$BUSYBOX" ] || die "no static busybox at $BUSYBOX (apt-get install busybox-static)"
+    local rootfs="$DIR/rootfs"
+    rm -rf "$rootfs"
+    mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/proc" "$rootfs/sys" "$rootfs/dev" "$rootfs/etc"
+    cp "$BUSYBOX" "$rootfs/bin/busybox"
+    local applet
+    for applet in $("$rootfs/bin/busybox" --list); do
+        [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"
+    done
+    echo 'root:x:0:0:root:/:/bin/sh' >"$rootfs/etc/passwd"
+    echo 'root:x:0:' >"$rootfs/etc/group"
+    log "importing $IMAGE"
+    tar -C "$rootfs" -c . | dk import --change 'CMD ["sh"]' --change 'ENV PATH=/bin' - "$IMAGE" >/dev/null
+    rm -rf "$rootfs"
+}
+
+start() {
+    [ "$(id -u)" = 0 ] || die "must run as root (dockerd needs it)"
+    command -v dockerd >/dev/null || die "dockerd not found (apt-get install docker.io)"
+    mkdir -p "$DIR"
+    if alive "$PIDFILE" dockerd && ping_ok; then
+        log "reusing running dockerd (pid $(cat "$PIDFILE"), $SOCK)"
+        build_image
+        return 0
+    fi
+    if alive "$PIDFILE" dockerd; then die "dockerd pid $(cat "$PIDFILE") is running but $SOCK does not answer; run '$0 stop' first"; fi
+    rm -f "$SOCK" "$PIDFILE" "$DOCKERD_PIDFILE"
+    start_containerd
+    echo '{}' >"$DIR/daemon.json"
+    log "starting dockerd ($SOCK, log $DIR/dockerd.log)"
+    # --config-file: ignore /etc/docker/daemon.json. --shutdown-timeout: `stop` must be quick even
+    # if a container ignores SIGTERM. The cgroup driver is dockerd's default (cgroupfs).
+    setsid dockerd \
+        --host "unix://$SOCK" \
+        --data-root "$DIR/data" \
+        --exec-root "$DIR/exec" \
+        --pidfile "$DOCKERD_PIDFILE" \
+        --config-file "$DIR/daemon.json" \
+        --containerd "$CTR_SOCK" \
+        --storage-driver=vfs \
+        --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
+        --bridge=none \
+        --userland-proxy=false \
+        --shutdown-timeout=2 \
+        </dev/null >>"$DIR/dockerd.log" 2>&1 &
+    # setsid execs dockerd, so $! is dockerd's pid; needed before dockerd writes its own pidfile.
+    echo $! >"$PIDFILE"
+    wait_for dockerd "$DIR/dockerd.log" "$PIDFILE" ping_ok
+    build_image
+    log "ready: export GPUCTOP_TEST_DOCKER_HOST=unix://$SOCK"
+}
+
+stop_pid() { # stop_pid PIDFILE NAME: SIGTERM, bounded wait, then SIGKILL
+    alive "$1" "$2" || return 0
+    local pid i
+    pid=$(cat "$1")
+    log "stopping $2 (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    log "$2 did not exit after SIGTERM; SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+}
+
+stop() {
+    if alive "$PIDFILE" dockerd && [ -S "$SOCK" ]; then
+        # Remove the containers first with SIGKILL: faster than dockerd's shutdown stopping them.
+        local ids
+        ids=$(dk ps -aq 2>/dev/null || true)
+        [ -n "$ids" ] && dk rm -f $ids >/dev/null 2>&1 || true
+    fi
+    stop_pid "$PIDFILE" dockerd
+    stop_pid "$CTR_PIDFILE" containerd
+    # Shims of our containerd outlive it; they name its socket on their command line.
+    local p
+    for p in /proc/[0-9]*; do
+        if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-address $CTR_SOCK "; then
+            log "killing leftover shim ${p#/proc/}"
+            kill -KILL "${p#/proc/}" 2>/dev/null || true
+        fi
+    done
+    # Unmount whatever is still mounted below our directory (deepest first), then remove it.
+    if [ -d "$DIR" ]; then
+        local m
+        awk -v d="$DIR/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
+            umount -l "$m" 2>/dev/null || true
+        done
+        rm -rf "$DIR" 2>/dev/null || { sleep 1; rm -rf "$DIR"; }
+    fi
+    log "stopped"
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    env) echo "export GPUCTOP_TEST_DOCKER_HOST=unix://$SOCK" ;;
+    *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+esac
