@@ -63,11 +63,18 @@ public enum SnapshotText {
             }
         }
         out.append("")
+        if !s.containers.isEmpty {
+            let table = containerTable(now: s.time)
+            out.append(table.header())
+            for c in s.containers { out.append(table.row(c)) }
+            out.append("")
+        }
         if s.processes.isEmpty {
             out.append("No GPU processes.")
         } else {
-            let now = s.time
-            let table = processTable(now: now)
+            var names: [String: String] = [:]
+            for c in s.containers { names[c.id] = containerName(c) }
+            let table = processTable(now: s.time, names: names)
             out.append(table.header())
             for p in s.processes { out.append(table.row(p)) }
         }
@@ -99,7 +106,43 @@ public enum SnapshotText {
         TextColumn("UUID", 40) { $0.uuid ?? "n/a" },
     ])
 
-    static func processTable(now: Double) -> TextTable<GPUProcess> {
+    static func containerTable(now: Double) -> TextTable<ContainerUsage> {
+        TextTable(columns: [
+            TextColumn("CONTAINER", 24) { containerName($0) },
+            TextColumn("SERVICE/POD", 20) { serviceOrPod($0) },
+            TextColumn("IMAGE", 20) { $0.image ?? "-" },
+            TextColumn("GPUS", 6) { c in
+                if c.idleAllocation { return "idle" }
+                return c.migInstances.isEmpty ? c.gpus.map(String.init).joined(separator: ",") : c.migInstances.joined(separator: ",")
+            },
+            TextColumn("PROCS", 5, right: true) { "\($0.processCount)" },
+            TextColumn("GPU MEM", 9, right: true) { $0.idleAllocation ? "-" : Format.bytes($0.gpuMemory) },
+            TextColumn("SM%", 4, right: true) { Format.percent($0.smUtilization) },
+            TextColumn("~POWER", 7, right: true) { c in c.estimatedPowerShare.map { "~" + Format.watts($0) } ?? "n/a" },
+            TextColumn("STATUS", 9) { $0.status ?? "-" },
+            TextColumn("UPTIME", 7, right: true) { c in c.startedAt.map { Format.duration(now - $0) } ?? "-" },
+            TextColumn("GPU REQUEST", 0) { c in
+                c.idleAllocation ? "\(c.gpuRequest ?? "GPUs") requested, no GPU process" : (c.gpuRequest ?? "-")
+            },
+        ])
+    }
+
+    /// The engine's name, else runtime and short id, else "host".
+    public static func containerName(_ c: ContainerUsage) -> String {
+        if c.isHost { return "host" }
+        if let name = c.name { return name }
+        return "\(c.runtime?.rawValue ?? "container"):\(c.shortId)"
+    }
+
+    /// Compose "project/service", or Kubernetes "namespace/pod", or the pod uid.
+    public static func serviceOrPod(_ c: ContainerUsage) -> String {
+        if let service = c.composeService { return c.composeProject.map { "\($0)/\(service)" } ?? service }
+        if let pod = c.podName { return c.podNamespace.map { "\($0)/\(pod)" } ?? pod }
+        if let uid = c.podUID { return "pod " + uid }
+        return "-"
+    }
+
+    static func processTable(now: Double, names: [String: String] = [:]) -> TextTable<GPUProcess> {
         TextTable(columns: [
             TextColumn("GPU", 3, right: true) { p in
                 if let gi = p.gpuInstanceId { return "\(p.gpuIndex):\(gi)/\(p.computeInstanceId.map(String.init) ?? "?")" }
@@ -114,15 +157,13 @@ public enum SnapshotText {
             TextColumn("HOST MEM", 9, right: true) { Format.bytes($0.info?.residentBytes) },
             TextColumn("USER", 8) { $0.info?.user ?? "?" },
             TextColumn("UPTIME", 7, right: true) { p in p.info.map { Format.duration(now - $0.startTime) } ?? "n/a" },
-            TextColumn("CONTAINER", 14) { containerLabel($0) },
+            TextColumn("CONTAINER", 20) { p in
+                guard let info = p.info else { return "?" }
+                guard let ref = info.container else { return "host" }
+                return names[ref.id] ?? "\(ref.runtime.rawValue):\(ref.shortId)"
+            },
             TextColumn("COMMAND", 0) { $0.info?.command ?? "(not visible in /proc)" },
         ])
-    }
-
-    static func containerLabel(_ p: GPUProcess) -> String {
-        guard let info = p.info else { return "?" }
-        guard let ref = info.container else { return "host" }
-        return "\(ref.runtime.rawValue):\(ref.shortId)"
     }
 
     static func memory(_ used: UInt64?, _ total: UInt64?) -> String {

@@ -16,6 +16,9 @@ public struct Snapshot: Codable, Sendable, Equatable {
     public var degraded: [DegradedSource] = []
     public var gpus: [GPU] = []
     public var processes: [GPUProcess] = []
+    /// GPU users grouped by container ("host" for processes in no container),
+    /// then running containers that asked for GPUs but use none (idle allocations).
+    public var containers: [ContainerUsage] = []
 
     public init(time: Double, host: String) {
         self.time = time
@@ -138,4 +141,46 @@ public struct ContainerRef: Codable, Sendable, Equatable, Hashable {
     public init(runtime: Runtime, id: String, podUID: String? = nil) {
         self.runtime = runtime; self.id = id; self.podUID = podUID
     }
+}
+
+/// One container's GPU use, joined from its processes' cgroups and the engine.
+public struct ContainerUsage: Codable, Sendable, Equatable {
+    /// Full container id; "host" for the group of processes in no container.
+    public var id: String
+    /// docker, podman, containerd or crio (from the cgroup path); nil for host.
+    public var runtime: ContainerRef.Runtime?
+    /// Name as the engine knows it; nil when the engine does not know the container.
+    public var name: String?
+    public var image: String?
+    public var composeProject: String?
+    public var composeService: String?
+    public var podName: String?
+    public var podNamespace: String?
+    public var podContainer: String?
+    public var podUID: String?
+    /// Engine state: running, exited, paused, ...
+    public var status: String?
+    public var health: String?
+    /// Seconds since 1970 when the container (last) started.
+    public var startedAt: Double?
+    /// How the container asked for GPUs ("all GPUs", "2 GPUs", "GPU 0,1", "nvidia0").
+    public var gpuRequest: String?
+    public var labels: [String: String]?
+    /// GPU indices its processes use, and MIG instances as "GPU:GI/CI".
+    public var gpus: [Int] = []
+    public var migInstances: [String] = []
+    public var processCount = 0
+    public var gpuMemory: UInt64 = 0
+    /// Sum of its processes' SM utilisation, per GPU summed (nil when not reported).
+    public var smUtilization: Int?
+    /// An estimate: each GPU's power draw apportioned by SM utilisation (by GPU
+    /// memory when the GPU is idle), in milliwatts.
+    public var estimatedPowerShare: Int?
+    /// A running container that asked for GPUs and has no GPU process now.
+    public var idleAllocation = false
+
+    public var isHost: Bool { id == "host" }
+    public var shortId: String { isHost ? "host" : String(id.prefix(12)) }
+
+    public init(id: String) { self.id = id }
 }

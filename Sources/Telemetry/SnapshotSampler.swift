@@ -2,6 +2,7 @@
 //
 // NVML is optional: a missing library or a failing nvmlInit becomes a degraded
 // source with its one-line reason, and the rest (processes, containers) goes on.
+import DockerSocket
 import FoundationEssentials
 import Glibc
 
@@ -10,10 +11,16 @@ public struct SamplerOptions: Sendable {
     public var nvmlPath: String?
     /// Where the host's /proc is mounted (`--proc-root`).
     public var procRoot: String = "/proc"
+    /// `--docker-host`; nil means DOCKER_HOST, then the default sockets.
+    public var dockerHost: String?
+    /// False to leave the container engine alone (names then stay unknown).
+    public var useDocker = true
 
-    public init(nvmlPath: String? = nil, procRoot: String = "/proc") {
+    public init(nvmlPath: String? = nil, procRoot: String = "/proc", dockerHost: String? = nil, useDocker: Bool = true) {
         self.nvmlPath = nvmlPath
         self.procRoot = procRoot
+        self.dockerHost = dockerHost
+        self.useDocker = useDocker
     }
 }
 
@@ -23,6 +30,7 @@ public final class SnapshotSampler {
     /// Why NVML is unavailable, when it is.
     public let nvmlProblem: String?
     public let procReader: ProcReader
+    public let catalog: ContainerCatalog?
     private let procRootProblem: String?
     private let hostName: String
 
@@ -39,6 +47,7 @@ public final class SnapshotSampler {
         nvml = sampler
         nvmlProblem = problem
         procReader = ProcReader(procRoot: options.procRoot)
+        catalog = options.useDocker ? ContainerCatalog(dockerHost: options.dockerHost) : nil
         procRootProblem = procReader.procRootProblem()
         hostName = Self.readHostName()
     }
@@ -59,6 +68,17 @@ public final class SnapshotSampler {
             snapshot.degraded.append(DegradedSource(source: "procfs", reason: procRootProblem))
         }
         attachProcessInfo(to: &snapshot, now: now)
+        if let catalog {
+            catalog.refresh(now: now)
+            if let problem = catalog.problem {
+                snapshot.degraded.append(DegradedSource(source: "docker", reason: problem))
+            }
+        }
+        let catalog = self.catalog
+        snapshot.containers = ContainerJoin.join(
+            processes: snapshot.processes, gpus: snapshot.gpus,
+            lookup: { catalog?.entry(id: $0) },
+            gpuRequesters: catalog?.gpuRequesters ?? [])
         return snapshot
     }
 

@@ -6,7 +6,7 @@ import TUI
 
 enum SnapshotCommand {
     static func run(_ options: Options) -> Int32 {
-        let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot))
+        let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot, dockerHost: options.dockerHost))
         let snapshot = sampler.sample()
         if options.json {
             let encoder = JSONEncoder()

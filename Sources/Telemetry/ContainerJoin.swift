@@ -1,0 +1,111 @@
+// Joins GPU processes to containers: process -> cgroup container reference ->
+// the engine's container, with per-container totals and an estimated power share.
+// A pure function of its inputs, so it is tested without a daemon.
+import DockerSocket
+import FoundationEssentials
+
+public enum ContainerJoin {
+    public static func join(processes: [GPUProcess], gpus: [GPU],
+                            lookup: (String) -> ContainerCatalog.Entry?,
+                            gpuRequesters: [ContainerCatalog.Entry]) -> [ContainerUsage] {
+        var order: [String] = []
+        var byId: [String: ContainerUsage] = [:]
+        var pidsSeen: [String: Set<Int32>] = [:]
+        let shares = PowerShares(processes: processes, gpus: gpus)
+
+        for p in processes {
+            let ref = p.info?.container
+            let key = ref?.id ?? "host"
+            if byId[key] == nil {
+                order.append(key)
+                byId[key] = describe(ref: ref, entry: ref.flatMap { lookup($0.id) })
+            }
+            var usage = byId[key]!
+            if pidsSeen[key, default: []].insert(p.pid).inserted { usage.processCount += 1 }
+            if !usage.gpus.contains(p.gpuIndex) { usage.gpus.append(p.gpuIndex) }
+            if let gi = p.gpuInstanceId {
+                let mig = "\(p.gpuIndex):\(gi)/\(p.computeInstanceId.map(String.init) ?? "?")"
+                if !usage.migInstances.contains(mig) { usage.migInstances.append(mig) }
+            }
+            usage.gpuMemory &+= p.usedGpuMemory ?? 0
+            if let sm = p.smUtilization { usage.smUtilization = (usage.smUtilization ?? 0) + sm }
+            if let share = shares.share(of: p) { usage.estimatedPowerShare = (usage.estimatedPowerShare ?? 0) + share }
+            byId[key] = usage
+        }
+
+        var result = order.map { byId[$0]! }
+        result.sort { a, b in
+            // Containers first by GPU memory, the host group last among users.
+            if a.isHost != b.isHost { return !a.isHost }
+            return a.gpuMemory > b.gpuMemory
+        }
+        for entry in gpuRequesters.sorted(by: { ($0.summary.name ?? "") < ($1.summary.name ?? "") })
+        where byId[entry.summary.id] == nil {
+            var usage = describe(ref: nil, entry: entry)
+            usage.runtime = nil
+            usage.idleAllocation = true
+            result.append(usage)
+        }
+        return result
+    }
+
+    /// Identity and engine facts of one container (no usage yet).
+    static func describe(ref: ContainerRef?, entry: ContainerCatalog.Entry?) -> ContainerUsage {
+        guard let ref else {
+            guard let entry else { return ContainerUsage(id: "host") }
+            var u = ContainerUsage(id: entry.summary.id)
+            fill(&u, from: entry)
+            return u
+        }
+        var u = ContainerUsage(id: ref.id)
+        u.runtime = ref.runtime
+        u.podUID = ref.podUID
+        if let entry { fill(&u, from: entry) }
+        return u
+    }
+
+    static func fill(_ u: inout ContainerUsage, from entry: ContainerCatalog.Entry) {
+        let s = entry.summary
+        let labels = entry.details?.labels.isEmpty == false ? entry.details!.labels : s.labels
+        u.name = s.name ?? entry.details?.name
+        u.image = entry.details?.image ?? s.image
+        u.status = entry.details?.state.status ?? s.state
+        u.health = entry.details?.state.healthStatus
+        u.startedAt = entry.details?.state.startedAtDate?.timeIntervalSince1970 ?? s.created.map(Double.init)
+        u.gpuRequest = GPURequest.describe(entry.details)
+        u.composeProject = labels["com.docker.compose.project"]
+        u.composeService = labels["com.docker.compose.service"]
+        u.podName = labels["io.kubernetes.pod.name"]
+        u.podNamespace = labels["io.kubernetes.pod.namespace"]
+        u.podContainer = labels["io.kubernetes.container.name"]
+        if let uid = labels["io.kubernetes.pod.uid"] { u.podUID = uid }
+        u.labels = labels.isEmpty ? nil : labels
+    }
+}
+
+/// Each GPU's power draw apportioned to its processes by SM utilisation, or by
+/// GPU memory when no process reports SM activity. An estimate, labelled so.
+struct PowerShares {
+    private var drawByGPU: [Int: Int] = [:]
+    private var smTotal: [Int: Int] = [:]
+    private var memoryTotal: [Int: UInt64] = [:]
+
+    init(processes: [GPUProcess], gpus: [GPU]) {
+        for g in gpus { if let d = g.powerDraw { drawByGPU[g.index] = d } }
+        for p in processes {
+            smTotal[p.gpuIndex, default: 0] += p.smUtilization ?? 0
+            memoryTotal[p.gpuIndex, default: 0] &+= p.usedGpuMemory ?? 0
+        }
+    }
+
+    func share(of p: GPUProcess) -> Int? {
+        guard let draw = drawByGPU[p.gpuIndex] else { return nil }
+        let sm = smTotal[p.gpuIndex] ?? 0
+        if sm > 0 {
+            return draw * (p.smUtilization ?? 0) / sm
+        }
+        let mem = memoryTotal[p.gpuIndex] ?? 0
+        guard mem > 0 else { return nil }
+        return Int(Double(draw) * Double(p.usedGpuMemory ?? 0) / Double(mem))
+    }
+}

@@ -1,0 +1,199 @@
+// Scenario model and parser of the fake NVML library (see SCENARIO.md).
+//
+// The parser is a pure function: it reads `text`, writes `*out` only on success
+// and touches no global state, so it can be fuzzed on its own
+// (parse_scenario_main.c builds a driver for that).
+#ifndef FAKE_NVML_SCENARIO_H
+#define FAKE_NVML_SCENARIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// Bounds: the scenario file is treated as hostile input.
+#define FN_MAX_FILE_BYTES (8u << 20)  // whole file
+#define FN_MAX_LINE 4096              // bytes per line, without the newline
+#define FN_MAX_TOKENS 160             // tokens per line
+#define FN_MAX_GPUS 16
+#define FN_MAX_MIG 16                 // MIG slots per GPU (real hardware: 7)
+#define FN_MAX_PROCS 8192             // process lines per GPU, all kinds together (scale benchmarks)
+#define FN_MAX_VALUES 64              // values of one cycling key
+#define FN_MAX_ERRORS 64              // error lines per GPU, and global ones
+#define FN_MAX_GROWTH_PIDS 64
+#define FN_MAX_GROWTH 1024            // extra processes process_growth may add in all
+#define FN_MAX_SLOW_MS 600000u
+#define FN_MAX_PROCESS_UTIL_MIN 65536u
+#define FN_NAME_SIZE 96               // CNVML_DEVICE_NAME_BUFFER_SIZE
+#define FN_UUID_SIZE 96               // CNVML_DEVICE_UUID_BUFFER_SIZE
+#define FN_DRIVER_SIZE 80             // CNVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE
+
+#define FN_FOREVER UINT64_MAX
+#define FN_VALUE_NA UINT64_MAX        // NVML_VALUE_NOT_AVAILABLE
+
+// Call kinds: each has its own call counter (per GPU, or global), and is what
+// `error FIELD ...` and `slow FIELD ...` name.
+enum fn_field {
+    // Global (not tied to a GPU).
+    FN_F_INIT,
+    FN_F_COUNT,
+    FN_F_DRIVER_VERSION,
+    FN_F_CUDA_VERSION,
+    FN_F_GLOBAL_END,
+    // Per GPU.
+    FN_F_HANDLE = FN_F_GLOBAL_END,
+    FN_F_INDEX,
+    FN_F_NAME,
+    FN_F_UUID,
+    FN_F_PCI,
+    FN_F_UTIL,
+    FN_F_MEMORY,
+    FN_F_TEMPERATURE,
+    FN_F_FAN,
+    FN_F_CLOCK_GRAPHICS,
+    FN_F_CLOCK_SM,
+    FN_F_CLOCK_MEM,
+    FN_F_CLOCK_OTHER,  // internal: clock types other than 0..2; not nameable
+    FN_F_PSTATE,
+    FN_F_POWER,
+    FN_F_POWER_LIMIT,
+    FN_F_POWER_DEFAULT,
+    FN_F_POWER_CONSTRAINTS,
+    FN_F_ENERGY,
+    FN_F_PERSISTENCE,
+    FN_F_COMPUTE_MODE,
+    FN_F_ENCODER,
+    FN_F_DECODER,
+    FN_F_COMPUTE_PROCS,
+    FN_F_GRAPHICS_PROCS,
+    FN_F_MPS_PROCS,
+    FN_F_PROCESS_UTIL,
+    FN_F_MIG_MODE,
+    FN_F_MIG_MAX,
+    FN_F_MIG_HANDLE,
+    FN_F_GPU_INSTANCE_ID,
+    FN_F_COMPUTE_INSTANCE_ID,
+    FN_F_ATTRIBUTES,
+    FN_F_IS_MIG,
+    FN_F_SET_POWER_LIMIT,
+    FN_F_COUNT_ALL
+};
+
+// Keys whose values cycle (`util 10 50 90`).
+enum fn_cycle_key {
+    FN_C_UTIL,
+    FN_C_MEM_UTIL,
+    FN_C_MEMORY_USED,
+    FN_C_TEMPERATURE,
+    FN_C_FAN,
+    FN_C_CLOCK_GRAPHICS,
+    FN_C_CLOCK_SM,
+    FN_C_CLOCK_MEM,
+    FN_C_PSTATE,
+    FN_C_POWER,
+    FN_C_ENCODER,
+    FN_C_DECODER,
+    FN_C_COUNT
+};
+
+enum fn_proc_kind { FN_PROC_COMPUTE, FN_PROC_GRAPHICS, FN_PROC_MPS, FN_PROC_KINDS };
+
+typedef struct {
+    uint32_t n;  // 0: key absent
+    uint64_t v[FN_MAX_VALUES];
+} fn_cycle;
+
+typedef struct {
+    uint32_t field;   // enum fn_field
+    uint32_t code;    // nvmlReturn_t, never 0
+    uint64_t after;   // calls that pass before the error starts
+    uint64_t times;   // FN_FOREVER: forever
+} fn_error;
+
+typedef struct {
+    uint32_t kind;  // enum fn_proc_kind
+    uint32_t pid;
+    uint64_t mem;   // bytes, or FN_VALUE_NA
+    uint32_t gi, ci;
+    uint32_t has_util;
+    uint32_t sm, memutil, enc, dec;
+} fn_process;
+
+typedef struct {
+    uint32_t present;
+    uint32_t gi, ci, slices, ci_slices, sms;
+    uint64_t memory, used;
+    char uuid[FN_UUID_SIZE];
+    char name[FN_NAME_SIZE];
+} fn_mig;
+
+// Presence bits of scalar GPU keys.
+enum {
+    FN_HAS_MEMORY_TOTAL = 1u << 0,
+    FN_HAS_POWER_LIMIT = 1u << 1,
+    FN_HAS_POWER_DEFAULT = 1u << 2,
+    FN_HAS_POWER_MIN = 1u << 3,
+    FN_HAS_POWER_MAX = 1u << 4,
+    FN_HAS_ENERGY = 1u << 5,
+    FN_HAS_PERSISTENCE = 1u << 6,
+    FN_HAS_COMPUTE_MODE = 1u << 7,
+    FN_HAS_MIG = 1u << 8,
+    FN_HAS_MIG_MAX = 1u << 9,
+    FN_HAS_LOST_AFTER = 1u << 10,
+    FN_HAS_SMS = 1u << 11,
+};
+
+typedef struct {
+    uint32_t has;  // FN_HAS_* bits
+    char name[FN_NAME_SIZE];
+    char uuid[FN_UUID_SIZE];
+    char bus_id[32];
+    char bus_id_legacy[16];
+    uint32_t domain, bus, device, function;
+    uint32_t pci_device_id, pci_subsystem_id;
+    fn_cycle cyc[FN_C_COUNT];
+    uint64_t memory_total, memory_reserved;
+    uint32_t power_limit, power_default, power_min, power_max;
+    uint64_t energy, energy_step;
+    uint32_t persistence, compute_mode;
+    uint32_t mig_current, mig_pending, mig_max;
+    uint32_t sms;
+    uint64_t lost_after;
+    uint32_t process_util_min;
+    uint32_t process_growth;
+    uint32_t n_growth_pids;
+    uint32_t growth_pids[FN_MAX_GROWTH_PIDS];
+    uint32_t slow_ms[FN_F_COUNT_ALL];
+    uint32_t n_errors;
+    fn_error errors[FN_MAX_ERRORS];
+    uint32_t n_procs;
+    fn_process procs[FN_MAX_PROCS];
+    fn_mig mig[FN_MAX_MIG];
+} fn_gpu;
+
+typedef struct {
+    char driver[FN_DRIVER_SIZE];
+    int cuda;
+    uint32_t init_error;  // 0: none
+    uint32_t slow_ms[FN_F_COUNT_ALL];  // global fields only
+    uint32_t n_errors;
+    fn_error errors[FN_MAX_ERRORS];  // global fields only
+    uint32_t n_gpus;
+    fn_gpu gpus[FN_MAX_GPUS];
+} fn_scenario;
+
+typedef struct {
+    unsigned line;  // 1-based; 0 when the error is about the whole text
+    char msg[200];
+} fn_parse_error;
+
+// Parses a whole scenario. Returns 0 and fills *out on success; returns -1 and
+// fills *err (when not NULL) on failure, leaving *out untouched. Never reads
+// past text[len - 1]; `text` need not be NUL-terminated.
+int fake_nvml_parse_scenario(const char *text, size_t len, fn_scenario *out, fn_parse_error *err);
+
+// NVML return code <-> name without the NVML_ERROR_ prefix ("SUCCESS" for 0).
+const char *fn_code_name(unsigned code);
+int fn_code_parse(const char *name, unsigned *code);  // 0 on success
+// Canonical name of a field ("?" for internal ones).
+const char *fn_field_name(unsigned field);
+
+#endif
