@@ -1,5 +1,8 @@
 // Parses gpuctop's command line by hand (no third-party packages): a command
-// word, then options in any order. Errors are one line and exit status 2.
+// word, then options in any order. Global options are taken here; everything else
+// after the command word is left in `arguments` for that command to parse (see
+// CommandArguments), so each command owns its own flags. Errors are one line and
+// exit status 2.
 
 struct UsageError: Error, CustomStringConvertible {
     let description: String
@@ -8,7 +11,6 @@ struct UsageError: Error, CustomStringConvertible {
 struct Options {
     var command = "dashboard"
     var arguments: [String] = []
-    var json = false
     var nvmlPath: String?
     var procRoot = "/proc"
     var dockerHost: String?
@@ -18,7 +20,10 @@ struct Options {
 }
 
 enum CommandLineParser {
-    static let commands: Set<String> = ["dashboard", "snapshot", "help", "version"]
+    /// Every command word; a command's own file parses its flags.
+    static let commands: Set<String> = ["dashboard", "snapshot", "help", "version",
+                                        "stop", "restart", "kill", "signal", "power",
+                                        "record", "replay", "export"]
 
     /// Options that take a value, and what they set.
     static func parse(_ args: [String], environment: [String: String]) throws -> Options {
@@ -43,7 +48,6 @@ enum CommandLineParser {
                 return try parse(expanded, environment: environment)
             }
             switch arg {
-            case "--json": o.json = true
             case "--nvml": o.nvmlPath = try value(arg)
             case "--proc-root": o.procRoot = try value(arg)
             case "--docker-host": o.dockerHost = try value(arg)
@@ -58,10 +62,13 @@ enum CommandLineParser {
             case "-h", "--help": o.command = "help"; sawCommand = true
             case "-V", "--version": o.command = "version"; sawCommand = true
             default:
-                if arg.hasPrefix("-") {
-                    throw UsageError(description: "unknown option '\(arg)' (see gpuctop --help)")
-                }
-                if !sawCommand {
+                if arg.hasPrefix("-") && arg != "-" {
+                    // Not a global option: the command's own, or unknown (the command says so).
+                    guard sawCommand || o.command != "dashboard" else {
+                        throw UsageError(description: "unknown option '\(arg)' (see gpuctop --help)")
+                    }
+                    o.arguments.append(arg)
+                } else if !sawCommand {
                     guard commands.contains(arg) else {
                         throw UsageError(description: "unknown command '\(arg)' (see gpuctop --help)")
                     }
@@ -94,4 +101,45 @@ enum CommandLineParser {
       --read-only           no actions (env GPUCTOP_READ_ONLY=1)
 
     """
+}
+
+/// A command's own arguments: flags with or without values, and positionals.
+/// Each command takes what it knows and calls `finish()`, which refuses the rest.
+struct CommandArguments {
+    let command: String
+    private var items: [String]
+
+    init(command: String, _ items: [String]) {
+        self.command = command
+        self.items = items
+    }
+
+    /// True (and consumed) if `name` is present.
+    mutating func flag(_ name: String) -> Bool {
+        guard let i = items.firstIndex(of: name) else { return false }
+        items.remove(at: i)
+        return true
+    }
+
+    /// The value after `name` (or in `name=value`), consumed; nil when absent.
+    mutating func value(_ name: String) throws -> String? {
+        if let i = items.firstIndex(where: { $0.hasPrefix(name + "=") }) {
+            let v = String(items[i].dropFirst(name.count + 1))
+            items.remove(at: i)
+            return v
+        }
+        guard let i = items.firstIndex(of: name) else { return nil }
+        guard i + 1 < items.count else { throw UsageError(description: "\(name) needs a value") }
+        let v = items[i + 1]
+        items.removeSubrange(i...(i + 1))
+        return v
+    }
+
+    /// The remaining positionals; refuses any flag left over.
+    func finish() throws -> [String] {
+        if let unknown = items.first(where: { $0.hasPrefix("-") && $0 != "-" }) {
+            throw UsageError(description: "unknown option '\(unknown)' for '\(command)' (see gpuctop --help)")
+        }
+        return items
+    }
 }

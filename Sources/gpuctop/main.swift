@@ -30,7 +30,9 @@ case "version":
     writeOut("gpuctop \(gpuctopVersion)\n")
 case "snapshot":
     exit(SnapshotCommand.run(options))
+case "dashboard":
+    exit(DashboardCommand.run(options))
 default:
-    printError("the dashboard is not built yet; use 'gpuctop snapshot' (see gpuctop --help)")
+    printError("'\(options.command)' is not built yet (see gpuctop --help)")
     exit(2)
 }
