@@ -21,6 +21,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "TUI", "TestSupport"]),
         .testTarget(name: "DockerSocketTests", dependencies: ["DockerSocket", "TestSupport"]),
+        .testTarget(name: "TUITests", dependencies: ["TUI", "Telemetry", "TestSupport"]),
         .testTarget(name: "GpuctopTests", dependencies: ["Telemetry", "TestSupport"]),
     ],
     // Swift 5 language mode: the threading model is explicit (a sampler thread, the

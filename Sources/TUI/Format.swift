@@ -63,5 +63,23 @@ public enum Format {
         return "\(s / 86400)d\(pad2((s % 86400) / 3600))h"
     }
 
+    /// An interval: "1s", "0.25s", "1m".
+    public static func seconds(_ s: Double) -> String {
+        if s >= 60 && s.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(s / 60))m" }
+        if s == s.rounded() { return "\(Int(s))s" }
+        return fixed(s, s < 1 ? 2 : 1).replacingTrailingZeros() + "s"
+    }
+
     static func pad2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+}
+
+extension String {
+    /// "0.50" -> "0.5", "2.0" -> "2".
+    func replacingTrailingZeros() -> String {
+        guard contains(".") else { return self }
+        var s = self
+        while s.last == "0" { s.removeLast() }
+        if s.last == "." { s.removeLast() }
+        return s
+    }
 }

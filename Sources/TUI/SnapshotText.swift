@@ -112,8 +112,7 @@ public enum SnapshotText {
             TextColumn("SERVICE/POD", 20) { serviceOrPod($0) },
             TextColumn("IMAGE", 20) { $0.image ?? "-" },
             TextColumn("GPUS", 6) { c in
-                if c.idleAllocation { return "idle" }
-                return c.migInstances.isEmpty ? c.gpus.map(String.init).joined(separator: ",") : c.migInstances.joined(separator: ",")
+                c.idleAllocation ? "idle" : gpuList(c)
             },
             TextColumn("PROCS", 5, right: true) { "\($0.processCount)" },
             TextColumn("GPU MEM", 9, right: true) { $0.idleAllocation ? "-" : Format.bytes($0.gpuMemory) },
@@ -125,6 +124,14 @@ public enum SnapshotText {
                 c.idleAllocation ? "\(c.gpuRequest ?? "GPUs") requested, no GPU process" : (c.gpuRequest ?? "-")
             },
         ])
+    }
+
+    /// GPU indices, each MIG-using GPU written as its instances ("0,1:2/0").
+    public static func gpuList(_ c: ContainerUsage) -> String {
+        c.gpus.flatMap { g -> [String] in
+            let migs = c.migInstances.filter { $0.hasPrefix("\(g):") }
+            return migs.isEmpty ? ["\(g)"] : migs
+        }.joined(separator: ",")
     }
 
     /// The engine's name, else runtime and short id, else "host".

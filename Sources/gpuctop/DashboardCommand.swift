@@ -1,9 +1,24 @@
-// `gpuctop` with no command: the ncurses dashboard.
+// `gpuctop` with no command: the ncurses dashboard over live samples.
 import Glibc
+import Telemetry
+import TUI
 
 enum DashboardCommand {
     static func run(_ options: Options) -> Int32 {
-        printError("the dashboard is not built yet; use 'gpuctop snapshot' (see gpuctop --help)")
-        return 2
+        let args = CommandArguments(command: "gpuctop", options.arguments)
+        do {
+            if let extra = try args.finish().first {
+                throw UsageError(description: "unexpected argument '\(extra)' (see gpuctop --help)")
+            }
+        } catch {
+            printError("\(error)")
+            return 2
+        }
+        let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot,
+                                                              dockerHost: options.dockerHost))
+        let env = Environment.current()
+        let config = DashboardRunner.Config(interval: options.interval, readOnly: options.readOnly,
+                                            ascii: options.ascii, noColor: env["NO_COLOR"].map { !$0.isEmpty } ?? false)
+        return DashboardRunner(config: config, sample: { sampler.sample() }).run()
     }
 }

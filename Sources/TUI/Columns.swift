@@ -1,0 +1,298 @@
+// The container table, defined once as htop does: each column's title, width,
+// sort key and formatter live in one table entry.
+import Telemetry
+
+public enum ColumnID: String, CaseIterable, Sendable {
+    case container, service, image, gpu, gpuMemory, sm, power, cpu, hostMemory, pid, cpid, uptime, command
+}
+
+public enum RowID: Hashable, Sendable {
+    case container(String)
+    case process(pid: Int32, gpu: Int)
+}
+
+/// One table row: a container (grouped view) or one process on one GPU.
+public enum TableRow: Sendable {
+    case container(ContainerUsage, processes: [GPUProcess])
+    case process(GPUProcess, container: ContainerUsage?, indented: Bool)
+
+    public var id: RowID {
+        switch self {
+        case .container(let c, _): return .container(c.id)
+        case .process(let p, _, _): return .process(pid: p.pid, gpu: p.gpuIndex)
+        }
+    }
+
+    public var containerId: String? {
+        switch self {
+        case .container(let c, _): return c.id
+        case .process(let p, let c, _): return c?.id ?? p.info?.container?.id ?? "host"
+        }
+    }
+}
+
+enum SortKey: Comparable {
+    case number(Double)
+    case text(String)
+
+    static func < (a: SortKey, b: SortKey) -> Bool {
+        switch (a, b) {
+        case (.number(let x), .number(let y)): return x < y
+        case (.text(let x), .text(let y)): return x < y
+        case (.number, .text): return true
+        case (.text, .number): return false
+        }
+    }
+}
+
+struct Column {
+    let id: ColumnID
+    let title: String
+    let width: Int
+    let alignRight: Bool
+    /// Sorted largest first by default.
+    let numeric: Bool
+    /// Columns with higher numbers are dropped first on narrow terminals.
+    let dropOrder: Int
+    let text: (TableRow, Double, Glyphs) -> String
+    let sortKey: (TableRow) -> SortKey
+}
+
+enum Columns {
+    static func column(_ id: ColumnID) -> Column { all.first { $0.id == id }! }
+
+    static let all: [Column] = [
+        Column(id: .container, title: "CONTAINER", width: 22, alignRight: false, numeric: false, dropOrder: 0,
+               text: { row, _, g in
+                   switch row {
+                   case .container(let c, _): return SnapshotText.containerName(c)
+                   case .process(let p, let c, let indented):
+                       let name = indented ? " \(g.branch) \(p.kind == .compute ? "" : p.kind.rawValue + " ")pid \(p.pid)"
+                                           : (c.map(SnapshotText.containerName) ?? "host")
+                       return name
+                   }
+               },
+               sortKey: { row in
+                   switch row {
+                   case .container(let c, _): return .text(SnapshotText.containerName(c).lowercased())
+                   case .process(_, let c, _): return .text(c.map(SnapshotText.containerName)?.lowercased() ?? "host")
+                   }
+               }),
+        Column(id: .service, title: "SERVICE/POD", width: 16, alignRight: false, numeric: false, dropOrder: 3,
+               text: { row, _, _ in
+                   if case .container(let c, _) = row { return SnapshotText.serviceOrPod(c) }
+                   if case .process(_, let c?, false) = row { return SnapshotText.serviceOrPod(c) }
+                   return ""
+               },
+               sortKey: { row in .text(container(row).map(SnapshotText.serviceOrPod) ?? "") }),
+        Column(id: .image, title: "IMAGE", width: 16, alignRight: false, numeric: false, dropOrder: 6,
+               text: { row, _, _ in
+                   if case .container(let c, _) = row { return c.image ?? "" }
+                   if case .process(_, let c?, false) = row { return c.image ?? "" }
+                   return ""
+               },
+               sortKey: { row in .text(container(row)?.image ?? "") }),
+        Column(id: .gpu, title: "GPU", width: 5, alignRight: false, numeric: false, dropOrder: 1,
+               text: { row, _, _ in
+                   switch row {
+                   case .container(let c, _):
+                       if c.idleAllocation { return "idle" }
+                       return SnapshotText.gpuList(c)
+                   case .process(let p, _, _):
+                       if let gi = p.gpuInstanceId { return "\(p.gpuIndex):\(gi)/\(p.computeInstanceId.map(String.init) ?? "?")" }
+                       return "\(p.gpuIndex)"
+                   }
+               },
+               sortKey: { row in
+                   switch row {
+                   case .container(let c, _): return .number(Double(c.gpus.first ?? -1))
+                   case .process(let p, _, _): return .number(Double(p.gpuIndex))
+                   }
+               }),
+        Column(id: .gpuMemory, title: "GPU MEM", width: 9, alignRight: true, numeric: true, dropOrder: 0,
+               text: { row, _, _ in
+                   switch row {
+                   case .container(let c, _): return c.idleAllocation ? "-" : Format.bytes(c.gpuMemory)
+                   case .process(let p, _, _): return Format.bytes(p.usedGpuMemory)
+                   }
+               },
+               sortKey: { row in
+                   switch row {
+                   case .container(let c, _): return .number(Double(c.gpuMemory))
+                   case .process(let p, _, _): return .number(Double(p.usedGpuMemory ?? 0))
+                   }
+               }),
+        Column(id: .sm, title: "SM%", width: 4, alignRight: true, numeric: true, dropOrder: 1,
+               text: { row, _, _ in
+                   switch row {
+                   case .container(let c, _): return c.idleAllocation ? "-" : Format.percent(c.smUtilization)
+                   case .process(let p, _, _): return Format.percent(p.smUtilization)
+                   }
+               },
+               sortKey: { row in
+                   switch row {
+                   case .container(let c, _): return .number(Double(c.smUtilization ?? -1))
+                   case .process(let p, _, _): return .number(Double(p.smUtilization ?? -1))
+                   }
+               }),
+        Column(id: .power, title: "~POWER", width: 7, alignRight: true, numeric: true, dropOrder: 3,
+               text: { row, _, _ in
+                   if case .container(let c, _) = row { return c.estimatedPowerShare.map { "~" + Format.watts($0) } ?? "" }
+                   return ""
+               },
+               sortKey: { row in .number(Double(container(row)?.estimatedPowerShare ?? -1)) }),
+        Column(id: .cpu, title: "CPU%", width: 5, alignRight: true, numeric: true, dropOrder: 4,
+               text: { row, _, _ in Format.percent(cpu(row)) },
+               sortKey: { row in .number(cpu(row) ?? -1) }),
+        Column(id: .hostMemory, title: "HOST MEM", width: 9, alignRight: true, numeric: true, dropOrder: 5,
+               text: { row, _, _ in Format.bytes(hostMemory(row)) },
+               sortKey: { row in .number(Double(hostMemory(row) ?? 0)) }),
+        Column(id: .pid, title: "PID", width: 8, alignRight: true, numeric: true, dropOrder: 2,
+               text: { row, _, _ in
+                   if case .process(let p, _, _) = row { return "\(p.pid)" }
+                   return ""
+               },
+               sortKey: { row in
+                   if case .process(let p, _, _) = row { return .number(Double(p.pid)) }
+                   if case .container(_, let ps) = row { return .number(Double(ps.first?.pid ?? 0)) }
+                   return .number(0)
+               }),
+        Column(id: .cpid, title: "CPID", width: 6, alignRight: true, numeric: true, dropOrder: 7,
+               text: { row, _, _ in
+                   if case .process(let p, _, _) = row { return p.info?.namespacePid.map(String.init) ?? "-" }
+                   return ""
+               },
+               sortKey: { row in
+                   if case .process(let p, _, _) = row { return .number(Double(p.info?.namespacePid ?? 0)) }
+                   return .number(0)
+               }),
+        Column(id: .uptime, title: "UPTIME", width: 7, alignRight: true, numeric: true, dropOrder: 5,
+               text: { row, now, _ in
+                   guard let start = startTime(row) else { return "" }
+                   return Format.duration(now - start)
+               },
+               sortKey: { row in .number(-(startTime(row) ?? 0)) }),
+        Column(id: .command, title: "COMMAND", width: 0, alignRight: false, numeric: false, dropOrder: 2,
+               text: { row, _, _ in
+                   switch row {
+                   case .container(let c, let ps):
+                       if c.idleAllocation { return "\(c.gpuRequest ?? "GPUs") requested, no GPU process" }
+                       let n = Set(ps.map(\.pid)).count
+                       return "\(n) GPU process\(n == 1 ? "" : "es")" + (c.gpuRequest.map { ", requested \($0)" } ?? "")
+                   case .process(let p, _, _): return p.info?.command ?? "(not visible in /proc)"
+                   }
+               },
+               sortKey: { row in
+                   if case .process(let p, _, _) = row { return .text(p.info?.command ?? "") }
+                   return .text("")
+               }),
+    ]
+
+    static func container(_ row: TableRow) -> ContainerUsage? {
+        switch row {
+        case .container(let c, _): return c
+        case .process(_, let c, _): return c
+        }
+    }
+
+    /// Each process counted once even when it uses several GPUs.
+    static func uniqueProcesses(_ ps: [GPUProcess]) -> [GPUProcess] {
+        var seen = Set<Int32>()
+        return ps.filter { seen.insert($0.pid).inserted }
+    }
+
+    static func cpu(_ row: TableRow) -> Double? {
+        switch row {
+        case .container(_, let ps):
+            let values = uniqueProcesses(ps).compactMap { $0.info?.cpuPercent }
+            return values.isEmpty ? nil : values.reduce(0, +)
+        case .process(let p, _, _): return p.info?.cpuPercent
+        }
+    }
+
+    static func hostMemory(_ row: TableRow) -> UInt64? {
+        switch row {
+        case .container(_, let ps):
+            let values = uniqueProcesses(ps).compactMap { $0.info?.residentBytes }
+            return values.isEmpty ? nil : values.reduce(0, &+)
+        case .process(let p, _, _): return p.info?.residentBytes
+        }
+    }
+
+    static func startTime(_ row: TableRow) -> Double? {
+        switch row {
+        case .container(let c, let ps): return c.startedAt ?? ps.compactMap { $0.info?.startTime }.min()
+        case .process(let p, _, _): return p.info?.startTime
+        }
+    }
+
+    /// The columns that fit in `width` cells, COMMAND taking what is left.
+    static func fitting(width: Int) -> [Column] {
+        var chosen = all
+        func needed(_ cols: [Column]) -> Int {
+            cols.reduce(0) { $0 + ($1.id == .command ? 12 : $1.width) + 1 }
+        }
+        while needed(chosen) > width, let drop = chosen.filter({ $0.dropOrder > 0 }).max(by: { $0.dropOrder < $1.dropOrder }) {
+            chosen.removeAll { $0.id == drop.id }
+        }
+        return chosen
+    }
+}
+
+/// Builds the rows the table shows: filtered, sorted, grouped or flat.
+enum TableRows {
+    static func build(_ m: DashboardModel) -> [TableRow] {
+        guard let s = m.snapshot else { return [] }
+        let column = Columns.column(m.sortColumn)
+        var byContainer: [String: [GPUProcess]] = [:]
+        for p in s.processes { byContainer[p.info?.container?.id ?? "host", default: []].append(p) }
+        var containersById: [String: ContainerUsage] = [:]
+        for c in s.containers { containersById[c.id] = c }
+        let needle = m.filter.lowercased()
+
+        func ordered(_ rows: [TableRow]) -> [TableRow] {
+            // Stable: ties keep the snapshot's order.
+            let keyed = rows.enumerated().map { ($0.offset, column.sortKey($0.element), $0.element) }
+            return keyed.sorted { a, b in
+                if a.1 == b.1 { return a.0 < b.0 }
+                return m.sortDescending ? b.1 < a.1 : a.1 < b.1
+            }.map(\.2)
+        }
+
+        if !m.grouped {
+            let rows = s.processes.compactMap { p -> TableRow? in
+                let c = containersById[p.info?.container?.id ?? "host"]
+                guard needle.isEmpty || matches(needle, process: p, container: c) else { return nil }
+                return .process(p, container: c, indented: false)
+            }
+            return ordered(rows)
+        }
+        var groups: [TableRow] = []
+        for c in s.containers {
+            let ps = byContainer[c.id] ?? []
+            let containerMatches = needle.isEmpty || matches(needle, container: c)
+            let matching = containerMatches ? ps : ps.filter { matches(needle, process: $0, container: c) }
+            guard containerMatches || !matching.isEmpty else { continue }
+            groups.append(.container(c, processes: ps))
+        }
+        var rows: [TableRow] = []
+        for group in ordered(groups) {
+            rows.append(group)
+            guard case .container(let c, let ps) = group else { continue }
+            let children = ps.map { TableRow.process($0, container: c, indented: true) }
+            rows.append(contentsOf: ordered(children))
+        }
+        return rows
+    }
+
+    static func matches(_ needle: String, container c: ContainerUsage) -> Bool {
+        let fields = [SnapshotText.containerName(c), SnapshotText.serviceOrPod(c), c.image ?? "", c.id]
+        return fields.contains { $0.lowercased().contains(needle) }
+    }
+
+    static func matches(_ needle: String, process p: GPUProcess, container c: ContainerUsage?) -> Bool {
+        if let c, matches(needle, container: c) { return true }
+        let fields = [p.info?.command ?? "", p.info?.user ?? "", "\(p.pid)"]
+        return fields.contains { $0.lowercased().contains(needle) }
+    }
+}

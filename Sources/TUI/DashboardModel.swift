@@ -1,0 +1,198 @@
+// The dashboard's state. Model-Update-View: `DashboardModel.update` turns an
+// event into new state (and effects for the run loop); `DashboardView` renders
+// state into a Frame. Neither touches the terminal, so both are tested as text.
+import Telemetry
+
+public enum Key: Equatable, Sendable {
+    case char(Character)
+    case up, down, left, right, pageUp, pageDown, home, end
+    case enter, escape, backspace, tab
+}
+
+public enum DashboardEvent: Sendable {
+    case key(Key)
+    case resize(width: Int, height: Int)
+    case snapshot(Snapshot)
+    /// Wall-clock time passes (for the data age).
+    case tick(Double)
+}
+
+/// What the run loop must do after an update.
+public enum DashboardEffect: Equatable, Sendable {
+    case quit
+    case setInterval(Double)
+}
+
+public enum DashboardScreen: Equatable, Sendable {
+    case main
+    case help
+    case detail(containerId: String)
+}
+
+public struct DashboardModel: Sendable {
+    public var width: Int
+    public var height: Int
+    public var snapshot: Snapshot?
+    public var history = History()
+    public var screen: DashboardScreen = .main
+    public var sortColumn: ColumnID = .gpuMemory
+    public var sortDescending = true
+    public var filter = ""
+    public var editingFilter = false
+    public var grouped = true
+    /// The selected table row, kept by identity so refreshes do not move it.
+    public var selectedRow: RowID?
+    public var scroll = 0
+    public var interval: Double
+    public var readOnly: Bool
+    public var glyphs: Glyphs
+    public var now: Double = 0
+    /// When the newest snapshot arrived (for "data N s old" when a source is slow).
+    public var lastArrival: Double = 0
+    public var status: String?
+
+    public static let intervals: [Double] = [0.25, 0.5, 1, 2, 5, 10, 30, 60]
+
+    public init(width: Int, height: Int, interval: Double = 1, readOnly: Bool = false, ascii: Bool = false) {
+        self.width = width
+        self.height = height
+        self.interval = interval
+        self.readOnly = readOnly
+        self.glyphs = Glyphs(ascii: ascii)
+    }
+
+    /// Seconds since the newest data arrived, when that is late enough to mention.
+    public var staleSeconds: Double? {
+        guard snapshot != nil else { return nil }
+        let age = now - lastArrival
+        return age > max(2 * interval, interval + 1.5) ? age : nil
+    }
+
+    public mutating func update(_ event: DashboardEvent) -> [DashboardEffect] {
+        switch event {
+        case .resize(let w, let h):
+            width = max(0, w)
+            height = max(0, h)
+            return []
+        case .snapshot(let s):
+            snapshot = s
+            history.record(s)
+            lastArrival = now > 0 ? now : s.time
+            if case .detail(let id) = screen, !s.containers.contains(where: { $0.id == id }) {
+                status = "the container left"
+            }
+            return []
+        case .tick(let t):
+            now = t
+            return []
+        case .key(let key):
+            return handle(key)
+        }
+    }
+
+    private mutating func handle(_ key: Key) -> [DashboardEffect] {
+        if editingFilter { editFilter(key); return [] }
+        status = nil
+        switch key {
+        case .char("q"), .char("Q"):
+            if screen != .main { screen = .main; return [] }
+            return [.quit]
+        case .escape:
+            if screen != .main { screen = .main } else if !filter.isEmpty { filter = ""; scroll = 0 }
+        case .char("?"), .char("h"):
+            screen = screen == .help ? .main : .help
+        case .char("/"):
+            screen = .main
+            editingFilter = true
+        case .char("g"):
+            grouped.toggle()
+            scroll = 0
+        case .char("s"), .char(">"):
+            moveSort(by: 1)
+        case .char("<"):
+            moveSort(by: -1)
+        case .char("S"), .char("r"):
+            sortDescending.toggle()
+        case .char("+"), .char("="):
+            return changeInterval(by: 1)
+        case .char("-"), .char("_"):
+            return changeInterval(by: -1)
+        case .up, .char("k"): moveSelection(by: -1)
+        case .down, .char("j"): moveSelection(by: 1)
+        case .pageUp: moveSelection(by: -max(1, tableHeight - 1))
+        case .pageDown: moveSelection(by: max(1, tableHeight - 1))
+        case .home: moveSelection(to: 0)
+        case .end: moveSelection(to: Int.max)
+        case .enter:
+            if screen == .main, let id = selectedContainerId { screen = .detail(containerId: id) }
+        default:
+            break
+        }
+        return []
+    }
+
+    private mutating func editFilter(_ key: Key) {
+        switch key {
+        case .enter: editingFilter = false
+        case .escape: editingFilter = false; filter = ""
+        case .backspace: if !filter.isEmpty { filter.removeLast() }
+        case .char(let c) where !c.isNewline: filter.append(c)
+        default: break
+        }
+        scroll = 0
+    }
+
+    private mutating func moveSort(by step: Int) {
+        let all = ColumnID.allCases
+        let i = all.firstIndex(of: sortColumn) ?? 0
+        sortColumn = all[(i + step + all.count) % all.count]
+        // Numbers read best largest first, names alphabetically.
+        sortDescending = Columns.column(sortColumn).numeric
+    }
+
+    private mutating func changeInterval(by step: Int) -> [DashboardEffect] {
+        let ladder = Self.intervals
+        let i = ladder.firstIndex { $0 >= interval } ?? ladder.count - 1
+        let next = ladder[min(ladder.count - 1, max(0, i + step))]
+        guard next != interval else { return [] }
+        interval = next
+        status = "refresh every \(Format.seconds(next))"
+        return [.setInterval(next)]
+    }
+
+    // MARK: - Table selection
+
+    /// The table rows in display order (filter, sort and grouping applied).
+    public var rows: [TableRow] { TableRows.build(self) }
+
+    /// Rows of the table that fit on screen (set by the layout).
+    var tableHeight: Int { DashboardLayout(model: self).tableRows }
+
+    var selectedIndex: Int? {
+        let rows = self.rows
+        guard !rows.isEmpty else { return nil }
+        if let selectedRow, let i = rows.firstIndex(where: { $0.id == selectedRow }) { return i }
+        return 0
+    }
+
+    /// The container of the selected row (a process row selects its container).
+    public var selectedContainerId: String? {
+        guard let i = selectedIndex else { return nil }
+        return rows[i].containerId
+    }
+
+    private mutating func moveSelection(by delta: Int) {
+        guard let i = selectedIndex else { return }
+        moveSelection(to: max(0, i + delta))
+    }
+
+    private mutating func moveSelection(to index: Int) {
+        let rows = self.rows
+        guard !rows.isEmpty else { return }
+        let i = min(rows.count - 1, max(0, index))
+        selectedRow = rows[i].id
+        let visible = max(1, tableHeight)
+        if i < scroll { scroll = i }
+        if i >= scroll + visible { scroll = i - visible + 1 }
+    }
+}

@@ -1,0 +1,118 @@
+// Runs the dashboard: a sampler thread produces snapshots, the UI thread turns
+// keys, resizes and snapshots into model updates and draws the view. The UI
+// never waits for a sample, so a slow NVML call or a hung daemon shows up as
+// "data N s old" in the header, not as a frozen screen.
+import Glibc
+import Telemetry
+
+public final class DashboardRunner {
+    public struct Config: Sendable {
+        public var interval: Double
+        public var readOnly: Bool
+        public var ascii: Bool
+        public var noColor: Bool
+        public init(interval: Double, readOnly: Bool, ascii: Bool, noColor: Bool) {
+            self.interval = interval; self.readOnly = readOnly; self.ascii = ascii; self.noColor = noColor
+        }
+    }
+
+    private let config: Config
+    private let sample: () -> Snapshot
+    private let mailbox: Mailbox
+
+    /// `sample` is called on the sampler thread only.
+    public init(config: Config, sample: @escaping () -> Snapshot) {
+        self.config = config
+        self.sample = sample
+        mailbox = Mailbox(interval: config.interval)
+    }
+
+    public func run() -> Int32 {
+        guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
+            fputs("gpuctop: the dashboard needs a terminal; use 'gpuctop snapshot' in scripts\n", stderr)
+            return 2
+        }
+        let screen = CursesScreen(forceASCII: config.ascii, noColor: config.noColor)
+        var model = DashboardModel(width: screen.size.width, height: screen.size.height,
+                                   interval: config.interval, readOnly: config.readOnly, ascii: !screen.unicode)
+        let thread = startSampler()
+        defer {
+            mailbox.stop()
+            screen.end()
+            // The sampler may be inside a slow call; it exits at its next check.
+            _ = thread
+        }
+        model.now = Clock.now()
+        screen.draw(DashboardView.render(model))
+        var lastTick = model.now
+        while TerminalGuard.quitSignal == 0 {
+            var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: TerminalGuard.wakeRead, events: Int16(POLLIN), revents: 0)]
+            // Wake at least once a second so the data age stays true.
+            _ = poll(&fds, nfds_t(fds.count), 1000)
+            if fds[0].revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { break }  // the terminal went away
+            TerminalGuard.drainWake()
+            var changed = false
+            let (keys, resized) = screen.readKeys()
+            if resized {
+                let size = screen.size
+                _ = model.update(.resize(width: size.width, height: size.height))
+                screen.invalidate()
+                changed = true
+            }
+            let now = Clock.now()
+            if now - lastTick >= 1 || !keys.isEmpty {
+                _ = model.update(.tick(now))
+                lastTick = now
+                changed = changed || model.staleSeconds != nil
+            }
+            if let s = mailbox.take() {
+                _ = model.update(.tick(now))
+                _ = model.update(.snapshot(s))
+                changed = true
+            }
+            var quit = false
+            for key in keys {
+                for effect in model.update(.key(key)) {
+                    switch effect {
+                    case .quit: quit = true
+                    case .setInterval(let v): mailbox.setInterval(v)
+                    }
+                }
+                changed = true
+            }
+            if quit { break }
+            if changed { screen.draw(DashboardView.render(model)) }
+        }
+        return 0
+    }
+
+    private func startSampler() -> pthread_t? {
+        let box = Unmanaged.passRetained(SamplerJob(sample: sample, mailbox: mailbox))
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            let job = Unmanaged<SamplerJob>.fromOpaque(raw!).takeRetainedValue()
+            job.loop()
+            return nil
+        }, box.toOpaque())
+        guard rc == 0 else { box.release(); return nil }
+        pthread_detach(thread)
+        return thread
+    }
+}
+
+private final class SamplerJob {
+    let sample: () -> Snapshot
+    let mailbox: Mailbox
+    init(sample: @escaping () -> Snapshot, mailbox: Mailbox) { self.sample = sample; self.mailbox = mailbox }
+
+    func loop() {
+        while !mailbox.isStopping {
+            let start = Clock.now()
+            let s = sample()
+            if mailbox.isStopping { break }
+            mailbox.post(s)
+            if !mailbox.waitForNextRefresh(since: start) { break }
+        }
+    }
+}

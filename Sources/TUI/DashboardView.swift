@@ -1,0 +1,379 @@
+// Renders the dashboard state into a Frame: header, GPU panels (with history and
+// MIG layout), the container table, and a footer; or the help or detail screens.
+import Telemetry
+
+/// How the screen is divided; shared by the view and by selection paging.
+struct DashboardLayout {
+    static let minWidth = 40
+    static let minHeight = 10
+
+    let tooSmall: Bool
+    /// One line per GPU, no history lines, fewer columns.
+    let compact: Bool
+    let headerLines: Int
+    let gpuLines: Int
+    let tableRows: Int
+
+    init(model m: DashboardModel) {
+        tooSmall = m.width < Self.minWidth || m.height < Self.minHeight
+        compact = m.width < 100 || m.height < 24
+        let degraded = min(2, m.snapshot?.degraded.count ?? 0)
+        headerLines = 1 + degraded
+        var wanted = 0
+        for g in m.snapshot?.gpus ?? [] {
+            wanted += compact ? 1 : 2
+            if !compact { wanted += g.migDevices.count }
+        }
+        if m.snapshot?.gpus.isEmpty ?? true { wanted = 1 }
+        // The table keeps at least a few rows; GPU panels give way first.
+        let available = m.height - headerLines - 1 /* footer */ - 1 /* table header */ - 1 /* gap */
+        gpuLines = max(0, min(wanted, available - min(4, max(0, available - 1))))
+        tableRows = max(0, available - gpuLines)
+    }
+}
+
+public enum DashboardView {
+    public static func render(_ m: DashboardModel) -> Frame {
+        var f = Frame(width: m.width, height: m.height)
+        let layout = DashboardLayout(model: m)
+        if layout.tooSmall {
+            renderTooSmall(&f, m)
+            return f
+        }
+        var y = header(&f, m, layout)
+        switch m.screen {
+        case .help:
+            help(&f, m, top: y)
+        case .detail(let id):
+            detail(&f, m, containerId: id, top: y)
+        case .main:
+            y = gpuPanels(&f, m, layout, top: y)
+            y += 1
+            table(&f, m, layout, top: y)
+        }
+        footer(&f, m)
+        return f
+    }
+
+    static func renderTooSmall(_ f: inout Frame, _ m: DashboardModel) {
+        let lines = ["terminal too small", "\(m.width)x\(m.height), need \(DashboardLayout.minWidth)x\(DashboardLayout.minHeight)", "q quits"]
+        for (i, line) in lines.enumerated() {
+            let y = m.height / 2 - 1 + i
+            f.put(max(0, (m.width - line.count) / 2), y, line, i == 0 ? .warn : .normal)
+        }
+    }
+
+    // MARK: Header and footer
+
+    static func header(_ f: inout Frame, _ m: DashboardModel, _ layout: DashboardLayout) -> Int {
+        let s = m.snapshot
+        var x = f.put(0, 0, "gpuctop", .title)
+        if let s {
+            x = f.put(x + 2, 0, s.host, .accent)
+            if !layout.compact {
+                x = f.put(x + 2, 0, "driver \(s.driverVersion ?? "n/a")  CUDA \(s.cudaVersion ?? "n/a")", .dim)
+            }
+            x = f.put(x + 2, 0, Format.localTime(s.time))
+        } else {
+            x = f.put(x + 2, 0, "waiting for the first sample…", .dim)
+        }
+        x = f.put(x + 2, 0, "every \(Format.seconds(m.interval))", .dim)
+        if !layout.compact {
+            x = f.put(x + 2, 0, m.readOnly ? "read-only" : "actions on", m.readOnly ? .dim : .accent)
+        }
+        if let age = m.staleSeconds {
+            f.put(x + 2, 0, "data \(Int(age))s old", .warn)
+        }
+        var y = 1
+        for d in (s?.degraded ?? []).prefix(layout.headerLines - 1) {
+            f.put(0, y, "! \(d.source): \(d.reason)", .bad)
+            y += 1
+        }
+        return y
+    }
+
+    static func footer(_ f: inout Frame, _ m: DashboardModel) {
+        let y = m.height - 1
+        if m.editingFilter {
+            let x = f.put(0, y, "filter: ", .key)
+            f.put(x, y, m.filter + (m.glyphs.ascii ? "_" : "▏"))
+            return
+        }
+        if let status = m.status {
+            f.put(0, y, status, .accent)
+            return
+        }
+        var x = 0
+        if !m.filter.isEmpty { x = f.put(0, y, "filter \"\(m.filter)\"  ", .warn) }
+        let hints: [(String, String)] = m.screen == .main
+            ? [("q", "quit"), ("?", "help"), ("/", "filter"), ("s", "sort: \(Columns.column(m.sortColumn).title)\(m.sortDescending ? "↓" : "↑")"),
+               ("g", m.grouped ? "flat" : "grouped"), ("enter", "detail"), ("+/-", "interval")]
+            : [("q/esc", "back")]
+        for (key, what) in hints {
+            x = f.put(x, y, key, .key)
+            x = f.put(x + 1, y, m.glyphs.ascii ? what.replacingOccurrences("↓", "v").replacingOccurrences("↑", "^") : what, .dim)
+            x += 2
+        }
+    }
+
+    // MARK: GPU panels
+
+    static func gpuPanels(_ f: inout Frame, _ m: DashboardModel, _ layout: DashboardLayout, top: Int) -> Int {
+        guard let s = m.snapshot else { return top }
+        var y = top
+        let end = top + layout.gpuLines
+        if s.gpus.isEmpty, y < end {
+            let why = s.degraded.first { $0.source == "nvml" }?.reason ?? "NVML reports no GPU"
+            f.put(0, y, "No GPUs: \(why)", .warn)
+            return y + 1
+        }
+        for g in s.gpus {
+            guard y < end else { break }
+            gpuLine(&f, m, g, y: y, compact: layout.compact)
+            y += 1
+            if layout.compact || g.lost { continue }
+            guard y < end else { break }
+            gpuDetailLine(&f, m, g, y: y)
+            y += 1
+            for mig in g.migDevices {
+                guard y < end else { break }
+                migLine(&f, m, g, mig, s, y: y)
+                y += 1
+            }
+        }
+        return y
+    }
+
+    static func fractionStyle(_ f: Double?) -> Style {
+        guard let f else { return .dim }
+        return f >= 0.9 ? .bad : (f >= 0.6 ? .warn : .good)
+    }
+
+    @discardableResult
+    static func bar(_ f: inout Frame, _ m: DashboardModel, x: Int, y: Int, width: Int, fraction: Double?) -> Int {
+        let (used, free) = m.glyphs.bar(fraction, width: width)
+        let x1 = f.put(x, y, used, fractionStyle(fraction))
+        return f.put(x1, y, free, .barFree)
+    }
+
+    static func gpuLine(_ f: inout Frame, _ m: DashboardModel, _ g: GPU, y: Int, compact: Bool) {
+        var x = f.putFitted(0, y, "\(g.index)", width: 2, .heading, alignRight: true)
+        let nameWidth = compact ? 12 : 20
+        x = f.putFitted(x + 1, y, shortName(g.name), width: nameWidth, .heading, ascii: m.glyphs.ascii)
+        if g.lost {
+            f.put(x + 1, y, "LOST: the GPU stopped answering (GPU_IS_LOST); the others go on", .bad)
+            return
+        }
+        let util = g.utilizationGpu.map { Double($0) / 100 }
+        let mem: Double? = { guard let u = g.memoryUsed, let t = g.memoryTotal, t > 0 else { return nil }; return Double(u) / Double(t) }()
+        let power: Double? = { guard let d = g.powerDraw, let l = g.powerLimitEnforced ?? g.powerLimit, l > 0 else { return nil }; return Double(d) / Double(l) }()
+        let utilText = g.migMode?.current == true && g.utilizationGpu == nil ? "n/a (MIG)" : Format.percent(g.utilizationGpu)
+        let memText = "\(Format.bytes(g.memoryUsed))/\(Format.bytes(g.memoryTotal))"
+        let powerText = "\(Format.watts(g.powerDraw))/\(Format.watts(g.powerLimitEnforced ?? g.powerLimit))"
+        if compact {
+            let rest = m.width - x - 1
+            let barWidth = max(3, min(10, (rest - 30) / 2))
+            x = f.put(x + 1, y, "U", .dim)
+            x = bar(&f, m, x: x, y: y, width: barWidth, fraction: util)
+            x = f.putFitted(x, y, utilText, width: 5, alignRight: true)
+            x = f.put(x + 1, y, "M", .dim)
+            x = bar(&f, m, x: x, y: y, width: barWidth, fraction: mem)
+            x = f.putFitted(x + 1, y, Format.bytes(g.memoryUsed), width: 8, alignRight: true)
+            f.put(x + 1, y, Format.watts(g.powerDraw), fractionStyle(power))
+            return
+        }
+        let fixed = x + 1 + (5 + 10) + (5 + 20) + (5 + 16)
+        let barWidth = max(5, min(30, (m.width - fixed) / 3))
+        x = f.put(x + 1, y, "UTIL ", .dim)
+        x = bar(&f, m, x: x, y: y, width: barWidth, fraction: util)
+        x = f.putFitted(x + 1, y, utilText, width: 9)
+        x = f.put(x + 1, y, "MEM ", .dim)
+        x = bar(&f, m, x: x, y: y, width: barWidth, fraction: mem)
+        x = f.putFitted(x + 1, y, memText, width: 19)
+        x = f.put(x + 1, y, "PWR ", .dim)
+        x = bar(&f, m, x: x, y: y, width: barWidth, fraction: power)
+        f.put(x + 1, y, powerText, fractionStyle(power))
+    }
+
+    static func gpuDetailLine(_ f: inout Frame, _ m: DashboardModel, _ g: GPU, y: Int) {
+        var parts: [String] = []
+        parts.append(g.temperature.map { "\($0)C" } ?? "temp n/a")
+        parts.append("fan \(Format.percent(g.fanSpeed))")
+        parts.append("SM \(g.clockSM.map { "\($0)" } ?? "n/a") MHz")
+        parts.append("MEM \(g.clockMemory.map { "\($0)" } ?? "n/a") MHz")
+        parts.append(g.performanceState.map { "P\($0)" } ?? "P?")
+        parts.append("MIG " + (g.migMode.map { $0.current ? "on" : ($0.pending ? "pending" : "off") } ?? "n/a"))
+        if let lo = g.powerLimitMin, let hi = g.powerLimitMax {
+            parts.append("limit \(Format.watts(lo).dropLast(2))..\(Format.watts(hi))")
+        }
+        var x = f.put(3, y, parts.joined(separator: "  "), .dim)
+        guard let series = m.history.gpu(g) else { return }
+        let room = m.width - x - 2
+        let sparkWidth = min(40, max(0, (room - 3 * 7) / 3))
+        guard sparkWidth >= 5 else { return }
+        x += 2
+        for (label, values, maxValue) in [("util", series.utilization.values, 100.0),
+                                          ("mem", series.memory.values, 100.0),
+                                          ("pwr", series.power.values, Double(g.powerLimitEnforced ?? g.powerLimitMax ?? 1) / 1000)] {
+            x = f.put(x, y, label + " ", .dim)
+            x = f.put(x, y, m.glyphs.sparkline(values, width: sparkWidth, maxValue: maxValue), .accent)
+            x += 1
+        }
+    }
+
+    static func migLine(_ f: inout Frame, _ m: DashboardModel, _ g: GPU, _ d: MIGDevice, _ s: Snapshot, y: Int) {
+        var x = f.put(3, y, m.glyphs.branch + " ", .dim)
+        x = f.putFitted(x, y, "MIG " + SnapshotText.migProfile(d), width: 16, .heading, ascii: m.glyphs.ascii)
+        x = f.put(x + 1, y, "GI \(d.gpuInstanceId.map(String.init) ?? "?") CI \(d.computeInstanceId.map(String.init) ?? "?")", .dim)
+        x = f.put(x + 2, y, "\(d.gpuInstanceSlices.map(String.init) ?? "?") slice\(d.gpuInstanceSlices == 1 ? "" : "s")  \(d.multiprocessors.map(String.init) ?? "?") SMs", .dim)
+        let frac: Double? = { guard let u = d.memoryUsed, let t = d.memoryTotal, t > 0 else { return nil }; return Double(u) / Double(t) }()
+        x = f.put(x + 2, y, "mem ", .dim)
+        x = bar(&f, m, x: x, y: y, width: 10, fraction: frac)
+        x = f.put(x + 1, y, "\(Format.bytes(d.memoryUsed))/\(Format.bytes(d.memoryTotal))")
+        let names = containersOn(s, gpu: g.index, gi: d.gpuInstanceId, ci: d.computeInstanceId)
+        f.put(x + 2, y, names.isEmpty ? "idle" : names.joined(separator: ", "), names.isEmpty ? .dim : .accent)
+    }
+
+    static func containersOn(_ s: Snapshot, gpu: Int, gi: Int?, ci: Int?) -> [String] {
+        var names: [String] = []
+        for p in s.processes where p.gpuIndex == gpu && p.gpuInstanceId == gi && (ci == nil || p.computeInstanceId == ci) {
+            let id = p.info?.container?.id ?? "host"
+            let name = s.containers.first { $0.id == id }.map(SnapshotText.containerName) ?? "host"
+            if !names.contains(name) { names.append(name) }
+        }
+        return names
+    }
+
+    static func shortName(_ name: String?) -> String {
+        guard var n = name else { return "n/a" }
+        if n.hasPrefix("NVIDIA ") { n.removeFirst(7) }
+        return n
+    }
+
+    // MARK: Table
+
+    static func table(_ f: inout Frame, _ m: DashboardModel, _ layout: DashboardLayout, top: Int) {
+        let columns = Columns.fitting(width: m.width)
+        let fixed = columns.filter { $0.id != .command }.reduce(0) { $0 + $1.width + 1 }
+        let commandWidth = max(0, m.width - fixed)
+        var x = 0
+        for c in columns {
+            let w = c.id == .command ? commandWidth : c.width
+            var title = c.title
+            if c.id == m.sortColumn { title += m.glyphs.ascii ? (m.sortDescending ? "v" : "^") : (m.sortDescending ? "↓" : "↑") }
+            x = f.putFitted(x, top, title, width: w, c.id == m.sortColumn ? .key : .heading, alignRight: c.alignRight, ascii: m.glyphs.ascii) + 1
+        }
+        let rows = m.rows
+        if rows.isEmpty {
+            let text = m.snapshot == nil ? "" : (m.filter.isEmpty ? "No GPU processes and no idle GPU allocations." : "Nothing matches \"\(m.filter)\".")
+            f.put(0, top + 1, text, .dim)
+            return
+        }
+        let selected = m.selectedIndex
+        let now = m.snapshot?.time ?? m.now
+        let scroll = min(m.scroll, max(0, rows.count - layout.tableRows))
+        for (i, row) in rows.enumerated().dropFirst(scroll).prefix(layout.tableRows) {
+            let y = top + 1 + i - scroll
+            var style: Style = .normal
+            if case .container(let c, _) = row { style = c.idleAllocation ? .warn : .heading }
+            x = 0
+            for c in columns {
+                let w = c.id == .command ? commandWidth : c.width
+                x = f.putFitted(x, y, c.text(row, now, m.glyphs), width: w, style, alignRight: c.alignRight, ascii: m.glyphs.ascii) + 1
+            }
+            if i == selected { f.restyle(0, y, count: m.width, .selected) }
+        }
+    }
+
+    // MARK: Help and detail
+
+    static let helpLines: [(String, String)] = [
+        ("q", "quit (from help or detail: back)"),
+        ("?  h", "this help"),
+        ("/", "filter by container, service, pod, image, command, user or PID; enter keeps it, esc clears"),
+        ("s  >  <", "sort by the next / previous column"),
+        ("S  r", "reverse the sort order"),
+        ("g", "grouped by container, or a flat list of processes"),
+        ("up down j k", "select a row; pgup pgdn home end"),
+        ("enter", "details of the selected container: labels, GPU request, processes, history"),
+        ("+  -", "refresh faster or slower (0.25 s to 60 s)"),
+        ("esc", "back, or clear the filter"),
+    ]
+
+    static func help(_ f: inout Frame, _ m: DashboardModel, top: Int) {
+        var y = top + 1
+        f.put(0, y, "Keys", .title); y += 1
+        for (key, what) in helpLines where y < m.height - 2 {
+            f.putFitted(2, y, key, width: 14, .key)
+            f.put(17, y, what)
+            y += 1
+        }
+        y += 1
+        if y < m.height - 2 {
+            f.put(0, y, "Actions", .title); y += 1
+            f.put(2, y, m.readOnly ? "none: started read-only (--read-only or GPUCTOP_READ_ONLY=1)"
+                                   : "stop, restart and kill containers, signal processes, GPU power limits: coming with the Actions issue", .dim)
+            y += 2
+        }
+        if y < m.height - 2 {
+            f.put(0, y, "Columns: GPU MEM and SM% are per process, summed per container; ~POWER is each GPU's draw shared by SM use (an estimate);", .dim)
+            f.put(0, y + 1, "CPID is the PID inside the container; a container marked (idle) asked for GPUs but runs nothing on them.", .dim)
+        }
+    }
+
+    static func detail(_ f: inout Frame, _ m: DashboardModel, containerId: String, top: Int) {
+        guard let s = m.snapshot, let c = s.containers.first(where: { $0.id == containerId }) else {
+            f.put(0, top + 1, "The container is gone. Press q or esc to go back.", .warn)
+            return
+        }
+        var y = top + 1
+        func line(_ label: String, _ value: String, _ style: Style = .normal) {
+            guard y < m.height - 1 else { return }
+            f.putFitted(0, y, label, width: 14, .dim)
+            f.put(15, y, value, style)
+            y += 1
+        }
+        line("container", SnapshotText.containerName(c), .title)
+        line("id", c.id)
+        if let r = c.runtime { line("runtime", r.rawValue) }
+        line("image", c.image ?? "n/a")
+        line("status", [c.status, c.health].compactMap { $0 }.joined(separator: ", ").ifEmpty("n/a"))
+        if let started = c.startedAt { line("up", Format.duration(s.time - started) + " (since \(Format.localTime(started)))") }
+        line("service/pod", SnapshotText.serviceOrPod(c))
+        line("GPU request", c.gpuRequest ?? "none seen")
+        line("GPU use", c.idleAllocation ? "idle: no GPU process" :
+             "GPUs \(c.gpus.map(String.init).joined(separator: ","))\(c.migInstances.isEmpty ? "" : " MIG " + c.migInstances.joined(separator: ","))  \(Format.bytes(c.gpuMemory))  SM \(Format.percent(c.smUtilization))  ~\(Format.watts(c.estimatedPowerShare)) (estimate)")
+        if let series = m.history.container(c.id) {
+            let w = max(10, min(60, m.width - 30))
+            line("SM history", m.glyphs.sparkline(series.sm.values, width: w, maxValue: max(100, series.sm.values.max() ?? 0)), .accent)
+            line("mem history", m.glyphs.sparkline(series.memory.values, width: w, maxValue: max(1, series.memory.values.max() ?? 0)), .accent)
+        }
+        y += 1
+        if y < m.height - 1 { f.put(0, y, "Processes", .title); y += 1 }
+        for p in s.processes where (p.info?.container?.id ?? "host") == c.id {
+            guard y < m.height - 1 else { break }
+            let text = "GPU \(p.gpuIndex)  pid \(p.pid)  cpid \(p.info?.namespacePid.map(String.init) ?? "-")  \(Format.bytes(p.usedGpuMemory))  SM \(Format.percent(p.smUtilization))  CPU \(Format.percent(p.info?.cpuPercent))  \(p.info?.user ?? "?")  \(p.info?.command ?? "")"
+            f.put(2, y, text)
+            y += 1
+        }
+        let labels = (c.labels ?? [:]).sorted { $0.key < $1.key }
+        if !labels.isEmpty && y < m.height - 2 {
+            y += 1
+            f.put(0, y, "Labels", .title); y += 1
+            for (k, v) in labels {
+                guard y < m.height - 1 else { break }
+                let x = f.put(2, y, k, .dim)
+                f.put(x, y, "=" + v)
+                y += 1
+            }
+        }
+    }
+}
+
+extension String {
+    func ifEmpty(_ other: String) -> String { isEmpty ? other : self }
+
+    func replacingOccurrences(_ a: String, _ b: String) -> String {
+        split(separator: Character(a), omittingEmptySubsequences: false).joined(separator: b)
+    }
+}

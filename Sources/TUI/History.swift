@@ -1,0 +1,60 @@
+// The last minutes of each GPU and container, for sparklines. Bounded: a fixed
+// number of samples per series, and series of vanished containers are dropped.
+import Telemetry
+
+public struct Series: Sendable, Equatable {
+    public private(set) var values: [Double] = []
+    public static let capacity = 180
+
+    public mutating func append(_ v: Double) {
+        if values.count == Series.capacity { values.removeFirst() }
+        values.append(v)
+    }
+}
+
+public struct History: Sendable, Equatable {
+    public struct GPUSeries: Sendable, Equatable {
+        public var utilization = Series()
+        public var memory = Series()      // percent of total
+        public var power = Series()       // watts
+    }
+    public struct ContainerSeries: Sendable, Equatable {
+        public var sm = Series()
+        public var memory = Series()      // GiB
+    }
+    public private(set) var gpus: [String: GPUSeries] = [:]
+    public private(set) var containers: [String: ContainerSeries] = [:]
+
+    public init() {}
+
+    static func gpuKey(_ g: GPU) -> String { g.uuid ?? "index \(g.index)" }
+
+    public func gpu(_ g: GPU) -> GPUSeries? { gpus[Self.gpuKey(g)] }
+    public func container(_ id: String) -> ContainerSeries? { containers[id] }
+
+    public mutating func record(_ s: Snapshot) {
+        for g in s.gpus where !g.lost {
+            var series = gpus[Self.gpuKey(g)] ?? GPUSeries()
+            series.utilization.append(Double(g.utilizationGpu ?? 0))
+            if let used = g.memoryUsed, let total = g.memoryTotal, total > 0 {
+                series.memory.append(Double(used) / Double(total) * 100)
+            } else {
+                series.memory.append(0)
+            }
+            series.power.append(Double(g.powerDraw ?? 0) / 1000)
+            gpus[Self.gpuKey(g)] = series
+        }
+        var seen = Set<String>()
+        for c in s.containers where !c.idleAllocation {
+            seen.insert(c.id)
+            var series = containers[c.id] ?? ContainerSeries()
+            series.sm.append(Double(c.smUtilization ?? 0))
+            series.memory.append(Double(c.gpuMemory) / Double(1 << 30))
+            containers[c.id] = series
+        }
+        // Forget containers that left, so churn does not grow memory.
+        if containers.count > seen.count {
+            containers = containers.filter { seen.contains($0.key) }
+        }
+    }
+}
