@@ -35,12 +35,18 @@ public final class DashboardRunner {
         let screen = CursesScreen(forceASCII: config.ascii, noColor: config.noColor)
         var model = DashboardModel(width: screen.size.width, height: screen.size.height,
                                    interval: config.interval, readOnly: config.readOnly, ascii: !screen.unicode)
-        let thread = startSampler()
+        _ = startSampler()
         defer {
+            // The sampler may be inside a slow call; it stops at its next check.
             mailbox.stop()
             screen.end()
-            // The sampler may be inside a slow call; it exits at its next check.
-            _ = thread
+            // Killed by a signal: after restoring the terminal, die of it, so that the
+            // shell and ssh see the usual status (128 + signal) and react as usual.
+            let sig = TerminalGuard.quitSignal
+            if sig != 0 {
+                signal(sig, SIG_DFL)
+                raise(sig)
+            }
         }
         model.now = Clock.now()
         screen.draw(DashboardView.render(model))

@@ -34,7 +34,7 @@ struct DashboardLayout {
 
 public enum DashboardView {
     public static func render(_ m: DashboardModel) -> Frame {
-        var f = Frame(width: m.width, height: m.height)
+        var f = Frame(width: m.width, height: m.height, ascii: m.glyphs.ascii)
         let layout = DashboardLayout(model: m)
         if layout.tooSmall {
             renderTooSmall(&f, m)
@@ -75,7 +75,7 @@ public enum DashboardView {
             }
             x = f.put(x + 2, 0, Format.localTime(s.time))
         } else {
-            x = f.put(x + 2, 0, "waiting for the first sample…", .dim)
+            x = f.put(x + 2, 0, "waiting for the first sample" + m.glyphs.ellipsis, .dim)
         }
         x = f.put(x + 2, 0, "every \(Format.seconds(m.interval))", .dim)
         if !layout.compact {
@@ -159,7 +159,7 @@ public enum DashboardView {
     static func gpuLine(_ f: inout Frame, _ m: DashboardModel, _ g: GPU, y: Int, compact: Bool) {
         var x = f.putFitted(0, y, "\(g.index)", width: 2, .heading, alignRight: true)
         let nameWidth = compact ? 12 : 20
-        x = f.putFitted(x + 1, y, shortName(g.name), width: nameWidth, .heading, ascii: m.glyphs.ascii)
+        x = f.putFitted(x + 1, y, shortName(g.name), width: nameWidth, .heading)
         if g.lost {
             f.put(x + 1, y, "LOST: the GPU stopped answering (GPU_IS_LOST); the others go on", .bad)
             return
@@ -223,7 +223,7 @@ public enum DashboardView {
 
     static func migLine(_ f: inout Frame, _ m: DashboardModel, _ g: GPU, _ d: MIGDevice, _ s: Snapshot, y: Int) {
         var x = f.put(3, y, m.glyphs.branch + " ", .dim)
-        x = f.putFitted(x, y, "MIG " + SnapshotText.migProfile(d), width: 16, .heading, ascii: m.glyphs.ascii)
+        x = f.putFitted(x, y, "MIG " + SnapshotText.migProfile(d), width: 16, .heading)
         x = f.put(x + 1, y, "GI \(d.gpuInstanceId.map(String.init) ?? "?") CI \(d.computeInstanceId.map(String.init) ?? "?")", .dim)
         x = f.put(x + 2, y, "\(d.gpuInstanceSlices.map(String.init) ?? "?") slice\(d.gpuInstanceSlices == 1 ? "" : "s")  \(d.multiprocessors.map(String.init) ?? "?") SMs", .dim)
         let frac: Double? = { guard let u = d.memoryUsed, let t = d.memoryTotal, t > 0 else { return nil }; return Double(u) / Double(t) }()
@@ -261,7 +261,7 @@ public enum DashboardView {
             let w = c.id == .command ? commandWidth : c.width
             var title = c.title
             if c.id == m.sortColumn { title += m.glyphs.ascii ? (m.sortDescending ? "v" : "^") : (m.sortDescending ? "↓" : "↑") }
-            x = f.putFitted(x, top, title, width: w, c.id == m.sortColumn ? .key : .heading, alignRight: c.alignRight, ascii: m.glyphs.ascii) + 1
+            x = f.putFitted(x, top, title, width: w, c.id == m.sortColumn ? .key : .heading, alignRight: c.alignRight) + 1
         }
         let rows = m.rows
         if rows.isEmpty {
@@ -279,7 +279,7 @@ public enum DashboardView {
             x = 0
             for c in columns {
                 let w = c.id == .command ? commandWidth : c.width
-                x = f.putFitted(x, y, c.text(row, now, m.glyphs), width: w, style, alignRight: c.alignRight, ascii: m.glyphs.ascii) + 1
+                x = f.putFitted(x, y, c.text(row, now, m.glyphs), width: w, style, alignRight: c.alignRight) + 1
             }
             if i == selected { f.restyle(0, y, count: m.width, .selected) }
         }

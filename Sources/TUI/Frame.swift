@@ -18,9 +18,12 @@ public struct Cell: Equatable, Sendable {
 public struct Frame: Sendable {
     public let width: Int
     public let height: Int
+    /// ASCII only: cut text ends in "~" instead of "…".
+    public let ascii: Bool
     public private(set) var cells: [Cell]
 
-    public init(width: Int, height: Int) {
+    public init(width: Int, height: Int, ascii: Bool = false) {
+        self.ascii = ascii
         self.width = max(0, width)
         self.height = max(0, height)
         cells = Array(repeating: Cell(), count: self.width * self.height)
@@ -59,7 +62,7 @@ public struct Frame: Sendable {
     /// Writes `text` fitted to exactly `width` cells (cut with an ellipsis, padded).
     @discardableResult
     public mutating func putFitted(_ x: Int, _ y: Int, _ text: String, width w: Int, _ style: Style = .normal,
-                                   alignRight: Bool = false, ascii: Bool = false) -> Int {
+                                   alignRight: Bool = false) -> Int {
         put(x, y, TextWidth.fit(Sanitize.visible(text), w, alignRight: alignRight, ascii: ascii), style, maxWidth: w)
         return x + w
     }

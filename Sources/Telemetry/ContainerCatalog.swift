@@ -15,6 +15,8 @@ public final class ContainerCatalog {
     public struct Entry: Sendable, Equatable {
         public var summary: ContainerSummary
         public var details: ContainerDetails?
+        /// The engine that knows it: docker, or podman behind a Docker-compatible socket.
+        public var engine: ContainerRef.Runtime = .docker
     }
 
     private let dockerHost: String?
@@ -24,6 +26,9 @@ public final class ContainerCatalog {
     private let pending = PendingChanges()
     private var entries: [String: Entry] = [:]
     private var listedOnce = false
+    /// Events may have been missed (the stream broke or the daemon was unreachable): details
+    /// inspected before then may be stale, so the next list inspects every running container again.
+    private var detailsSuspect = false
     private var nextAttempt = 0.0
     private var backoff = 0.0
 
@@ -58,6 +63,7 @@ public final class ContainerCatalog {
         let change = pending.take()
         if change.streamEnded {
             stream = nil
+            detailsSuspect = true
         }
         for id in change.invalidated { entries[id]?.details = nil }
         if listedOnce && stream != nil && !change.dirty && problem == nil {
@@ -96,10 +102,14 @@ public final class ContainerCatalog {
         guard let client else { return }
         listCalls += 1
         let list = try client.listContainers(all: true)
+        let engine: ContainerRef.Runtime = client.server?.isPodman == true ? .podman : .docker
         var fresh: [String: Entry] = [:]
         fresh.reserveCapacity(list.count)
         for summary in list {
-            var entry = Entry(summary: summary, details: entries[summary.id]?.details)
+            // Details are kept only while the events stream vouches for them: a container that
+            // died or was restarted while we were not listening has a new state, pid and start time.
+            let kept = detailsSuspect ? nil : entries[summary.id]?.details
+            var entry = Entry(summary: summary, details: kept, engine: engine)
             // Inspect running containers once: their GPU request and start time do not change while they run.
             if entry.details == nil && summary.state == "running" {
                 inspectCalls += 1
@@ -113,13 +123,16 @@ public final class ContainerCatalog {
         }
         entries = fresh
         listedOnce = true
+        detailsSuspect = false
     }
 
     private func fail(_ error: Error, now: Double) {
         stream?.stop()
         stream = nil
         client?.close()
-        // Keep the last known containers: names stay on screen while the daemon restarts.
+        // Keep the last known containers: names stay on screen while the daemon restarts. Their
+        // details are re-read once it is back (events are missed meanwhile).
+        detailsSuspect = true
         backoff = backoff == 0 ? 1 : min(backoff * 2, 30)
         nextAttempt = now + backoff
         problem = "\(error)"

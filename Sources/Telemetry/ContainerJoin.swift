@@ -11,6 +11,7 @@ public enum ContainerJoin {
         var order: [String] = []
         var byId: [String: ContainerUsage] = [:]
         var pidsSeen: [String: Set<Int32>] = [:]
+        let processes = contexts(processes)
         let shares = PowerShares(processes: processes, gpus: gpus)
 
         for p in processes {
@@ -42,9 +43,31 @@ public enum ContainerJoin {
         for entry in gpuRequesters.sorted(by: { ($0.summary.name ?? "") < ($1.summary.name ?? "") })
         where byId[entry.summary.id] == nil {
             var usage = describe(ref: nil, entry: entry)
-            usage.runtime = nil
             usage.idleAllocation = true
             result.append(usage)
+        }
+        return result
+    }
+
+    /// One entry per process context: NVML lists a process that has both a compute and a
+    /// graphics context (nvidia-smi's "C+G") in both lists, with the same memory and the same
+    /// utilisation sample. Counting it twice would double its memory and SM and skew the power
+    /// shares of everyone else on that GPU. Keyed by pid, GPU and MIG instance.
+    static func contexts(_ processes: [GPUProcess]) -> [GPUProcess] {
+        struct Key: Hashable { var pid: Int32; var gpu: Int; var gi: Int?; var ci: Int? }
+        var index: [Key: Int] = [:]
+        var result: [GPUProcess] = []
+        result.reserveCapacity(processes.count)
+        for p in processes {
+            let key = Key(pid: p.pid, gpu: p.gpuIndex, gi: p.gpuInstanceId, ci: p.computeInstanceId)
+            if let i = index[key] {
+                // Keep the larger figures, should the two lists ever disagree.
+                if let m = p.usedGpuMemory { result[i].usedGpuMemory = max(result[i].usedGpuMemory ?? 0, m) }
+                if let sm = p.smUtilization { result[i].smUtilization = max(result[i].smUtilization ?? 0, sm) }
+                continue
+            }
+            index[key] = result.count
+            result.append(p)
         }
         return result
     }
@@ -67,9 +90,14 @@ public enum ContainerJoin {
     static func fill(_ u: inout ContainerUsage, from entry: ContainerCatalog.Entry) {
         let s = entry.summary
         let labels = entry.details?.labels.isEmpty == false ? entry.details!.labels : s.labels
+        // The engine knows it, so the engine runs it. The cgroup path alone cannot always tell:
+        // `pod<uid>/<id>` under kubepods is containerd's layout and cri-dockerd's alike.
+        u.runtime = entry.engine
         u.name = s.name ?? entry.details?.name
         u.image = entry.details?.image ?? s.image
-        u.status = entry.details?.state.status ?? s.state
+        // The list is re-read on every change; details only when a running container is first
+        // seen, so the list's state is never the older one.
+        u.status = s.state ?? entry.details?.state.status
         u.health = entry.details?.state.healthStatus
         u.startedAt = entry.details?.state.startedAtDate?.timeIntervalSince1970 ?? s.created.map(Double.init)
         u.gpuRequest = GPURequest.describe(entry.details)

@@ -89,14 +89,29 @@ enum CommandLineParser {
     Usage:
       gpuctop [OPTIONS]                 the dashboard
       gpuctop snapshot [--json]         print one snapshot and exit
+      gpuctop stop|restart CONTAINER... [--time N] [--yes]
+                                        stop or restart containers (name, id or a unique prefix)
+      gpuctop kill CONTAINER... [--signal NAME] [--yes]
+                                        signal containers (default KILL)
+      gpuctop signal PID [--signal TERM|INT|KILL|HUP|USR1|USR2|N] [--yes]
+                                        signal a host process (default TERM)
+      gpuctop power [--json]            power draw, limits and range of every GPU
+      gpuctop power set GPU|all WATTS|PERCENT%|default [--dry-run] [--yes]
+                                        set a power limit (250, 250W, 250.5, 80% of the default);
+                                        it lasts until the driver reloads or the machine reboots
       gpuctop --version | --help
+
+    Actions ask first on a terminal (--yes skips the question; without a terminal --yes
+    is required) and are logged to $XDG_STATE_HOME/gpuctop/actions.log (default
+    ~/.local/state/gpuctop/actions.log). Exit status: 0 done, 1 failed, 2 bad command
+    line, 3 refused (not confirmed, read-only, ambiguous, out of range, no --yes).
 
     Options:
       --nvml PATH           libnvidia-ml to load (env GPUCTOP_NVML; default libnvidia-ml.so.1)
       --proc-root DIR       the host's /proc, when gpuctop runs in a container (default /proc)
       --docker-host URL     unix:///path of the Docker or Podman socket (env DOCKER_HOST)
       --interval SECONDS    refresh interval, 0.25 to 60 (default 1)
-      --json                JSON output for snapshot (schema in README.md)
+      --json                JSON output for snapshot and power (schema in README.md)
       --ascii               ASCII bars and borders only
       --read-only           no actions (env GPUCTOP_READ_ONLY=1)
 

@@ -32,6 +32,14 @@ case "snapshot":
     exit(SnapshotCommand.run(options))
 case "dashboard":
     exit(DashboardCommand.run(options))
+case "record":
+    exit(RecordCommand.run(options))
+case "stop", "restart", "kill":
+    exit(ActionCommands.runContainer(options.command, options))
+case "signal":
+    exit(ActionCommands.runSignal(options))
+case "power":
+    exit(ActionCommands.runPower(options))
 default:
     printError("'\(options.command)' is not built yet (see gpuctop --help)")
     exit(2)

@@ -139,7 +139,11 @@ public enum Run {
             throw TestFailure("\(arguments.joined(separator: " ")) did not finish within \(timeout) s")
         }
         p.waitUntilExit()
-        group.wait()
+        // A daemon the command started (tmux's server) may hold the pipes open: do not wait for it.
+        if group.wait(timeout: .now() + 5) == .timedOut {
+            try? out.fileHandleForReading.close()
+            try? err.fileHandleForReading.close()
+        }
         return RunResult(status: p.terminationStatus,
                          stdout: String(decoding: outData, as: UTF8.self),
                          stderr: String(decoding: errData, as: UTF8.self),
@@ -150,5 +154,48 @@ public enum Run {
     public static func gpuctop(_ arguments: [String], environment: [String: String] = [:],
                                timeout: Double = 30) throws -> RunResult {
         try command([TestEnv.gpuctopBinary.path] + arguments, environment: environment, timeout: timeout)
+    }
+}
+
+extension Run {
+    /// Runs a command that leaves daemons behind (tmux's server, dockerd), and
+    /// returns its status and output.
+    ///
+    /// Not with Foundation's Process: it learns that a child exited when a socket it
+    /// hands the child is closed, and daemons would inherit that socket, so
+    /// waitUntilExit would hang for as long as they live. Here the command runs under
+    /// posix_spawn, with every descriptor above 2 closed first, and is reaped with waitpid.
+    public static func leavingDaemons(_ arguments: [String], environment: [String: String] = [:],
+                                      timeout: Double = 60) throws -> (status: Int32, output: String) {
+        let log = "/tmp/gpuctop-spawn-\(UUID().uuidString.prefix(8)).log"
+        defer { unlink(log) }
+        let closeAndRun = #"for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$0" "$@""#
+        let argv0 = ["/bin/bash", "-c", closeAndRun] + arguments
+        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv: [UnsafeMutablePointer<CChar>?] = argv0.map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, argv0[0], &actions, nil, argv, envp)
+        guard spawned == 0 else { throw TestFailure("posix_spawn \(arguments[0]): \(spawned)") }
+        var status: Int32 = 0
+        let deadline = Date().addingTimeInterval(timeout)
+        while waitpid(pid, &status, WNOHANG) == 0 {
+            if Date() > deadline {
+                kill(pid, SIGKILL)
+                waitpid(pid, &status, 0)
+                throw TestFailure("\(arguments.joined(separator: " ")) did not finish within \(timeout) s")
+            }
+            usleep(20_000)
+        }
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let exited = status & 0x7f == 0
+        return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), output)
     }
 }

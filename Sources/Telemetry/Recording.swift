@@ -1,0 +1,500 @@
+// Recordings: a compact, append-only file of Snapshots, one record per refresh.
+//
+//   file    := magic header record* end?
+//   magic   := "GPUCTOP-REC\n" (12 bytes)
+//   header  := frame whose body is the JSON of RecordingHeader
+//   record  := frame
+//   frame   := u32le length, u32le CRC-32 of the body, body (length bytes)
+//   body    := u8 kind, u8 record format version, ...
+//     'K' keyframe: varint snapshot schema, the snapshot encoded on its own
+//     'D' delta:    varint snapshot schema, the snapshot encoded against the previous one
+//     'E' end:      varint number of snapshot records (written by close())
+//
+// A keyframe comes first and then every `keyframeInterval` records, so any
+// snapshot decodes from the keyframe before it. Deltas carry only what changed
+// (see RecordingCodec.swift). Each record goes to the file in one write(2), so a
+// killed recorder loses at most the record being written; the reader keeps every
+// record up to the first one that is truncated, fails its checksum, comes from a
+// newer format or schema, or does not decode, and says where and why it stopped.
+import FoundationEssentials
+import Glibc
+
+/// Version of the recording format; bump it when the encoding changes.
+public let recordingFormatVersion = 1
+
+/// The first record of a recording: what was recorded, where, by what.
+public struct RecordingHeader: Codable, Sendable, Equatable {
+    public var format: String = RecordingFile.formatName
+    public var formatVersion: Int = recordingFormatVersion
+    /// Snapshot schema version of the recorder (each record carries its own too).
+    public var schema: Int = snapshotSchemaVersion
+    public var host: String
+    public var driverVersion: String?
+    public var gpuctopVersion: String
+    /// Seconds since 1970: the first snapshot's time.
+    public var startTime: Double
+    /// A keyframe every this many records (informational: the reader follows the records).
+    public var keyframeInterval: Int = RecordingFile.defaultKeyframeInterval
+
+    public init(host: String, driverVersion: String?, gpuctopVersion: String, startTime: Double,
+                keyframeInterval: Int = RecordingFile.defaultKeyframeInterval) {
+        self.host = host
+        self.driverVersion = driverVersion
+        self.gpuctopVersion = gpuctopVersion
+        self.startTime = startTime
+        self.keyframeInterval = keyframeInterval
+    }
+}
+
+public enum RecordingFile {
+    public static let magic: [UInt8] = Array("GPUCTOP-REC\n".utf8)
+    public static let formatName = "gpuctop-recording"
+    public static let defaultKeyframeInterval = 60
+    /// A frame longer than this is garbage, not a record.
+    static let maxBodyLength = 64 << 20
+    static let frameOverhead = 8
+
+    enum Kind: UInt8 {
+        case keyframe = 0x4B  // 'K'
+        case delta = 0x44     // 'D'
+        case end = 0x45       // 'E'
+    }
+
+    static func frame(_ body: [UInt8]) -> [UInt8] {
+        var w = ByteWriter()
+        w.bytes.reserveCapacity(body.count + frameOverhead)
+        w.u32(UInt32(body.count))
+        w.u32(CRC32.checksum(body))
+        w.append(body)
+        return w.bytes
+    }
+}
+
+/// Why a recording could not be written or opened. Each description is one line.
+public enum RecordingError: Error, CustomStringConvertible, Equatable {
+    case cannotCreate(path: String, reason: String)
+    case writeFailed(path: String, reason: String)
+    case closed(path: String)
+    case cannotRead(path: String, reason: String)
+    case notARecording(path: String, reason: String)
+    case badHeader(path: String, reason: String)
+    case newerFormat(path: String, version: Int)
+
+    public var description: String { oneLine(text) }
+
+    private var text: String {
+        switch self {
+        case .cannotCreate(let path, let reason): return "cannot create the recording \(path): \(reason)"
+        case .writeFailed(let path, let reason): return "cannot write to the recording \(path): \(reason)"
+        case .closed(let path): return "the recording \(path) is already closed"
+        case .cannotRead(let path, let reason): return "cannot read \(path): \(reason)"
+        case .notARecording(let path, let reason): return "\(path) is not a gpuctop recording (\(reason))"
+        case .badHeader(let path, let reason): return "\(path): the recording's header is unreadable (\(reason))"
+        case .newerFormat(let path, let version):
+            return "\(path) is a recording of format version \(version); this gpuctop reads version \(recordingFormatVersion) (use a newer gpuctop)"
+        }
+    }
+}
+
+/// Where and why a reader stopped before the end of the file.
+public struct RecordingStop: Sendable, Equatable, CustomStringConvertible {
+    /// Number of the record that could not be read, from 0: the records before it are valid.
+    public var record: Int
+    /// Byte offset in the file where that record starts.
+    public var offset: Int
+    public var reason: String
+
+    public var description: String { oneLine("stopped at record \(record) (byte \(offset)): \(reason)") }
+}
+
+func errnoText(_ code: Int32) -> String { String(cString: strerror(code)) }
+
+/// Control characters (from a path or a damaged file) shown as '?', so a message stays one line.
+func oneLine(_ text: String) -> String {
+    String(String.UnicodeScalarView(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : $0 }))
+}
+
+// MARK: - Writer
+
+/// Appends snapshots to a new recording file (an existing file is replaced).
+/// Not thread-safe: use it from one thread.
+public final class RecordingWriter {
+    public let path: String
+    public let header: RecordingHeader
+    public let keyframeInterval: Int
+    /// Snapshot records in the file.
+    public private(set) var recordsWritten = 0
+    /// Size of the file: header and records (and the end record once closed).
+    public private(set) var bytesWritten = 0
+    /// Appends that failed (their snapshot is not in the file).
+    public private(set) var failedAppends = 0
+
+    private var fd: Int32
+    private var previous: [RecField]?
+    private var strings: [String: Int] = [:]
+    private var sinceKeyframe = 0
+    /// A failed write left bytes past `bytesWritten` that could not be cut off yet.
+    private var tornTail = false
+
+    public init(path: String, header: RecordingHeader,
+                keyframeInterval: Int = RecordingFile.defaultKeyframeInterval) throws(RecordingError) {
+        self.path = path
+        var header = header
+        header.keyframeInterval = max(1, keyframeInterval)
+        self.header = header
+        self.keyframeInterval = max(1, keyframeInterval)
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .cannotCreate(path: path, reason: errnoText(errno)) }
+        let json: [UInt8]
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            json = Array(try encoder.encode(header))
+        } catch {
+            Glibc.close(fd)
+            fd = -1
+            throw .cannotCreate(path: path, reason: "cannot encode the header: \(error)")
+        }
+        if let problem = write(RecordingFile.magic + RecordingFile.frame(json)) {
+            Glibc.close(fd)
+            fd = -1
+            throw .cannotCreate(path: path, reason: problem)
+        }
+    }
+
+    deinit {
+        if fd >= 0 { try? close() }
+    }
+
+    /// Adds one snapshot as one record. On a write error (disk full, ...) the file
+    /// is cut back to its last whole record and the error thrown; later appends
+    /// try again, starting with a keyframe.
+    public func append(_ snapshot: Snapshot) throws(RecordingError) {
+        guard fd >= 0 else { throw .closed(path: path) }
+        let row = RecRows.row(snapshot)
+        let keyframe = previous == nil || sinceKeyframe >= keyframeInterval
+        if keyframe { strings = [:] }
+        var encoder = RecRowEncoder(strings: strings)
+        encoder.out.u8(keyframe ? RecordingFile.Kind.keyframe.rawValue : RecordingFile.Kind.delta.rawValue)
+        encoder.out.u8(UInt8(recordingFormatVersion))
+        encoder.out.varint(UInt64(max(0, snapshot.schema)))
+        encoder.row(row, base: keyframe ? RecSchemas.snapshot.nullRow : previous!, schema: RecSchemas.snapshot)
+        if let problem = write(RecordingFile.frame(encoder.out.bytes)) {
+            failedAppends += 1
+            previous = nil   // the next record is a keyframe
+            throw .writeFailed(path: path, reason: problem)
+        }
+        previous = row
+        strings = encoder.strings
+        sinceKeyframe = keyframe ? 1 : sinceKeyframe + 1
+        recordsWritten += 1
+    }
+
+    /// Writes the end record and closes the file. A recording without the end
+    /// record still reads; the reader then says it ended without one.
+    public func close() throws(RecordingError) {
+        guard fd >= 0 else { throw .closed(path: path) }
+        var body = ByteWriter()
+        body.u8(RecordingFile.Kind.end.rawValue)
+        body.u8(UInt8(recordingFormatVersion))
+        body.varint(UInt64(recordsWritten))
+        let problem = write(RecordingFile.frame(body.bytes))
+        _ = fdatasync(fd)
+        Glibc.close(fd)
+        fd = -1
+        if let problem { throw .writeFailed(path: path, reason: problem) }
+    }
+
+    /// Writes bytes at the end of the file: one write(2) unless it is cut short.
+    /// On failure, cuts the file back to its last whole record; returns the reason.
+    private func write(_ bytes: [UInt8]) -> String? {
+        if tornTail {
+            guard ftruncate(fd, off_t(bytesWritten)) == 0 else {
+                return "\(errnoText(errno)) (cannot cut off a partly written record)"
+            }
+            tornTail = false
+        }
+        var done = 0
+        var problem: String?
+        bytes.withUnsafeBytes { buffer in
+            while done < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
+                if n > 0 {
+                    done += n
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    problem = n < 0 ? errnoText(errno) : "the file takes no more bytes"
+                    return
+                }
+            }
+        }
+        guard let problem else {
+            bytesWritten += bytes.count
+            return nil
+        }
+        if done > 0 && ftruncate(fd, off_t(bytesWritten)) != 0 { tornTail = true }
+        return problem
+    }
+}
+
+// MARK: - Reader
+
+/// Reads a recording: the header, then every valid record up to the first that
+/// is not (see `stopReason`). The file is read once; snapshots are decoded on
+/// demand from the keyframe before them. Not thread-safe: use it from one thread.
+public final class RecordingReader {
+    public let path: String
+    public let header: RecordingHeader
+    /// Nil when the file ended with its end record; else where and why reading stopped.
+    public let stopReason: RecordingStop?
+    /// Time of each valid snapshot, in file order.
+    public let times: [Double]
+    /// Byte offset of each valid snapshot record.
+    public let offsets: [Int]
+    /// Total size of the file in bytes.
+    public let fileSize: Int
+
+    private let bytes: [UInt8]
+    /// For each record: the index of the keyframe it decodes from.
+    private let keyframeOf: [Int]
+    private var cursor: (index: Int, row: [RecField], strings: [String], schema: Int)?
+
+    public var count: Int { times.count }
+
+    public convenience init(path: String) throws(RecordingError) {
+        let bytes: [UInt8]
+        do {
+            bytes = try RecordingReader.readFile(path)
+        } catch let code {
+            throw .cannotRead(path: path, reason: errnoText(code.code))
+        }
+        try self.init(bytes: bytes, path: path)
+    }
+
+    public init(bytes: [UInt8], path: String = "recording") throws(RecordingError) {
+        self.path = path
+        self.bytes = bytes
+        self.fileSize = bytes.count
+        let magic = RecordingFile.magic
+        guard !bytes.isEmpty else { throw .notARecording(path: path, reason: "the file is empty") }
+        guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else {
+            if bytes.count < magic.count && Array(magic[0..<bytes.count]) == bytes {
+                throw .badHeader(path: path, reason: "the file ends after \(bytes.count) bytes")
+            }
+            throw .notARecording(path: path, reason: "it does not start with GPUCTOP-REC")
+        }
+        // The header frame.
+        var input = ByteReader(bytes, from: magic.count)
+        guard input.remaining >= RecordingFile.frameOverhead,
+              let length = try? Int(input.u32()), let crc = try? input.u32() else {
+            throw .badHeader(path: path, reason: "the file ends in the header")
+        }
+        guard length <= RecordingFile.maxBodyLength else {
+            throw .badHeader(path: path, reason: "implausible header length \(length)")
+        }
+        guard length <= input.remaining else {
+            throw .badHeader(path: path, reason: "the file ends in the header")
+        }
+        let headerBytes = bytes[input.position..<(input.position + length)]
+        guard CRC32.checksum(headerBytes) == crc else {
+            throw .badHeader(path: path, reason: "checksum mismatch")
+        }
+        struct Versions: Decodable { var format: String?; var formatVersion: Int? }
+        let decoder = JSONDecoder()
+        guard let versions = try? decoder.decode(Versions.self, from: Data(headerBytes)) else {
+            throw .badHeader(path: path, reason: "not JSON")
+        }
+        guard versions.format == RecordingFile.formatName else {
+            throw .notARecording(path: path, reason: "its header names format '\(versions.format ?? "")'")
+        }
+        let formatVersion = versions.formatVersion ?? 0
+        guard formatVersion <= recordingFormatVersion else {
+            throw .newerFormat(path: path, version: formatVersion)
+        }
+        guard formatVersion >= 1 else {
+            throw .badHeader(path: path, reason: "format version \(formatVersion)")
+        }
+        do {
+            header = try decoder.decode(RecordingHeader.self, from: Data(headerBytes))
+        } catch {
+            throw .badHeader(path: path, reason: "\(error)")
+        }
+
+        // The records: check each one and decode it, keeping only the last state.
+        var position = input.position + length
+        var times: [Double] = []
+        var offsets: [Int] = []
+        var keyframeOf: [Int] = []
+        var state: (row: [RecField], strings: [String])?
+        var lastKeyframe = -1
+        var ended = false
+        var stop: RecordingStop?
+        let recordName = { (n: Int) in n == 1 ? "1 record" : "\(n) records" }
+        while stop == nil {
+            let n = times.count
+            func halt(_ reason: String) { stop = RecordingStop(record: n, offset: position, reason: reason) }
+            let left = bytes.count - position
+            if left == 0 {
+                if !ended {
+                    halt("the file ends without an end record after \(recordName(n)) (the recorder was stopped abruptly, or is still running)")
+                }
+                break
+            }
+            if ended {
+                halt("\(left) bytes follow the end record")
+                break
+            }
+            var frame = ByteReader(bytes, from: position)
+            guard left >= RecordingFile.frameOverhead else {
+                halt("the file ends inside a record (\(left) of its 8 frame bytes)")
+                break
+            }
+            let length = Int(try! frame.u32())
+            let crc = try! frame.u32()
+            guard length >= 2, length <= RecordingFile.maxBodyLength else {
+                halt("implausible record length \(length) (corrupt data)")
+                break
+            }
+            guard length <= frame.remaining else {
+                halt("the file ends inside a record (\(frame.remaining) of its \(length) bytes)")
+                break
+            }
+            let bodyStart = frame.position
+            guard CRC32.checksum(bytes[bodyStart..<(bodyStart + length)]) == crc else {
+                halt("checksum mismatch (corrupt data)")
+                break
+            }
+            var body = ByteReader(bytes, from: bodyStart, to: bodyStart + length)
+            let kindByte = try! body.u8()
+            let version = Int(try! body.u8())
+            guard version <= recordingFormatVersion else {
+                halt("the record is of format version \(version); this gpuctop reads version \(recordingFormatVersion)")
+                break
+            }
+            guard let kind = RecordingFile.Kind(rawValue: kindByte) else {
+                halt("unknown record kind 0x\(String(kindByte, radix: 16))")
+                break
+            }
+            do {
+                switch kind {
+                case .end:
+                    let count = try body.varint()
+                    guard count == UInt64(n) else {
+                        throw RecDecodeError("the end record counts \(count) records, the file holds \(n)")
+                    }
+                    ended = true
+                case .keyframe, .delta:
+                    let schema = try body.varint()
+                    guard schema <= UInt64(snapshotSchemaVersion) else {
+                        halt("the record holds snapshot schema \(schema); this gpuctop reads schema \(snapshotSchemaVersion)")
+                        break
+                    }
+                    if kind == .delta && state == nil {
+                        throw RecDecodeError("a delta record with no keyframe before it")
+                    }
+                    var decoder = RecRowDecoder(input: body, strings: kind == .keyframe ? [] : state!.strings)
+                    let base = kind == .keyframe ? RecSchemas.snapshot.nullRow : state!.row
+                    let row = try decoder.row(base: base, schema: RecSchemas.snapshot)
+                    body = decoder.input
+                    let snapshot = try RecRows.snapshot(row, schema: Int(schema))
+                    if kind == .keyframe { lastKeyframe = n }
+                    state = (row, decoder.strings)
+                    times.append(snapshot.time)
+                    offsets.append(position)
+                    keyframeOf.append(lastKeyframe)
+                }
+                if stop == nil && body.remaining != 0 {
+                    throw RecDecodeError("\(body.remaining) unexpected bytes at its end")
+                }
+            } catch {
+                // A record that passed its checksum but does not decode: drop it too.
+                if times.count > n { times.removeLast(); offsets.removeLast(); keyframeOf.removeLast() }
+                ended = false
+                halt("the record does not decode: \(error)")
+                break
+            }
+            if stop == nil { position = bodyStart + length }
+        }
+        self.times = times
+        self.offsets = offsets
+        self.keyframeOf = keyframeOf
+        self.stopReason = stop
+    }
+
+    /// Every valid snapshot, decoded (for long recordings prefer `snapshot(index:)`).
+    public var snapshots: [Snapshot] {
+        (0..<count).map { snapshot(index: $0) }
+    }
+
+    /// The snapshot at `index` (0 ..< count). Sequential access decodes one record per call.
+    public func snapshot(index: Int) -> Snapshot {
+        precondition(index >= 0 && index < count, "snapshot index \(index) out of 0..<\(count)")
+        var state: (index: Int, row: [RecField], strings: [String], schema: Int)
+        if let c = cursor, c.index <= index, c.index >= keyframeOf[index] {
+            state = c
+        } else {
+            state = (keyframeOf[index] - 1, RecSchemas.snapshot.nullRow, [], snapshotSchemaVersion)
+        }
+        while state.index < index {
+            // Every record here decoded when the file was opened, so this cannot fail.
+            let i = state.index + 1
+            var body = ByteReader(bytes, from: offsets[i] + RecordingFile.frameOverhead)
+            let kind = try! body.u8()
+            _ = try! body.u8()
+            let schema = Int(try! body.varint())
+            if kind == RecordingFile.Kind.keyframe.rawValue {
+                state.row = RecSchemas.snapshot.nullRow
+                state.strings = []
+            }
+            var decoder = RecRowDecoder(input: body, strings: state.strings)
+            state = (i, try! decoder.row(base: state.row, schema: RecSchemas.snapshot), decoder.strings, schema)
+        }
+        cursor = state
+        return try! RecRows.snapshot(state.row, schema: state.schema)
+    }
+
+    /// Index of the snapshot whose time is nearest `time` (the earlier one on a tie); nil when empty.
+    public func nearestIndex(to time: Double) -> Int? {
+        var best: Int?
+        var bestDistance = Double.infinity
+        for (i, t) in times.enumerated() {
+            let d = abs(t - time)
+            if d < bestDistance {
+                best = i; bestDistance = d
+            } else if d == bestDistance, let b = best, time > t ? t > times[b] : t < times[b] {
+                best = i   // equally far only by rounding (a time far off): the one on that side
+            }
+        }
+        return best
+    }
+
+    /// The snapshot nearest `time` (seconds since 1970); nil when there is none.
+    public func snapshot(at time: Double) -> Snapshot? {
+        nearestIndex(to: time).map { snapshot(index: $0) }
+    }
+
+    struct ReadError: Error { let code: Int32 }
+
+    static func readFile(_ path: String) throws(ReadError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ReadError(code: errno) }
+        defer { Glibc.close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ReadError(code: errno) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw ReadError(code: EISDIR) }
+        var result: [UInt8] = []
+        result.reserveCapacity(Int(max(0, st.st_size)))
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if n > 0 {
+                result.append(contentsOf: chunk[0..<n])
+            } else if n == 0 {
+                return result
+            } else if errno != EINTR {
+                throw ReadError(code: errno)
+            }
+        }
+    }
+}
