@@ -15,12 +15,17 @@ public enum DashboardEvent: Sendable {
     case snapshot(Snapshot)
     /// Wall-clock time passes (for the data age).
     case tick(Double)
+    /// Replay: where we are in the recording.
+    case replayStatus(ReplayStatus)
+    /// Replay after a jump: the history is rebuilt from the recorded past.
+    case replaceHistory([Snapshot])
 }
 
 /// What the run loop must do after an update.
 public enum DashboardEffect: Equatable, Sendable {
     case quit
     case setInterval(Double)
+    case replay(ReplayCommand)
 }
 
 public enum DashboardScreen: Equatable, Sendable {
@@ -50,6 +55,8 @@ public struct DashboardModel: Sendable {
     /// When the newest snapshot arrived (for "data N s old" when a source is slow).
     public var lastArrival: Double = 0
     public var status: String?
+    /// Set when replaying a recording: actions are off and keys move in time.
+    public var replay: ReplayStatus?
 
     public static let intervals: [Double] = [0.25, 0.5, 1, 2, 5, 10, 30, 60]
 
@@ -63,7 +70,7 @@ public struct DashboardModel: Sendable {
 
     /// Seconds since the newest data arrived, when that is late enough to mention.
     public var staleSeconds: Double? {
-        guard snapshot != nil else { return nil }
+        guard snapshot != nil, replay == nil else { return nil }
         let age = now - lastArrival
         return age > max(2 * interval, interval + 1.5) ? age : nil
     }
@@ -85,6 +92,14 @@ public struct DashboardModel: Sendable {
         case .tick(let t):
             now = t
             return []
+        case .replayStatus(let r):
+            replay = r
+            readOnly = true
+            return []
+        case .replaceHistory(let snapshots):
+            history = History()
+            for s in snapshots { history.record(s) }
+            return []
         case .key(let key):
             return handle(key)
         }
@@ -93,6 +108,9 @@ public struct DashboardModel: Sendable {
     private mutating func handle(_ key: Key) -> [DashboardEffect] {
         if editingFilter { editFilter(key); return [] }
         status = nil
+        if replay != nil, let command = Self.replayCommand(for: key) {
+            return [.replay(command)]
+        }
         switch key {
         case .char("q"), .char("Q"):
             if screen != .main { screen = .main; return [] }
@@ -129,6 +147,20 @@ public struct DashboardModel: Sendable {
             break
         }
         return []
+    }
+
+    /// Keys that move in time during a replay.
+    static func replayCommand(for key: Key) -> ReplayCommand? {
+        switch key {
+        case .char(" "): return .togglePause
+        case .left, .char(","): return .step(-1)
+        case .right, .char("."): return .step(1)
+        case .char("["): return .jump(seconds: -60)
+        case .char("]"): return .jump(seconds: 60)
+        case .char("+"), .char("="): return .faster
+        case .char("-"), .char("_"): return .slower
+        default: return nil
+        }
     }
 
     private mutating func editFilter(_ key: Key) {

@@ -16,15 +16,24 @@ public final class DashboardRunner {
         }
     }
 
+    /// Where snapshots come from: live samplers (called on the sampler thread) or a recording.
+    public enum Source {
+        case live(() -> Snapshot)
+        case replay(ReplayDriver)
+    }
+
     private let config: Config
-    private let sample: () -> Snapshot
+    private let source: Source
     private let mailbox: Mailbox
 
-    /// `sample` is called on the sampler thread only.
-    public init(config: Config, sample: @escaping () -> Snapshot) {
+    public init(config: Config, source: Source) {
         self.config = config
-        self.sample = sample
+        self.source = source
         mailbox = Mailbox(interval: config.interval)
+    }
+
+    public convenience init(config: Config, sample: @escaping () -> Snapshot) {
+        self.init(config: config, source: .live(sample))
     }
 
     public func run() -> Int32 {
@@ -35,7 +44,11 @@ public final class DashboardRunner {
         let screen = CursesScreen(forceASCII: config.ascii, noColor: config.noColor)
         var model = DashboardModel(width: screen.size.width, height: screen.size.height,
                                    interval: config.interval, readOnly: config.readOnly, ascii: !screen.unicode)
-        _ = startSampler()
+        var replay: ReplayDriver?
+        switch source {
+        case .live(let sample): startSampler(sample)
+        case .replay(let driver): replay = driver
+        }
         defer {
             // The sampler may be inside a slow call; it stops at its next check.
             mailbox.stop()
@@ -49,13 +62,23 @@ public final class DashboardRunner {
             }
         }
         model.now = Clock.now()
+        var nextReplayStep = Double.infinity
+        func showReplayPosition(_ driver: ReplayDriver, rebuildHistory: Bool) {
+            _ = model.update(.replayStatus(driver.status))
+            if rebuildHistory { _ = model.update(.replaceHistory(Array(driver.historyWindow().dropLast()))) }
+            _ = model.update(.snapshot(driver.current))
+            nextReplayStep = driver.secondsToNext.map { Clock.now() + $0 } ?? .infinity
+        }
+        if let replay { showReplayPosition(replay, rebuildHistory: true) }
         screen.draw(DashboardView.render(model))
         var lastTick = model.now
         while TerminalGuard.quitSignal == 0 {
             var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: TerminalGuard.wakeRead, events: Int16(POLLIN), revents: 0)]
-            // Wake at least once a second so the data age stays true.
-            _ = poll(&fds, nfds_t(fds.count), 1000)
+            // Wake at least once a second so the data age stays true; sooner for a replay step.
+            let untilStep = nextReplayStep - Clock.now()
+            let timeout = untilStep < 1 ? Int32(max(0, untilStep) * 1000) : 1000
+            _ = poll(&fds, nfds_t(fds.count), timeout)
             if fds[0].revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { break }  // the terminal went away
             TerminalGuard.drainWake()
             var changed = false
@@ -77,12 +100,20 @@ public final class DashboardRunner {
                 _ = model.update(.snapshot(s))
                 changed = true
             }
+            if let replay, now >= nextReplayStep {
+                if replay.advance() { showReplayPosition(replay, rebuildHistory: false) } else { nextReplayStep = .infinity }
+                changed = true
+            }
             var quit = false
             for key in keys {
                 for effect in model.update(.key(key)) {
                     switch effect {
                     case .quit: quit = true
                     case .setInterval(let v): mailbox.setInterval(v)
+                    case .replay(let command):
+                        guard let replay else { break }
+                        let moved = replay.apply(command)
+                        showReplayPosition(replay, rebuildHistory: moved)
                     }
                 }
                 changed = true
@@ -93,7 +124,7 @@ public final class DashboardRunner {
         return 0
     }
 
-    private func startSampler() -> pthread_t? {
+    private func startSampler(_ sample: @escaping () -> Snapshot) {
         let box = Unmanaged.passRetained(SamplerJob(sample: sample, mailbox: mailbox))
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
@@ -101,9 +132,8 @@ public final class DashboardRunner {
             job.loop()
             return nil
         }, box.toOpaque())
-        guard rc == 0 else { box.release(); return nil }
+        guard rc == 0 else { box.release(); return }
         pthread_detach(thread)
-        return thread
     }
 }
 

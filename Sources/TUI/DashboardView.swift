@@ -77,8 +77,14 @@ public enum DashboardView {
         } else {
             x = f.put(x + 2, 0, "waiting for the first sample" + m.glyphs.ellipsis, .dim)
         }
-        x = f.put(x + 2, 0, "every \(Format.seconds(m.interval))", .dim)
-        if !layout.compact {
+        if let r = m.replay {
+            x = f.put(x + 2, 0, "REPLAY", .warn)
+            x = f.put(x + 1, 0, "\(r.index + 1)/\(r.count)  \(Format.speed(r.speed))\(r.paused ? "  paused" : "")", .warn)
+            if r.index + 1 == r.count, let stop = r.stopReason { x = f.put(x + 2, 0, "stopped: \(stop)", .bad) }
+        } else {
+            x = f.put(x + 2, 0, "every \(Format.seconds(m.interval))", .dim)
+        }
+        if !layout.compact && m.replay == nil {
             x = f.put(x + 2, 0, m.readOnly ? "read-only" : "actions on", m.readOnly ? .dim : .accent)
         }
         if let age = m.staleSeconds {
@@ -105,9 +111,10 @@ public enum DashboardView {
         }
         var x = 0
         if !m.filter.isEmpty { x = f.put(0, y, "filter \"\(m.filter)\"  ", .warn) }
+        let replayHints: [(String, String)] = m.replay == nil ? [] : [("space", m.replay!.paused ? "play" : "pause"), ("<- ->", "step"), ("[ ]", "-/+1 min"), ("+/-", "speed")]
         let hints: [(String, String)] = m.screen == .main
-            ? [("q", "quit"), ("?", "help"), ("/", "filter"), ("s", "sort: \(Columns.column(m.sortColumn).title)\(m.sortDescending ? "↓" : "↑")"),
-               ("g", m.grouped ? "flat" : "grouped"), ("enter", "detail"), ("+/-", "interval")]
+            ? replayHints + [("q", "quit"), ("?", "help"), ("/", "filter"), ("s", "sort: \(Columns.column(m.sortColumn).title)\(m.sortDescending ? "↓" : "↑")"),
+               ("g", m.grouped ? "flat" : "grouped"), ("enter", "detail")] + (m.replay == nil ? [("+/-", "interval")] : [])
             : [("q/esc", "back")]
         for (key, what) in hints {
             x = f.put(x, y, key, .key)
@@ -296,7 +303,10 @@ public enum DashboardView {
         ("g", "grouped by container, or a flat list of processes"),
         ("up down j k", "select a row; pgup pgdn home end"),
         ("enter", "details of the selected container: labels, GPU request, processes, history"),
-        ("+  -", "refresh faster or slower (0.25 s to 60 s)"),
+        ("+  -", "refresh faster or slower (0.25 s to 60 s); in a replay: play faster or slower"),
+        ("space", "replay: pause or play"),
+        ("left right , .", "replay: one snapshot back or forward"),
+        ("[  ]", "replay: one minute back or forward"),
         ("esc", "back, or clear the filter"),
     ]
 
@@ -311,7 +321,7 @@ public enum DashboardView {
         y += 1
         if y < m.height - 2 {
             f.put(0, y, "Actions", .title); y += 1
-            f.put(2, y, m.readOnly ? "none: started read-only (--read-only or GPUCTOP_READ_ONLY=1)"
+            f.put(2, y, m.replay != nil ? "none in a replay" : m.readOnly ? "none: started read-only (--read-only or GPUCTOP_READ_ONLY=1)"
                                    : "stop, restart and kill containers, signal processes, GPU power limits: coming with the Actions issue", .dim)
             y += 2
         }

@@ -70,6 +70,11 @@ public enum Format {
         return fixed(s, s < 1 ? 2 : 1).replacingTrailingZeros() + "s"
     }
 
+    /// A replay speed: "1x", "0.25x", "16x".
+    public static func speed(_ s: Double) -> String {
+        (s == s.rounded() ? "\(Int(s))" : fixed(s, 2).replacingTrailingZeros()) + "x"
+    }
+
     static func pad2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
 }
 

@@ -34,6 +34,8 @@ case "dashboard":
     exit(DashboardCommand.run(options))
 case "record":
     exit(RecordCommand.run(options))
+case "replay":
+    exit(ReplayCommand.run(options))
 case "stop", "restart", "kill":
     exit(ActionCommands.runContainer(options.command, options))
 case "signal":

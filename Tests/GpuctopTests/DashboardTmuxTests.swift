@@ -172,4 +172,46 @@ final class DashboardTmuxTests: XCTestCase {
         try t.waitFor("EXITED")
         _ = dir
     }
+
+    func testReplayPausesStepsJumpsAndRefusesActions() throws {
+        let dir = TestEnv.temporaryDirectory("replay")
+        let file = dir.appendingPathComponent("r.gpuctop").path
+        let lib = try FakeNVML.privateCopy()
+        let rec = try Run.gpuctop(["record", "-o", file, "--interval", "0.25", "--duration", "2", "--nvml", lib],
+                                  environment: ["FAKE_NVML_SCENARIO": try FakeNVML.scenario(scenario([]))])
+        XCTAssertEqual(rec.status, 0, rec.stderr)
+        let t = try TmuxSession(command: "\(TestEnv.gpuctopBinary.path) replay \(file); echo EXITED $?; sleep 600",
+                                environment: ["LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"])
+        var screen = try t.waitFor("REPLAY")
+        XCTAssertTrue(screen.contains("H200"), screen)
+        XCTAssertTrue(screen.contains("read-only") || !screen.contains("actions on"), "no actions in a replay:\n\(screen)")
+        try t.send("Space")
+        screen = try t.waitFor("paused")
+        let position = try XCTUnwrap(screen.firstMatch(of: #/REPLAY (\d+)\/(\d+)/#), screen)
+        let total = Int(position.2)!
+        XCTAssertGreaterThanOrEqual(total, 6, screen)
+        try t.send("Left")
+        let back = "REPLAY \(max(1, Int(position.1)! - 1))/\(total)"
+        try t.waitFor(back)
+        try t.send("]")
+        try t.waitFor("REPLAY \(total)/\(total)")
+        try t.send("[")
+        try t.waitFor("REPLAY 1/\(total)")
+        try t.send("q")
+        try t.waitFor("EXITED 0")
+
+        // A truncated recording replays what is valid and says where it stopped.
+        let data = try Data(contentsOf: URL(fileURLWithPath: file))
+        let cut = dir.appendingPathComponent("cut.gpuctop").path
+        try data.prefix(data.count - 7).write(to: URL(fileURLWithPath: cut))
+        let t2 = try TmuxSession(command: "\(TestEnv.gpuctopBinary.path) replay \(cut) 2>\(dir.path)/err; echo EXITED $?; sleep 600")
+        try t2.waitFor("REPLAY")
+        try t2.send("]")
+        try t2.waitFor("stopped:")
+        try t2.send("q")
+        try t2.waitFor("EXITED 0")
+        let err = try String(contentsOfFile: "\(dir.path)/err", encoding: .utf8)
+        XCTAssertTrue(err.contains("warning:"), err)
+        XCTAssertEqual(err.split(separator: "\n").count, 1, err)
+    }
 }
