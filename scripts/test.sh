@@ -11,6 +11,7 @@ command -v dockerd >/dev/null || need+=(docker.io)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v tmux >/dev/null || need+=(tmux)
 command -v cc >/dev/null || need+=(gcc)
+command -v curl >/dev/null || need+=(curl)
 [ -f /usr/include/ncursesw/ncurses.h ] || need+=(libncurses-dev)
 if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: installing ${need[*]}"
@@ -22,9 +23,12 @@ fi
 scripts/build-fake-nvml.sh >/dev/null
 export GPUCTOP_FAKE_NVML_DIR="$repo/.build/fake-nvml"
 
-scripts/test-dockerd.sh start
-trap 'scripts/test-dockerd.sh stop || true' EXIT
+# Stop the test dockerd afterwards only if this run started it (a developer may keep one running).
 eval "$(scripts/test-dockerd.sh env)"
+if ! curl -sf --unix-socket "${GPUCTOP_TEST_DOCKER_HOST#unix://}" http://d/_ping >/dev/null 2>&1; then
+    scripts/test-dockerd.sh start
+    trap 'scripts/test-dockerd.sh stop || true' EXIT
+fi
 
 swift build
 swift test "$@"
