@@ -19,6 +19,8 @@ public enum DashboardEvent: Sendable {
     case replayStatus(ReplayStatus)
     /// Replay after a jump: the history is rebuilt from the recorded past.
     case replaceHistory([Snapshot])
+    /// An action the run loop performed has finished, with its one-line result.
+    case actionFinished(String)
 }
 
 /// What the run loop must do after an update.
@@ -26,6 +28,7 @@ public enum DashboardEffect: Equatable, Sendable {
     case quit
     case setInterval(Double)
     case replay(ReplayCommand)
+    case perform(ActionRequest)
 }
 
 public enum DashboardScreen: Equatable, Sendable {
@@ -57,6 +60,10 @@ public struct DashboardModel: Sendable {
     public var status: String?
     /// Set when replaying a recording: actions are off and keys move in time.
     public var replay: ReplayStatus?
+    /// An open confirmation or power dialog; keys go to it first.
+    public var dialog: Dialog?
+    /// One action at a time: the next waits until this one reports.
+    public var actionInFlight = false
 
     public static let intervals: [Double] = [0.25, 0.5, 1, 2, 5, 10, 30, 60]
 
@@ -96,6 +103,10 @@ public struct DashboardModel: Sendable {
             replay = r
             readOnly = true
             return []
+        case .actionFinished(let text):
+            actionInFlight = false
+            status = text
+            return []
         case .replaceHistory(let snapshots):
             history = History()
             for s in snapshots { history.record(s) }
@@ -107,10 +118,20 @@ public struct DashboardModel: Sendable {
 
     private mutating func handle(_ key: Key) -> [DashboardEffect] {
         if editingFilter { editFilter(key); return [] }
+        if dialog != nil {
+            let effects = handleDialog(key)
+            if effects.contains(where: { if case .perform = $0 { return true } else { return false } }) { actionInFlight = true }
+            return effects
+        }
         status = nil
         if replay != nil, let command = Self.replayCommand(for: key) {
             return [.replay(command)]
         }
+        if actionsEnabled && actionInFlight && Self.isActionKey(key) {
+            status = "an action is still running; wait for its result"
+            return []
+        }
+        if startAction(key) { return [] }
         switch key {
         case .char("q"), .char("Q"):
             if screen != .main { screen = .main; return [] }
@@ -147,6 +168,11 @@ public struct DashboardModel: Sendable {
             break
         }
         return []
+    }
+
+    static func isActionKey(_ key: Key) -> Bool {
+        if case .char(let c) = key { return "xRKTI9p".contains(c) }
+        return false
     }
 
     /// Keys that move in time during a replay.

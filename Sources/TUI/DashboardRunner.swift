@@ -24,11 +24,13 @@ public final class DashboardRunner {
 
     private let config: Config
     private let source: Source
+    private let performer: DashboardActionPerformer?
     private let mailbox: Mailbox
 
-    public init(config: Config, source: Source) {
+    public init(config: Config, source: Source, performer: DashboardActionPerformer? = nil) {
         self.config = config
         self.source = source
+        self.performer = performer
         mailbox = Mailbox(interval: config.interval)
     }
 
@@ -100,6 +102,10 @@ public final class DashboardRunner {
                 _ = model.update(.snapshot(s))
                 changed = true
             }
+            if let result = mailbox.takeActionResult() {
+                _ = model.update(.actionFinished(result))
+                changed = true
+            }
             if let replay, now >= nextReplayStep {
                 if replay.advance() { showReplayPosition(replay, rebuildHistory: false) } else { nextReplayStep = .infinity }
                 changed = true
@@ -114,6 +120,8 @@ public final class DashboardRunner {
                         guard let replay else { break }
                         let moved = replay.apply(command)
                         showReplayPosition(replay, rebuildHistory: moved)
+                    case .perform(let request):
+                        perform(request)
                     }
                 }
                 changed = true
@@ -122,6 +130,18 @@ public final class DashboardRunner {
             if changed { screen.draw(DashboardView.render(model)) }
         }
         return 0
+    }
+
+    /// Runs an action on its own thread; its result comes back through the mailbox.
+    private func perform(_ request: ActionRequest) {
+        guard let performer else {
+            mailbox.postActionResult("actions are not available here")
+            return
+        }
+        let mailbox = self.mailbox
+        detachedThread {
+            mailbox.postActionResult(performer.perform(request))
+        }
     }
 
     private func startSampler(_ sample: @escaping () -> Snapshot) {
@@ -151,4 +171,20 @@ private final class SamplerJob {
             if !mailbox.waitForNextRefresh(since: start) { break }
         }
     }
+}
+
+private final class ThreadBody {
+    let run: () -> Void
+    init(_ run: @escaping () -> Void) { self.run = run }
+}
+
+/// A detached pthread running `body` (Foundation's Thread is not in FoundationEssentials).
+func detachedThread(_ body: @escaping () -> Void) {
+    let box = Unmanaged.passRetained(ThreadBody(body))
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, { raw in
+        Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().run()
+        return nil
+    }, box.toOpaque())
+    if rc == 0 { pthread_detach(thread) } else { box.release(); body() }
 }

@@ -52,7 +52,42 @@ public enum DashboardView {
             table(&f, m, layout, top: y)
         }
         footer(&f, m)
+        if let dialog = m.dialog { overlay(&f, m, dialog) }
         return f
+    }
+
+    /// A box in the middle of the screen over whatever is beneath.
+    static func overlay(_ f: inout Frame, _ m: DashboardModel, _ dialog: Dialog) {
+        var lines: [(String, Style)] = []
+        switch dialog {
+        case .confirm(_, let text):
+            lines = text.enumerated().map { ($0.element, $0.offset == 0 ? .title : .normal) }
+            lines.append(("", .normal))
+            lines.append(("y: yes    any other key: no (the default)", .key))
+        case .power(let d):
+            let g = m.snapshot?.gpus.first { $0.index == d.gpu }
+            lines.append(("Power limit for \(d.allGPUs ? "ALL GPUs" : "GPU \(d.gpu) (\(g?.name ?? "n/a"))")", .title))
+            if let g {
+                lines.append(("draw \(Format.watts(g.powerDraw))   limit \(Format.watts(g.powerLimitEnforced ?? g.powerLimit))   default \(Format.watts(g.powerLimitDefault))   allowed \(g.powerLimitMin.map { "\(Format.watts($0).dropLast(2))" } ?? "?")..\(Format.watts(g.powerLimitMax))", .normal))
+            }
+            lines.append(("new limit (watts, or % of the default): \(d.input)\(m.glyphs.ascii ? "_" : "▏")", .accent))
+            if let e = d.error { lines.append((e, .bad)) }
+            lines.append(("enter apply   d restore default   a all GPUs: \(d.allGPUs ? "on" : "off")   tab next GPU   esc cancel", .key))
+            lines.append(("A limit does not survive a driver reload or a reboot.", .dim))
+        }
+        let width = min(m.width - 2, max(40, lines.map { TextWidth.of($0.0) }.max() ?? 40) + 4)
+        let height = lines.count + 2
+        let x0 = max(0, (m.width - width) / 2), y0 = max(0, (m.height - height) / 2)
+        let bar = String(repeating: m.glyphs.horizontal, count: max(0, width - 2))
+        let side = m.glyphs.ascii ? "|" : "│"
+        f.put(x0, y0, (m.glyphs.ascii ? "+" : "┌") + bar + (m.glyphs.ascii ? "+" : "┐"), .accent)
+        for (i, (text, style)) in lines.enumerated() {
+            let y = y0 + 1 + i
+            f.put(x0, y, side, .accent)
+            f.putFitted(x0 + 1, y, " " + text, width: width - 2, style)
+            f.put(x0 + width - 1, y, side, .accent)
+        }
+        f.put(x0, y0 + height - 1, (m.glyphs.ascii ? "+" : "└") + bar + (m.glyphs.ascii ? "+" : "┘"), .accent)
     }
 
     static func renderTooSmall(_ f: inout Frame, _ m: DashboardModel) {
@@ -112,8 +147,9 @@ public enum DashboardView {
         var x = 0
         if !m.filter.isEmpty { x = f.put(0, y, "filter \"\(m.filter)\"  ", .warn) }
         let replayHints: [(String, String)] = m.replay == nil ? [] : [("space", m.replay!.paused ? "play" : "pause"), ("<- ->", "step"), ("[ ]", "-/+1 min"), ("+/-", "speed")]
+        let actionHints: [(String, String)] = m.actionsEnabled ? [("x R K", "stop/restart/kill"), ("T I 9", "signal"), ("p", "power")] : []
         let hints: [(String, String)] = m.screen == .main
-            ? replayHints + [("q", "quit"), ("?", "help"), ("/", "filter"), ("s", "sort: \(Columns.column(m.sortColumn).title)\(m.sortDescending ? "↓" : "↑")"),
+            ? [("q", "quit"), ("?", "help")] + replayHints + actionHints + [("/", "filter"), ("s", "sort: \(Columns.column(m.sortColumn).title)\(m.sortDescending ? "↓" : "↑")"),
                ("g", m.grouped ? "flat" : "grouped"), ("enter", "detail")] + (m.replay == nil ? [("+/-", "interval")] : [])
             : [("q/esc", "back")]
         for (key, what) in hints {
@@ -319,11 +355,15 @@ public enum DashboardView {
             y += 1
         }
         y += 1
-        if y < m.height - 2 {
-            f.put(0, y, "Actions", .title); y += 1
-            f.put(2, y, m.replay != nil ? "none in a replay" : m.readOnly ? "none: started read-only (--read-only or GPUCTOP_READ_ONLY=1)"
-                                   : "stop, restart and kill containers, signal processes, GPU power limits: coming with the Actions issue", .dim)
-            y += 2
+        // Read-only mode and replays have no actions: the section is left out entirely.
+        if m.actionsEnabled && y < m.height - 2 {
+            f.put(0, y, "Actions (each asks first; the default answer is no; all are logged)", .title); y += 1
+            for (key, what) in DashboardModel.actionKeys where y < m.height - 2 {
+                f.putFitted(2, y, key, width: 14, .key)
+                f.put(17, y, what)
+                y += 1
+            }
+            y += 1
         }
         if y < m.height - 2 {
             f.put(0, y, "Columns: GPU MEM and SM% are per process, summed per container; ~POWER is each GPU's draw shared by SM use (an estimate);", .dim)

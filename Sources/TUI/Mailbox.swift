@@ -9,6 +9,7 @@ final class Mailbox: @unchecked Sendable {
     private var latest: Snapshot?
     private var intervalSeconds: Double
     private var stopping = false
+    private var actionResult: String?
 
     init(interval: Double) {
         intervalSeconds = interval
@@ -32,6 +33,19 @@ final class Mailbox: @unchecked Sendable {
         pthread_mutex_lock(&mutex)
         defer { latest = nil; pthread_mutex_unlock(&mutex) }
         return latest
+    }
+
+    func postActionResult(_ text: String) {
+        pthread_mutex_lock(&mutex)
+        actionResult = text
+        pthread_mutex_unlock(&mutex)
+        TerminalGuard.wake()
+    }
+
+    func takeActionResult() -> String? {
+        pthread_mutex_lock(&mutex)
+        defer { actionResult = nil; pthread_mutex_unlock(&mutex) }
+        return actionResult
     }
 
     func setInterval(_ seconds: Double) {

@@ -19,6 +19,7 @@ enum DashboardCommand {
         let env = Environment.current()
         let config = DashboardRunner.Config(interval: options.interval, readOnly: options.readOnly,
                                             ascii: options.ascii, noColor: env["NO_COLOR"].map { !$0.isEmpty } ?? false)
-        return DashboardRunner(config: config, sample: { sampler.sample() }).run()
+        let performer = options.readOnly ? nil : DashboardPerformer(options: options)
+        return DashboardRunner(config: config, source: .live({ sampler.sample() }), performer: performer).run()
     }
 }

@@ -1,0 +1,196 @@
+// Actions from the dashboard: what the user asked for, the confirmation that
+// names what it will hit (default answer: no), and the power-limit dialog.
+// Performing them is the executable's job (DashboardActionPerformer), on a
+// worker thread, so a slow daemon never freezes the screen.
+import Telemetry
+
+public enum ContainerVerb: String, Sendable {
+    case stop, restart, kill
+}
+
+public enum ActionRequest: Equatable, Sendable {
+    case container(id: String, name: String, verb: ContainerVerb)
+    /// Always the host PID: the in-container PID means nothing to kill(2) here.
+    case signal(pid: Int32, signal: Int32, signalName: String, command: String)
+    case power(target: PowerTarget, setting: PowerSetting)
+}
+
+/// Carries out requests; returns one line for the status line. Called on a worker thread.
+public protocol DashboardActionPerformer: AnyObject {
+    func perform(_ request: ActionRequest) -> String
+}
+
+public struct PowerDialog: Equatable, Sendable {
+    public var gpu: Int
+    public var input = ""
+    public var allGPUs = false
+    public var error: String?
+}
+
+public enum Dialog: Equatable, Sendable {
+    /// A yes/no question about `request`; `lines` say exactly what it will hit.
+    case confirm(request: ActionRequest, lines: [String])
+    case power(PowerDialog)
+}
+
+extension DashboardModel {
+    /// Keys that start actions; none in read-only mode or a replay.
+    static let actionKeys: [(key: String, what: String)] = [
+        ("x", "stop the selected container"), ("R", "restart the selected container"),
+        ("K", "kill the selected container"),
+        ("T  I  9", "send TERM, INT or KILL to the selected process (its host PID)"),
+        ("p", "power limit of the selected row's GPU: watts or % of default, d default, a all GPUs"),
+    ]
+
+    var actionsEnabled: Bool { !readOnly && replay == nil }
+
+    /// Starts an action for a key, if it is one; returns true when the key was used.
+    mutating func startAction(_ key: Key) -> Bool {
+        guard actionsEnabled, screen == .main else { return false }
+        switch key {
+        case .char("x"): askContainer(.stop)
+        case .char("R"): askContainer(.restart)
+        case .char("K"): askContainer(.kill)
+        case .char("T"): askSignal(15, "TERM")
+        case .char("I"): askSignal(2, "INT")
+        case .char("9"): askSignal(9, "KILL")
+        case .char("p"): openPowerDialog()
+        default: return false
+        }
+        return true
+    }
+
+    private var selectedRowValue: TableRow? {
+        guard let i = selectedIndex else { return nil }
+        return rows[i]
+    }
+
+    private mutating func askContainer(_ verb: ContainerVerb) {
+        guard case .container(let c, let ps)? = selectedRowValue else {
+            status = "select a container row first"
+            return
+        }
+        guard !c.isHost else { status = "host processes are not a container; select a process and use T, I or 9"; return }
+        let name = SnapshotText.containerName(c)
+        var lines = ["\(verb.rawValue.capitalized) container \(name) (\(c.shortId))?",
+                     "image \(c.image ?? "unknown"), status \(c.status ?? "unknown")"]
+        let unique = Columns.uniqueProcesses(ps)
+        if unique.isEmpty {
+            lines.append("It has no GPU process now" + (c.gpuRequest.map { " (asked for \($0))" } ?? "") + ".")
+        } else {
+            let pids = unique.prefix(6).map { "\($0.pid) \($0.info?.command.prefix(24) ?? "")" }.joined(separator: ", ")
+            lines.append("GPU processes: \(pids)\(unique.count > 6 ? ", …" : "")")
+            lines.append("GPU memory freed: \(Format.bytes(c.gpuMemory)) on GPU \(SnapshotText.gpuList(c))")
+        }
+        dialog = .confirm(request: .container(id: c.id, name: name, verb: verb), lines: lines)
+    }
+
+    private mutating func askSignal(_ number: Int32, _ name: String) {
+        guard case .process(let p, let c, _)? = selectedRowValue else {
+            status = "select a process row first (g shows a flat list)"
+            return
+        }
+        let command = p.info?.command ?? "?"
+        let lines = ["Send SIG\(name) to host PID \(p.pid)" + (p.info?.namespacePid.map { " (PID \($0) in its container)" } ?? "") + "?",
+                     "command \(command)",
+                     "container \(c.map(SnapshotText.containerName) ?? "host"), \(Format.bytes(p.usedGpuMemory)) on GPU \(p.gpuIndex)"]
+        dialog = .confirm(request: .signal(pid: p.pid, signal: number, signalName: name, command: command), lines: lines)
+    }
+
+    private mutating func openPowerDialog() {
+        guard let s = snapshot, !s.gpus.isEmpty else { status = "no GPU to set a power limit on"; return }
+        var gpu = 0
+        switch selectedRowValue {
+        case .process(let p, _, _)?: gpu = p.gpuIndex
+        case .container(let c, _)?: gpu = c.gpus.first ?? 0
+        case nil: break
+        }
+        dialog = .power(PowerDialog(gpu: gpu))
+    }
+
+    /// Keys while a dialog is open. The default answer of a question is no.
+    mutating func handleDialog(_ key: Key) -> [DashboardEffect] {
+        switch dialog {
+        case .confirm(let request, _)?:
+            dialog = nil
+            if key == .char("y") || key == .char("Y") {
+                status = "working: " + Self.describe(request) + "…"
+                return [.perform(request)]
+            }
+            status = "cancelled: nothing done"
+            return []
+        case .power(var d)?:
+            d.error = nil
+            switch key {
+            case .escape, .char("q"):
+                dialog = nil
+                status = "cancelled: nothing done"
+                return []
+            case .tab:
+                d.gpu = (d.gpu + 1) % max(1, snapshot?.gpus.count ?? 1)
+            case .char("a"):
+                d.allGPUs.toggle()
+            case .char("d"):
+                return submitPower(d, setting: .defaultLimit)
+            case .backspace:
+                if !d.input.isEmpty { d.input.removeLast() }
+            case .enter:
+                do {
+                    return submitPower(d, setting: try PowerSetting(parsing: d.input))
+                } catch {
+                    d.error = "\(error)"
+                }
+            case .char(let c) where c.isNumber || c == "." || c == "%" || c == "W" || c == "w":
+                d.input.append(c)
+            default:
+                break
+            }
+            dialog = .power(d)
+            return []
+        case nil:
+            return []
+        }
+    }
+
+    /// Checks the range here, so out-of-range input is refused with the range and
+    /// nothing is asked of NVML; PowerControl checks again before setting.
+    private mutating func submitPower(_ d: PowerDialog, setting: PowerSetting) -> [DashboardEffect] {
+        guard let gpus = snapshot?.gpus else { return [] }
+        let targets = d.allGPUs ? gpus : gpus.filter { $0.index == d.gpu }
+        var problems: [String] = []
+        for g in targets {
+            guard let lo = g.powerLimitMin, let hi = g.powerLimitMax else {
+                problems.append("GPU \(g.index) does not report its allowed range")
+                continue
+            }
+            let mw: Int?
+            switch setting {
+            case .milliwatts(let v): mw = v
+            case .percentOfDefault(let p): mw = g.powerLimitDefault.map { Int((Double($0) * p / 100).rounded()) }
+            case .defaultLimit: mw = g.powerLimitDefault
+            }
+            guard let mw else { problems.append("GPU \(g.index) reports no default limit"); continue }
+            if mw < lo || mw > hi {
+                problems.append("\(Format.watts(mw)) is out of range for GPU \(g.index) (\(Format.watts(lo).dropLast(2))..\(Format.watts(hi)))")
+            }
+        }
+        if let first = problems.first {
+            var refused = d
+            refused.error = first + (problems.count > 1 ? " (and \(problems.count - 1) more)" : "") + "; nothing set"
+            dialog = .power(refused)
+            return []
+        }
+        dialog = nil
+        let request = ActionRequest.power(target: d.allGPUs ? .all : .gpu(d.gpu), setting: setting)
+        status = "working: " + Self.describe(request) + "…"
+        return [.perform(request)]
+    }
+
+    static func describe(_ r: ActionRequest) -> String {
+        switch r {
+        case .container(_, let name, let verb): return "\(verb.rawValue) \(name)"
+        case .signal(let pid, _, let name, _): return "SIG\(name) to \(pid)"
+        case .power(let target, let setting): return "power limit of \(target) to \(setting)"
+        }
+    }
+}
