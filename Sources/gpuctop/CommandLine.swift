@@ -89,6 +89,12 @@ enum CommandLineParser {
     Usage:
       gpuctop [OPTIONS]                 the dashboard
       gpuctop snapshot [--json]         print one snapshot and exit
+      gpuctop snapshot --from FILE [--at TIME] [--json]
+                                        print the recorded snapshot nearest TIME
+      gpuctop record -o FILE [--interval S] [--duration D]
+                                        record one snapshot per refresh (D: 90s, 5m, 1h)
+      gpuctop replay FILE [--at TIME]   the dashboard, replaying a recording
+                                        (space pause, left/right step, [ ] one minute, +/- speed)
       gpuctop stop|restart CONTAINER... [--time N] [--yes]
                                         stop or restart containers (name, id or a unique prefix)
       gpuctop kill CONTAINER... [--signal NAME] [--yes]
@@ -105,6 +111,9 @@ enum CommandLineParser {
     is required) and are logged to $XDG_STATE_HOME/gpuctop/actions.log (default
     ~/.local/state/gpuctop/actions.log). Exit status: 0 done, 1 failed, 2 bad command
     line, 3 refused (not confirmed, read-only, ambiguous, out of range, no --yes).
+
+    TIME: seconds since 1970, 2026-11-22T03:04:05Z, HH:MM[:SS] (local, on the recording's
+    first day) or +90s / +5m from the recording's start.
 
     Options:
       --nvml PATH           libnvidia-ml to load (env GPUCTOP_NVML; default libnvidia-ml.so.1)
