@@ -48,7 +48,7 @@ enum SortKey: Comparable {
 struct Column {
     let id: ColumnID
     let title: String
-    let width: Int
+    var width: Int
     let alignRight: Bool
     /// Sorted largest first by default.
     let numeric: Bool
@@ -137,15 +137,15 @@ enum Columns {
                }),
         Column(id: .power, title: "~POWER", width: 7, alignRight: true, numeric: true, dropOrder: 3,
                text: { row, _, _ in
-                   if case .container(let c, _) = row { return c.estimatedPowerShare.map { "~" + Format.watts($0) } ?? "" }
+                   if case .container(let c, _) = row { return c.estimatedPowerShare.map { "~" + Format.wattsRounded($0) } ?? "" }
                    return ""
                },
                sortKey: { row in .number(Double(container(row)?.estimatedPowerShare ?? -1)) }),
         Column(id: .cpu, title: "CPU%", width: 5, alignRight: true, numeric: true, dropOrder: 4,
-               text: { row, _, _ in Format.percent(cpu(row)) },
+               text: { row, _, _ in isIdle(row) ? "" : Format.percent(cpu(row)) },
                sortKey: { row in .number(cpu(row) ?? -1) }),
         Column(id: .hostMemory, title: "HOST MEM", width: 9, alignRight: true, numeric: true, dropOrder: 5,
-               text: { row, _, _ in Format.bytes(hostMemory(row)) },
+               text: { row, _, _ in isIdle(row) ? "" : Format.bytes(hostMemory(row)) },
                sortKey: { row in .number(Double(hostMemory(row) ?? 0)) }),
         Column(id: .pid, title: "PID", width: 8, alignRight: true, numeric: true, dropOrder: 2,
                text: { row, _, _ in
@@ -187,6 +187,12 @@ enum Columns {
                    return .text("")
                }),
     ]
+
+    /// An idle GPU allocation has no GPU process to take host figures from.
+    static func isIdle(_ row: TableRow) -> Bool {
+        if case .container(let c, _) = row { return c.idleAllocation }
+        return false
+    }
 
     static func container(_ row: TableRow) -> ContainerUsage? {
         switch row {
@@ -234,6 +240,14 @@ enum Columns {
         }
         while needed(chosen) > width, let drop = chosen.filter({ $0.dropOrder > 0 }).max(by: { $0.dropOrder < $1.dropOrder }) {
             chosen.removeAll { $0.id == drop.id }
+        }
+        // A wide terminal gives names room before the command gets the rest.
+        var spare = width - needed(chosen) - 60
+        for (id, extra) in [(ColumnID.container, 8), (.service, 8), (.image, 10)] where spare > 0 {
+            guard let i = chosen.firstIndex(where: { $0.id == id }) else { continue }
+            let add = min(extra, spare)
+            chosen[i].width += add
+            spare -= add
         }
         return chosen
     }

@@ -153,6 +153,7 @@ public enum DashboardView {
                ("g", m.grouped ? "flat" : "grouped"), ("enter", "detail")] + (m.replay == nil ? [("+/-", "interval")] : [])
             : [("q/esc", "back")]
         for (key, what) in hints {
+            guard x + TextWidth.of(key) + 1 + TextWidth.of(what) <= m.width else { break }
             x = f.put(x, y, key, .key)
             x = f.put(x + 1, y, m.glyphs.ascii ? what.replacingOccurrences("↓", "v").replacingOccurrences("↑", "^") : what, .dim)
             x += 2
@@ -199,68 +200,83 @@ public enum DashboardView {
         return f.put(x1, y, free, .barFree)
     }
 
+    /// Where the three bars of a full-width GPU line sit; the history line below
+    /// puts each sparkline under its own bar.
+    struct GPUColumns {
+        let barWidth: Int
+        let util: Int, mem: Int, power: Int   // x of each bar
+
+        init(width: Int) {
+            let name = 2 + 1 + 20
+            let fixed = name + (6 + 10) + (5 + 20) + (5 + 16)
+            barWidth = max(5, min(30, (width - fixed) / 3))
+            util = name + 6
+            mem = util + barWidth + 10 + 5
+            power = mem + barWidth + 20 + 5
+        }
+    }
+
     static func gpuLine(_ f: inout Frame, _ m: DashboardModel, _ g: GPU, y: Int, compact: Bool) {
         var x = f.putFitted(0, y, "\(g.index)", width: 2, .heading, alignRight: true)
-        let nameWidth = compact ? 12 : 20
-        x = f.putFitted(x + 1, y, shortName(g.name), width: nameWidth, .heading)
+        let name = shortName(g.name)
         if g.lost {
+            x = f.putFitted(x + 1, y, name, width: 20, .heading)
             f.put(x + 1, y, "LOST: the GPU stopped answering (GPU_IS_LOST); the others go on", .bad)
             return
         }
         let util = g.utilizationGpu.map { Double($0) / 100 }
         let mem: Double? = { guard let u = g.memoryUsed, let t = g.memoryTotal, t > 0 else { return nil }; return Double(u) / Double(t) }()
         let power: Double? = { guard let d = g.powerDraw, let l = g.powerLimitEnforced ?? g.powerLimit, l > 0 else { return nil }; return Double(d) / Double(l) }()
-        let utilText = g.migMode?.current == true && g.utilizationGpu == nil ? "n/a (MIG)" : Format.percent(g.utilizationGpu)
+        let migUtil = g.migMode?.current == true && g.utilizationGpu == nil
+        let utilText = migUtil ? "n/a (MIG)" : Format.percent(g.utilizationGpu)
         let memText = "\(Format.bytes(g.memoryUsed))/\(Format.bytes(g.memoryTotal))"
         let powerText = "\(Format.watts(g.powerDraw))/\(Format.watts(g.powerLimitEnforced ?? g.powerLimit))"
         if compact {
-            let rest = m.width - x - 1
-            let barWidth = max(3, min(10, (rest - 30) / 2))
-            x = f.put(x + 1, y, "U", .dim)
-            x = bar(&f, m, x: x, y: y, width: barWidth, fraction: util)
-            x = f.putFitted(x, y, utilText, width: 5, alignRight: true)
-            x = f.put(x + 1, y, "M", .dim)
-            x = bar(&f, m, x: x, y: y, width: barWidth, fraction: mem)
-            x = f.putFitted(x + 1, y, Format.bytes(g.memoryUsed), width: 8, alignRight: true)
+            // name, then util and memory bars with their values, then power: sized to the width.
+            let nameWidth = max(8, min(20, m.width - 60))
+            x = f.putFitted(x + 1, y, name, width: nameWidth, .heading)
+            let barWidth = max(3, min(12, (m.width - x - 44) / 2))
+            x = bar(&f, m, x: x + 1, y: y, width: barWidth, fraction: util)
+            x = f.putFitted(x + 1, y, migUtil ? "MIG" : utilText, width: 4, alignRight: true)
+            x = bar(&f, m, x: x + 1, y: y, width: barWidth, fraction: mem)
+            x = f.putFitted(x + 1, y, memText, width: 17, alignRight: true)
             f.put(x + 1, y, Format.watts(g.powerDraw), fractionStyle(power))
             return
         }
-        let fixed = x + 1 + (5 + 10) + (5 + 20) + (5 + 16)
-        let barWidth = max(5, min(30, (m.width - fixed) / 3))
-        x = f.put(x + 1, y, "UTIL ", .dim)
-        x = bar(&f, m, x: x, y: y, width: barWidth, fraction: util)
-        x = f.putFitted(x + 1, y, utilText, width: 9)
-        x = f.put(x + 1, y, "MEM ", .dim)
-        x = bar(&f, m, x: x, y: y, width: barWidth, fraction: mem)
-        x = f.putFitted(x + 1, y, memText, width: 19)
-        x = f.put(x + 1, y, "PWR ", .dim)
-        x = bar(&f, m, x: x, y: y, width: barWidth, fraction: power)
+        let c = GPUColumns(width: m.width)
+        f.putFitted(x + 1, y, name, width: 20, .heading)
+        f.put(c.util - 5, y, "UTIL", .dim)
+        x = bar(&f, m, x: c.util, y: y, width: c.barWidth, fraction: util)
+        f.putFitted(x + 1, y, utilText, width: 9)
+        f.put(c.mem - 4, y, "MEM", .dim)
+        x = bar(&f, m, x: c.mem, y: y, width: c.barWidth, fraction: mem)
+        f.putFitted(x + 1, y, memText, width: 19)
+        f.put(c.power - 4, y, "PWR", .dim)
+        x = bar(&f, m, x: c.power, y: y, width: c.barWidth, fraction: power)
         f.put(x + 1, y, powerText, fractionStyle(power))
     }
 
+    /// The line under a GPU: temperature, state and clocks, with each history
+    /// sparkline under the bar it belongs to.
     static func gpuDetailLine(_ f: inout Frame, _ m: DashboardModel, _ g: GPU, y: Int) {
-        var parts: [String] = []
-        parts.append(g.temperature.map { "\($0)C" } ?? "temp n/a")
-        parts.append("fan \(Format.percent(g.fanSpeed))")
-        parts.append("SM \(g.clockSM.map { "\($0)" } ?? "n/a") MHz")
-        parts.append("MEM \(g.clockMemory.map { "\($0)" } ?? "n/a") MHz")
-        parts.append(g.performanceState.map { "P\($0)" } ?? "P?")
-        parts.append("MIG " + (g.migMode.map { $0.current ? "on" : ($0.pending ? "pending" : "off") } ?? "n/a"))
-        if let lo = g.powerLimitMin, let hi = g.powerLimitMax {
-            parts.append("limit \(Format.watts(lo).dropLast(2))..\(Format.watts(hi))")
+        var facts: [String] = [g.temperature.map { "\($0)C" } ?? "temp n/a"]
+        if let fan = g.fanSpeed { facts.append("fan \(fan)%") }
+        if let p = g.performanceState { facts.append("P\(p)") }
+        facts.append("MIG " + (g.migMode.map { $0.current ? "on" : ($0.pending ? "pending" : "off") } ?? "n/a"))
+        f.putFitted(3, y, facts.joined(separator: " "), width: 20, .dim)
+        let c = GPUColumns(width: m.width)
+        let series = m.history.gpu(g)
+        let spark = c.barWidth
+        func sparkline(_ values: [Double]?, _ maxValue: Double, at x: Int) -> Int {
+            f.put(x, y, m.glyphs.sparkline(values ?? [], width: spark, maxValue: maxValue), .accent)
         }
-        var x = f.put(3, y, parts.joined(separator: "  "), .dim)
-        guard let series = m.history.gpu(g) else { return }
-        let room = m.width - x - 2
-        let sparkWidth = min(40, max(0, (room - 3 * 7) / 3))
-        guard sparkWidth >= 5 else { return }
-        x += 2
-        for (label, values, maxValue) in [("util", series.utilization.values, 100.0),
-                                          ("mem", series.memory.values, 100.0),
-                                          ("pwr", series.power.values, Double(g.powerLimitEnforced ?? g.powerLimitMax ?? 1) / 1000)] {
-            x = f.put(x, y, label + " ", .dim)
-            x = f.put(x, y, m.glyphs.sparkline(values, width: sparkWidth, maxValue: maxValue), .accent)
-            x += 1
+        var x = sparkline(series?.utilization.values, 100, at: c.util)
+        f.putFitted(x + 1, y, g.clockSM.map { "SM \($0)" } ?? "SM n/a", width: 9, .dim)
+        x = sparkline(series?.memory.values, 100, at: c.mem)
+        f.putFitted(x + 1, y, g.clockMemory.map { "MEM \($0) MHz" } ?? "MEM n/a", width: 19, .dim)
+        x = sparkline(series?.power.values, Double(g.powerLimitEnforced ?? g.powerLimitMax ?? 1) / 1000, at: c.power)
+        if let lo = g.powerLimitMin, let hi = g.powerLimitMax {
+            f.put(x + 1, y, "limit \(Format.watts(lo).dropLast(2))..\(Format.watts(hi))", .dim)
         }
     }
 
@@ -365,9 +381,13 @@ public enum DashboardView {
             }
             y += 1
         }
-        if y < m.height - 2 {
-            f.put(0, y, "Columns: GPU MEM and SM% are per process, summed per container; ~POWER is each GPU's draw shared by SM use (an estimate);", .dim)
-            f.put(0, y + 1, "CPID is the PID inside the container; a container marked (idle) asked for GPUs but runs nothing on them.", .dim)
+        let notes = ["GPU MEM and SM% are per process, summed per container.",
+                     "~POWER is each GPU's draw shared out by SM use: an estimate.",
+                     "CPID is the PID inside the process's container.",
+                     "idle in the GPU column: the container asked for GPUs but runs nothing on them."]
+        for note in notes where y < m.height - 2 {
+            f.put(0, y, note, .dim)
+            y += 1
         }
     }
 
@@ -392,11 +412,13 @@ public enum DashboardView {
         line("service/pod", SnapshotText.serviceOrPod(c))
         line("GPU request", c.gpuRequest ?? "none seen")
         line("GPU use", c.idleAllocation ? "idle: no GPU process" :
-             "GPUs \(c.gpus.map(String.init).joined(separator: ","))\(c.migInstances.isEmpty ? "" : " MIG " + c.migInstances.joined(separator: ","))  \(Format.bytes(c.gpuMemory))  SM \(Format.percent(c.smUtilization))  ~\(Format.watts(c.estimatedPowerShare)) (estimate)")
+             "GPU\(c.gpus.count == 1 ? "" : "s") \(c.gpus.map(String.init).joined(separator: ","))\(c.migInstances.isEmpty ? "" : " MIG " + c.migInstances.joined(separator: ","))  \(Format.bytes(c.gpuMemory))  SM \(Format.percent(c.smUtilization))  ~\(Format.watts(c.estimatedPowerShare)) (estimate)")
         if let series = m.history.container(c.id) {
             let w = max(10, min(60, m.width - 30))
             line("SM history", m.glyphs.sparkline(series.sm.values, width: w, maxValue: max(100, series.sm.values.max() ?? 0)), .accent)
-            line("mem history", m.glyphs.sparkline(series.memory.values, width: w, maxValue: max(1, series.memory.values.max() ?? 0)), .accent)
+            // Memory against the total of its GPUs, so a steady job does not fill the line.
+            let total = s.gpus.filter { c.gpus.contains($0.index) }.compactMap(\.memoryTotal).reduce(0, +)
+            line("mem history", m.glyphs.sparkline(series.memory.values, width: w, maxValue: max(1, Double(total) / Double(1 << 30))), .good)
         }
         y += 1
         if y < m.height - 1 { f.put(0, y, "Processes", .title); y += 1 }

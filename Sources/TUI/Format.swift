@@ -19,6 +19,11 @@ public enum Format {
         return fixed(Double(milliwatts) / 1000, milliwatts % 1000 == 0 || milliwatts >= 100_000 ? 0 : 1) + " W"
     }
 
+    /// Whole watts, for estimates whose decimals would claim false precision.
+    public static func wattsRounded(_ milliwatts: Int) -> String {
+        "\(Int((Double(milliwatts) / 1000).rounded())) W"
+    }
+
     public static func percent(_ value: Int?) -> String {
         guard let value else { return "n/a" }
         return "\(value)%"

@@ -45,6 +45,8 @@ public struct Glyphs: Sendable {
         let tail = values.suffix(width)
         var out = String(repeating: " ", count: width - tail.count)
         for v in tail {
+            // A negative value means "not available": a gap, not a zero.
+            if v < 0 { out += " "; continue }
             let f = maxValue > 0 ? min(1, max(0, v / maxValue)) : 0
             out += sparks[min(sparks.count - 1, Int(f * Double(sparks.count - 1) + 0.5))]
         }

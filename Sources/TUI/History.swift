@@ -35,7 +35,7 @@ public struct History: Sendable, Equatable {
     public mutating func record(_ s: Snapshot) {
         for g in s.gpus where !g.lost {
             var series = gpus[Self.gpuKey(g)] ?? GPUSeries()
-            series.utilization.append(Double(g.utilizationGpu ?? 0))
+            series.utilization.append(g.utilizationGpu.map(Double.init) ?? -1)
             if let used = g.memoryUsed, let total = g.memoryTotal, total > 0 {
                 series.memory.append(Double(used) / Double(total) * 100)
             } else {

@@ -117,7 +117,7 @@ public enum SnapshotText {
             TextColumn("PROCS", 5, right: true) { "\($0.processCount)" },
             TextColumn("GPU MEM", 9, right: true) { $0.idleAllocation ? "-" : Format.bytes($0.gpuMemory) },
             TextColumn("SM%", 4, right: true) { Format.percent($0.smUtilization) },
-            TextColumn("~POWER", 7, right: true) { c in c.estimatedPowerShare.map { "~" + Format.watts($0) } ?? "n/a" },
+            TextColumn("~POWER", 7, right: true) { c in c.estimatedPowerShare.map { "~" + Format.wattsRounded($0) } ?? "n/a" },
             TextColumn("STATUS", 9) { $0.status ?? "-" },
             TextColumn("UPTIME", 7, right: true) { c in c.startedAt.map { Format.duration(now - $0) } ?? "-" },
             TextColumn("GPU REQUEST", 0) { c in
@@ -137,6 +137,9 @@ public enum SnapshotText {
     /// The engine's name, else runtime and short id, else "host".
     public static func containerName(_ c: ContainerUsage) -> String {
         if c.isHost { return "host" }
+        // Kubernetes names its containers k8s_<container>_<pod>_<namespace>_<uid>_<n>:
+        // the container's own name says more, and the pod is in SERVICE/POD.
+        if let container = c.podContainer, c.podName != nil { return container }
         if let name = c.name { return name }
         return "\(c.runtime?.rawValue ?? "container"):\(c.shortId)"
     }

@@ -78,7 +78,8 @@ final class DashboardFrameTests: XCTestCase {
                 XCTAssertTrue(text.contains("250 W/700 W"), text)
                 XCTAssertTrue(text.contains("limit 200..700 W"), text)
                 XCTAssertTrue(text.contains("41C"), text)
-                XCTAssertTrue(text.contains("SM 1980 MHz"), text)
+                XCTAssertTrue(text.contains("SM 1980"), text)
+                XCTAssertTrue(text.contains("MEM 3201 MHz"), text)
                 XCTAssertTrue(text.contains("sleep 60"), text)
                 XCTAssertTrue(text.contains("actions on"), text)
             }
