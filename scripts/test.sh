@@ -13,6 +13,9 @@ command -v tmux >/dev/null || need+=(tmux)
 command -v cc >/dev/null || need+=(gcc)
 command -v curl >/dev/null || need+=(curl)
 [ -f /usr/include/ncursesw/ncurses.h ] || need+=(libncurses-dev)
+# gpuctop export is checked against the real thing: promtool, Prometheus, node_exporter.
+{ command -v promtool && command -v prometheus; } >/dev/null || need+=(prometheus)
+command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)
 if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -105,6 +105,9 @@ enum CommandLineParser {
       gpuctop power set GPU|all WATTS|PERCENT%|default [--dry-run] [--yes]
                                         set a power limit (250, 250W, 250.5, 80% of the default);
                                         it lasts until the driver reloads or the machine reboots
+      gpuctop export [--listen ADDR:PORT] [--textfile DIR [--once]]
+                                        Prometheus metrics: serve GET /metrics (default
+                                        127.0.0.1:9835) or write DIR/gpuctop.prom
       gpuctop --version | --help
 
     Actions ask first on a terminal (--yes skips the question; without a terminal --yes

@@ -42,6 +42,8 @@ case "signal":
     exit(ActionCommands.runSignal(options))
 case "power":
     exit(ActionCommands.runPower(options))
+case "export":
+    exit(ExportCommand.run(options))
 default:
     printError("'\(options.command)' is not built yet (see gpuctop --help)")
     exit(2)
