@@ -214,4 +214,24 @@ final class DashboardTmuxTests: XCTestCase {
         XCTAssertTrue(err.contains("warning:"), err)
         XCTAssertEqual(err.split(separator: "\n").count, 1, err)
     }
+
+    /// The README's first command: the committed recording from the real H200 replays
+    /// with its containers on screen.
+    func testReplayOfTheCommittedExampleShowsItsContainers() throws {
+        let example = TestEnv.repoRoot.appendingPathComponent("examples/h200-containers.gpuctop").path
+        let t = try TmuxSession(command: "\(TestEnv.gpuctopBinary.path) replay \(example) --at +100s; echo EXITED $?; sleep 600",
+                                environment: ["LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"])
+        let screen = try t.waitFor("the recorded containers") {
+            $0.contains("research-trainer-1") && $0.contains("research-finetune-1") && $0.contains("research-inference-1")
+        }
+        XCTAssertTrue(screen.contains("REPLAY"), screen)
+        XCTAssertTrue(screen.contains("H200"), screen)
+        XCTAssertTrue(screen.contains("driver 580.159.04"), screen)
+        XCTAssertTrue(screen.contains("serving/infer"), "the Kubernetes pod:\n\(screen)")
+        XCTAssertTrue(screen.contains("research-notebook-1"), screen)
+        XCTAssertTrue(screen.contains("idle"), "the idle GPU allocation:\n\(screen)")
+        XCTAssertTrue(screen.contains("/work/load.py"), "the recorded command lines:\n\(screen)")
+        try t.send("q")
+        try t.waitFor("EXITED 0")
+    }
 }
