@@ -88,7 +88,7 @@ public enum SnapshotText {
         TextColumn("MEMORY USED/TOTAL", 19, right: true) { memory($0.memoryUsed, $0.memoryTotal) },
         TextColumn("TEMP", 4, right: true) { $0.temperature.map { "\($0)C" } ?? "n/a" },
         TextColumn("FAN", 4, right: true) { Format.percent($0.fanSpeed) },
-        TextColumn("POWER/LIMIT", 13, right: true) { "\(Format.watts($0.powerDraw).dropLast(2))/\(Format.watts($0.powerLimitEnforced))" },
+        TextColumn("POWER/LIMIT", 13, right: true) { "\($0.powerDraw.map { Format.watts($0).dropLast(2) } ?? "n/a")/\(Format.watts($0.powerLimitEnforced))" },
         TextColumn("RANGE", 11, right: true) { range($0) },
         TextColumn("SM/MEM MHZ", 10, right: true) { "\($0.clockSM.map(String.init) ?? "n/a")/\($0.clockMemory.map(String.init) ?? "n/a")" },
         TextColumn("P", 3) { $0.performanceState.map { "P\($0)" } ?? "n/a" },

@@ -348,9 +348,10 @@ public final class ProcReader {
         return v
     }
 
-    /// buf[s..<e] as display text: NUL and blanks become spaces, other control
-    /// characters (C0, DEL, and C1 encoded as UTF-8) become '?', so that nothing
-    /// read from a process can drive the terminal; trimmed. Rewrites buf in place.
+    /// buf[s..<e] as text: NUL (the argv separator) and blanks become spaces; trimmed.
+    /// Other control characters are kept as they are, so that JSON carries the real
+    /// command line: every view sanitises at display time (TUI's Sanitize shows ESC
+    /// as ^[), the one place that decides what reaches a terminal. Rewrites buf in place.
     private func sanitizedString(start s: Int, end e: Int) -> String {
         let p = buf
         var i = s
@@ -358,11 +359,6 @@ public final class ProcReader {
             let c = p[i]
             if c == 0 || c == 0x09 || c == 0x0A || c == 0x0B || c == 0x0C || c == 0x0D {
                 p[i] = 0x20
-            } else if c < 0x20 || c == 0x7F {
-                p[i] = UInt8(ascii: "?")
-            } else if c == 0xC2 && i + 1 < e && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F {
-                p[i] = UInt8(ascii: "?"); p[i + 1] = UInt8(ascii: "?")
-                i += 1
             }
             i += 1
         }
