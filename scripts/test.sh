@@ -35,3 +35,10 @@ fi
 
 swift build
 swift test "$@"
+
+# The release binary needs only glibc and ncurses, and starts without an NVIDIA driver.
+scripts/build-release.sh >/dev/null
+extra=$(ldd .build/release/gpuctop | awk '{print $1}' | grep -vE '^(linux-vdso\.so|libc\.so|libm\.so|/lib64/ld-linux|libncursesw\.so|libtinfo\.so)' || true)
+if [ -n "$extra" ]; then echo "release binary needs more than glibc and ncurses: $extra"; exit 1; fi
+.build/release/gpuctop snapshot --nvml /nonexistent/libnvidia-ml.so.1 >/dev/null
+echo "release binary: needs only glibc and ncurses, and starts without an NVIDIA driver"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The release binary: Swift's runtime and Foundation linked in (--static-swift-stdlib),
+# and the C++ runtime and unwinder too, so that `ldd .build/release/gpuctop` shows only
+# glibc and ncurses. The swift toolchain links -lstdc++ and -lgcc_s; a directory that
+# holds only their static archives, searched first, makes the linker take those.
+# Falls back to the plain build (which also needs libstdc++.so.6 and libgcc_s.so.1,
+# present on every glibc distribution) when the archives are not installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=.build/static-runtime
+cxx=$(g++ -print-file-name=libstdc++.a 2>/dev/null || true)
+eh=$(gcc -print-file-name=libgcc_eh.a 2>/dev/null || true)
+extra=()
+if [ -f "$cxx" ] && [ -f "$eh" ]; then
+    mkdir -p "$dir"
+    ln -sf "$cxx" "$dir/libstdc++.a"
+    ln -sf "$eh" "$dir/libgcc_s.a"
+    extra=(-Xlinker "-L$dir")
+else
+    echo "build-release: static libstdc++/libgcc_eh not found; linking them dynamically" >&2
+fi
+swift build -c release --static-swift-stdlib --product gpuctop "${extra[@]}" "$@"
