@@ -34,7 +34,8 @@ if ! curl -sf --unix-socket "${GPUCTOP_TEST_DOCKER_HOST#unix://}" http://d/_ping
 fi
 
 swift build
-swift test "$@"
+# XCTest only (the suites are XCTest); the summary is kept for the closing line below.
+swift test --disable-swift-testing "$@" 2>&1 | tee .build/test-output.log
 
 # The release binary needs only glibc and ncurses, and starts without an NVIDIA driver.
 scripts/build-release.sh >/dev/null
@@ -42,3 +43,9 @@ extra=$(ldd .build/release/gpuctop | awk '{print $1}' | grep -vE '^(linux-vdso\.
 if [ -n "$extra" ]; then echo "release binary needs more than glibc and ncurses: $extra"; exit 1; fi
 .build/release/gpuctop snapshot --nvml /nonexistent/libnvidia-ml.so.1 >/dev/null
 echo "release binary: needs only glibc and ncurses, and starts without an NVIDIA driver"
+
+# One closing line for CI: the XCTest totals.
+summary=$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" .build/test-output.log | tail -1)
+total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
+failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
+echo "$((total - failed)) passed, $failed failed"
