@@ -50,11 +50,12 @@ final class DashboardActionTests: XCTestCase {
     }
 
     func testStopContainerThroughTheConfirmationAndRefuseWithNo() throws {
-        let big = "\(tag)-big", small = "\(tag)-small"
+        let big = "\(tag)-big", small = "\(tag)-small", mid = "\(tag)-mid"
         try Docker.runContainer(big)
         try Docker.runContainer(small)
-        containers = [big, small]
-        let (t, dir) = try start(scenario([(try Docker.pid(big), 8), (try Docker.pid(small), 2)]))
+        try Docker.runContainer(mid)
+        containers = [big, small, mid]
+        let (t, dir) = try start(scenario([(try Docker.pid(big), 8), (try Docker.pid(small), 2), (try Docker.pid(mid), 4)]))
         try t.waitFor("containers") { $0.contains(big) && $0.contains(small) }
         // The first row is the container with the most GPU memory: big.
         try t.send("x")
@@ -76,7 +77,31 @@ final class DashboardActionTests: XCTestCase {
         try t.waitFor("the table updated", timeout: 10) { screen in
             screen.split(separator: "\n").dropLast().allSatisfy { !$0.hasPrefix(big) }
         }
+        // Restart and kill the other containers the same way (a filter selects each:
+        // the stopped container's vanished PID now shows under "host").
+        let startedAt = try Docker.run(["inspect", "-f", "{{.State.StartedAt}}", mid])
+        try t.send("/")
+        try t.type("mid")
+        try t.send("Enter")
+        try t.waitFor("filtered to mid") { $0.contains("filter \"mid\"") }
+        try t.send("R")
+        try t.waitFor("the restart question") { $0.contains("Restart container \(mid)") }
+        try t.send("y")
+        try t.waitFor("restarted", timeout: 30) { $0.contains("\(mid): restarted") }
+        XCTAssertNotEqual(try Docker.run(["inspect", "-f", "{{.State.StartedAt}}", mid]), startedAt)
+        try t.send("Escape")
+        try t.send("/")
+        try t.type("small")
+        try t.send("Enter")
+        try t.waitFor("filtered to small") { $0.contains("filter \"small\"") && $0.contains(small) }
+        try t.send("K")
+        try t.waitFor("the kill question") { $0.contains("Kill container \(small)") }
+        try t.send("y")
+        try t.waitFor("killed", timeout: 20) { $0.contains("\(small): sent SIGKILL") }
+        XCTAssertEqual(try Docker.run(["inspect", "-f", "{{.State.Status}}", small]), "exited")
         let log = audit(dir)
+        XCTAssertTrue(log.contains("action=restart"), log)
+        XCTAssertTrue(log.contains("action=kill"), log)
         XCTAssertTrue(log.contains("action=stop"), log)
         XCTAssertTrue(log.contains(big), log)
         XCTAssertTrue(log.contains("result=ok"), log)

@@ -134,7 +134,8 @@ final class DashboardTmuxTests: XCTestCase {
     }
 
     func testSignalsRestoreTheTerminal() throws {
-        for signal in ["TERM", "HUP", "INT"] {
+        // SEGV and ABRT stand for a crash: the handler restores the terminal, then dies of it.
+        for signal in ["TERM", "HUP", "INT", "SEGV", "ABRT"] {
             let s = try startDashboard(scenario([]))
             try s.session.waitFor("the dashboard") { $0.contains("CONTAINER") }
             if signal == "INT" {
@@ -146,7 +147,7 @@ final class DashboardTmuxTests: XCTestCase {
             try waitForExit(s)
             try assertTerminalRestored(s)
             let status = try String(contentsOf: s.dir.appendingPathComponent("status"), encoding: .utf8)
-            let number = ["TERM": SIGTERM, "HUP": SIGHUP, "INT": SIGINT][signal]!
+            let number = ["TERM": SIGTERM, "HUP": SIGHUP, "INT": SIGINT, "SEGV": SIGSEGV, "ABRT": SIGABRT][signal]!
             XCTAssertEqual(status.trimmingCharacters(in: .whitespacesAndNewlines), "\(128 + number)", "died of SIG\(signal) after cleaning up")
         }
     }
@@ -233,5 +234,51 @@ final class DashboardTmuxTests: XCTestCase {
         XCTAssertTrue(screen.contains("/work/load.py"), "the recorded command lines:\n\(screen)")
         try t.send("q")
         try t.waitFor("EXITED 0")
+    }
+
+    func testTerminalKindsAndNoColor() throws {
+        for term in ["xterm", "screen", "tmux-256color"] {
+            let t = try TmuxSession(command: "\(TestEnv.gpuctopBinary.path) --nvml \(try FakeNVML.privateCopy()); echo EXITED $?; sleep 600",
+                                    width: 100, height: 30,
+                                    environment: ["TERM": term, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+                                                  "FAKE_NVML_SCENARIO": try FakeNVML.scenario(scenario([]))])
+            let screen = try t.waitFor("the dashboard on \(term)") { $0.contains("CONTAINER") && $0.contains("H200") }
+            XCTAssertTrue(screen.contains("█") || screen.contains("░"), "Unicode bars in a UTF-8 locale on \(term)")
+            let colored = try t.screen(colors: true)
+            XCTAssertTrue(["\u{1b}[36m", "\u{1b}[32m", "\u{1b}[33m", "\u{1b}[31m", "38;5;"].contains { colored.contains($0) },
+                          "colours on \(term):\n\(colored)")
+            try t.send("q")
+            try t.waitFor("EXITED 0")
+        }
+        let t = try TmuxSession(command: "\(TestEnv.gpuctopBinary.path) --nvml \(try FakeNVML.privateCopy()); echo EXITED $?; sleep 600",
+                                width: 100, height: 30,
+                                environment: ["NO_COLOR": "1", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+                                              "FAKE_NVML_SCENARIO": try FakeNVML.scenario(scenario([]))])
+        try t.waitFor("the dashboard") { $0.contains("CONTAINER") }
+        let plain = try t.screen(colors: true)
+        XCTAssertNil(plain.range(of: "\u{1b}\\[[0-9;]*(3[0-7]|38;5;|9[0-7])", options: .regularExpression), "NO_COLOR:\n\(plain)")
+        try t.send("q")
+        try t.waitFor("EXITED 0")
+    }
+
+    func testDashboardRecordsWhatItShows() throws {
+        let dir = TestEnv.temporaryDirectory("dashrec")
+        let file = dir.appendingPathComponent("d.gpuctop").path
+        let child = try Child(["/bin/sleep", "120"])
+        children = [child]
+        let t = try TmuxSession(command: "\(TestEnv.gpuctopBinary.path) --nvml \(try FakeNVML.privateCopy()) --interval 0.25 --record \(file); echo EXITED $?; sleep 600",
+                                environment: ["LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+                                              "FAKE_NVML_SCENARIO": try FakeNVML.scenario(scenario([(child.pid, 3)]))])
+        try t.waitFor("the process") { $0.contains("pid \(child.pid)") }
+        usleep(1_500_000)
+        try t.send("q")
+        try t.waitFor("EXITED 0")
+        let r = try Run.gpuctop(["snapshot", "--from", file, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("\"pid\" : \(child.pid)"), r.stdout)
+        XCTAssertTrue(r.stderr.isEmpty, "closed cleanly: \(r.stderr)")
+        let bad = try Run.gpuctop(["--record", "/proc/no/such/file"], environment: [:])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
     }
 }

@@ -11,7 +11,9 @@ public final class TmuxSession {
         socket = TestEnv.temporaryDirectory("tmux").appendingPathComponent("sock").path
         var env = environment
         env["TERM"] = env["TERM"] ?? "xterm-256color"
-        let exports = env.map { "export \($0.key)=\(Self.quote($0.value));" }.joined(separator: " ")
+        // The test runner's own NO_COLOR must not leak into the terminal under test.
+        let exports = (env["NO_COLOR"] == nil ? "unset NO_COLOR; " : "")
+            + env.map { "export \($0.key)=\(Self.quote($0.value));" }.joined(separator: " ")
         // The tmux server outlives this call: start it without our descriptors.
         let r = try Run.leavingDaemons(["/usr/bin/tmux", "-S", socket, "-f", "/dev/null", "new-session", "-d",
                                         "-x", "\(width)", "-y", "\(height)", "-s", name,
