@@ -16,6 +16,8 @@ command -v curl >/dev/null || need+=(curl)
 # gpuctop export is checked against the real thing: promtool, Prometheus, node_exporter.
 { command -v promtool && command -v prometheus; } >/dev/null || need+=(prometheus)
 command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)
+# Several hosts over ssh are tested against real sshd processes on loopback ports.
+{ [ -x /usr/sbin/sshd ] && command -v ssh && command -v ssh-keygen; } >/dev/null || need+=(openssh-server openssh-client)
 if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

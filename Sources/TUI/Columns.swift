@@ -4,11 +4,16 @@ import Telemetry
 
 public enum ColumnID: String, CaseIterable, Sendable {
     case container, service, image, gpu, gpuMemory, sm, power, cpu, hostMemory, pid, cpid, uptime, command
+    /// Shown first, and only when several hosts are watched (`--host`).
+    case host
 }
 
 public enum RowID: Hashable, Sendable {
     case container(String)
     case process(pid: Int32, gpu: Int)
+    /// Several hosts: ids, PIDs and GPU indices collide across hosts.
+    case hostContainer(host: String, id: String)
+    case hostProcess(host: String, pid: Int32, gpu: Int)
 }
 
 /// One table row: a container (grouped view) or one process on one GPU.
@@ -18,8 +23,20 @@ public enum TableRow: Sendable {
 
     public var id: RowID {
         switch self {
-        case .container(let c, _): return .container(c.id)
-        case .process(let p, _, _): return .process(pid: p.pid, gpu: p.gpuIndex)
+        case .container(let c, _):
+            if let h = c.host { return .hostContainer(host: h, id: c.id) }
+            return .container(c.id)
+        case .process(let p, _, _):
+            if let h = p.host { return .hostProcess(host: h, pid: p.pid, gpu: p.gpuIndex) }
+            return .process(pid: p.pid, gpu: p.gpuIndex)
+        }
+    }
+
+    /// The host of the row, in a several-host dashboard.
+    public var host: String? {
+        switch self {
+        case .container(let c, _): return c.host
+        case .process(let p, _, _): return p.host
         }
     }
 
@@ -62,6 +79,12 @@ enum Columns {
     static func column(_ id: ColumnID) -> Column { all.first { $0.id == id }! }
 
     static let all: [Column] = [
+        Column(id: .host, title: "HOST", width: 12, alignRight: false, numeric: false, dropOrder: 0,
+               text: { row, _, _ in
+                   if case .process(_, _, true) = row { return "" }
+                   return row.host ?? ""
+               },
+               sortKey: { row in .text(row.host ?? "") }),
         Column(id: .container, title: "CONTAINER", width: 22, alignRight: false, numeric: false, dropOrder: 0,
                text: { row, _, g in
                    switch row {
@@ -233,8 +256,8 @@ enum Columns {
     }
 
     /// The columns that fit in `width` cells, COMMAND taking what is left.
-    static func fitting(width: Int) -> [Column] {
-        var chosen = all
+    static func fitting(width: Int, hosts: Bool = false) -> [Column] {
+        var chosen = hosts ? all : all.filter { $0.id != .host }
         func needed(_ cols: [Column]) -> Int {
             cols.reduce(0) { $0 + ($1.id == .command ? 12 : $1.width) + 1 }
         }
@@ -243,7 +266,7 @@ enum Columns {
         }
         // A wide terminal gives names room before the command gets the rest.
         var spare = width - needed(chosen) - 60
-        for (id, extra) in [(ColumnID.container, 8), (.service, 8), (.image, 10)] where spare > 0 {
+        for (id, extra) in [(ColumnID.container, 8), (.host, 6), (.service, 8), (.image, 10)] where spare > 0 {
             guard let i = chosen.firstIndex(where: { $0.id == id }) else { continue }
             let add = min(extra, spare)
             chosen[i].width += add
@@ -258,10 +281,12 @@ enum TableRows {
     static func build(_ m: DashboardModel) -> [TableRow] {
         guard let s = m.snapshot else { return [] }
         let column = Columns.column(m.sortColumn)
+        // Keyed by host as well: every host has its own "host" group, and ids may repeat.
+        func key(_ id: String, _ host: String?) -> String { host.map { "\($0) \(id)" } ?? id }
         var byContainer: [String: [GPUProcess]] = [:]
-        for p in s.processes { byContainer[p.info?.container?.id ?? "host", default: []].append(p) }
+        for p in s.processes { byContainer[key(p.info?.container?.id ?? "host", p.host), default: []].append(p) }
         var containersById: [String: ContainerUsage] = [:]
-        for c in s.containers { containersById[c.id] = c }
+        for c in s.containers { containersById[key(c.id, c.host)] = c }
         let needle = m.filter.lowercased()
 
         func ordered(_ rows: [TableRow]) -> [TableRow] {
@@ -275,7 +300,7 @@ enum TableRows {
 
         if !m.grouped {
             let rows = s.processes.compactMap { p -> TableRow? in
-                let c = containersById[p.info?.container?.id ?? "host"]
+                let c = containersById[key(p.info?.container?.id ?? "host", p.host)]
                 guard needle.isEmpty || matches(needle, process: p, container: c) else { return nil }
                 return .process(p, container: c, indented: false)
             }
@@ -283,7 +308,7 @@ enum TableRows {
         }
         var groups: [TableRow] = []
         for c in s.containers {
-            let ps = byContainer[c.id] ?? []
+            let ps = byContainer[key(c.id, c.host)] ?? []
             let containerMatches = needle.isEmpty || matches(needle, container: c)
             let matching = containerMatches ? ps : ps.filter { matches(needle, process: $0, container: c) }
             guard containerMatches || !matching.isEmpty else { continue }
@@ -300,7 +325,7 @@ enum TableRows {
     }
 
     static func matches(_ needle: String, container c: ContainerUsage) -> Bool {
-        let fields = [SnapshotText.containerName(c), SnapshotText.serviceOrPod(c), c.image ?? "", c.id]
+        let fields = [SnapshotText.containerName(c), SnapshotText.serviceOrPod(c), c.image ?? "", c.id, c.host ?? ""]
         return fields.contains { $0.lowercased().contains(needle) }
     }
 

@@ -8,11 +8,18 @@ public enum ContainerVerb: String, Sendable {
     case stop, restart, kill
 }
 
-public enum ActionRequest: Equatable, Sendable {
+public indirect enum ActionRequest: Equatable, Sendable {
     case container(id: String, name: String, verb: ContainerVerb)
     /// Always the host PID: the in-container PID means nothing to kill(2) here.
     case signal(pid: Int32, signal: Int32, signalName: String, command: String)
     case power(target: PowerTarget, setting: PowerSetting)
+    /// Several hosts (`--host`): the request is for that host, carried out over ssh.
+    case onHost(String, ActionRequest)
+
+    /// Wraps the request for `host`, when there is one.
+    static func on(_ host: String?, _ request: ActionRequest) -> ActionRequest {
+        host.map { .onHost($0, request) } ?? request
+    }
 }
 
 /// Carries out requests; returns one line for the status line. Called on a worker thread.
@@ -25,6 +32,8 @@ public struct PowerDialog: Equatable, Sendable {
     public var input = ""
     public var allGPUs = false
     public var error: String?
+    /// The host of the GPU, in a several-host dashboard.
+    public var host: String?
 }
 
 public enum Dialog: Equatable, Sendable {
@@ -72,7 +81,8 @@ extension DashboardModel {
         }
         guard !c.isHost else { status = "host processes are not a container; select a process and use T, I or 9"; return }
         let name = SnapshotText.containerName(c)
-        var lines = ["\(verb.rawValue.capitalized) container \(name) (\(c.shortId))?",
+        let onHost = c.host.map { " on host \($0)" } ?? ""
+        var lines = ["\(verb.rawValue.capitalized) container \(name) (\(c.shortId))\(onHost)?",
                      "image \(c.image ?? "unknown"), status \(c.status ?? "unknown")"]
         let unique = Columns.uniqueProcesses(ps)
         if unique.isEmpty {
@@ -82,7 +92,7 @@ extension DashboardModel {
             lines.append("GPU processes: \(pids)\(unique.count > 6 ? ", …" : "")")
             lines.append("GPU memory freed: \(Format.bytes(c.gpuMemory)) on GPU \(SnapshotText.gpuList(c))")
         }
-        dialog = .confirm(request: .container(id: c.id, name: name, verb: verb), lines: lines)
+        dialog = .confirm(request: .on(c.host, .container(id: c.id, name: name, verb: verb)), lines: lines)
     }
 
     private mutating func askSignal(_ number: Int32, _ name: String) {
@@ -91,21 +101,25 @@ extension DashboardModel {
             return
         }
         let command = p.info?.command ?? "?"
-        let lines = ["Send SIG\(name) to host PID \(p.pid)" + (p.info?.namespacePid.map { " (PID \($0) in its container)" } ?? "") + "?",
+        let lines = ["Send SIG\(name) to host PID \(p.pid)" + (p.info?.namespacePid.map { " (PID \($0) in its container)" } ?? "")
+                        + (p.host.map { " on host \($0)" } ?? "") + "?",
                      "command \(command)",
                      "container \(c.map(SnapshotText.containerName) ?? "host"), \(Format.bytes(p.usedGpuMemory)) on GPU \(p.gpuIndex)"]
-        dialog = .confirm(request: .signal(pid: p.pid, signal: number, signalName: name, command: command), lines: lines)
+        dialog = .confirm(request: .on(p.host, .signal(pid: p.pid, signal: number, signalName: name, command: command)), lines: lines)
     }
 
     private mutating func openPowerDialog() {
         guard let s = snapshot, !s.gpus.isEmpty else { status = "no GPU to set a power limit on"; return }
         var gpu = 0
+        var host = s.gpus[0].host
         switch selectedRowValue {
-        case .process(let p, _, _)?: gpu = p.gpuIndex
-        case .container(let c, _)?: gpu = c.gpus.first ?? 0
+        case .process(let p, _, _)?: gpu = p.gpuIndex; host = p.host
+        case .container(let c, _)?: gpu = c.gpus.first ?? 0; host = c.host
         case nil: break
         }
-        dialog = .power(PowerDialog(gpu: gpu))
+        var d = PowerDialog(gpu: gpu)
+        d.host = host
+        dialog = .power(d)
     }
 
     /// Keys while a dialog is open. The default answer of a question is no.
@@ -127,7 +141,17 @@ extension DashboardModel {
                 status = "cancelled: nothing done"
                 return []
             case .tab:
-                d.gpu = (d.gpu + 1) % max(1, snapshot?.gpus.count ?? 1)
+                if d.host == nil {
+                    d.gpu = (d.gpu + 1) % max(1, snapshot?.gpus.count ?? 1)
+                } else {
+                    // Several hosts: the next GPU of any host, in the panel's order.
+                    let gpus = snapshot?.gpus ?? []
+                    if let i = gpus.firstIndex(where: { $0.index == d.gpu && $0.host == d.host }), !gpus.isEmpty {
+                        let next = gpus[(i + 1) % gpus.count]
+                        d.gpu = next.index
+                        d.host = next.host
+                    }
+                }
             case .char("a"):
                 d.allGPUs.toggle()
             case .char("d"):
@@ -155,7 +179,7 @@ extension DashboardModel {
     /// Checks the range here, so out-of-range input is refused with the range and
     /// nothing is asked of NVML; PowerControl checks again before setting.
     private mutating func submitPower(_ d: PowerDialog, setting: PowerSetting) -> [DashboardEffect] {
-        guard let gpus = snapshot?.gpus else { return [] }
+        guard let gpus = snapshot?.gpus.filter({ $0.host == d.host }) else { return [] }
         let targets = d.allGPUs ? gpus : gpus.filter { $0.index == d.gpu }
         var problems: [String] = []
         for g in targets {
@@ -181,7 +205,7 @@ extension DashboardModel {
             return []
         }
         dialog = nil
-        let request = ActionRequest.power(target: d.allGPUs ? .all : .gpu(d.gpu), setting: setting)
+        let request = ActionRequest.on(d.host, .power(target: d.allGPUs ? .all : .gpu(d.gpu), setting: setting))
         status = "working: " + Self.describe(request) + "…"
         return [.perform(request)]
     }
@@ -191,6 +215,7 @@ extension DashboardModel {
         case .container(_, let name, let verb): return "\(verb.rawValue) \(name)"
         case .signal(let pid, _, let name, _): return "SIG\(name) to \(pid)"
         case .power(let target, let setting): return "power limit of \(target) to \(setting)"
+        case .onHost(let host, let request): return describe(request) + " on \(host)"
         }
     }
 }

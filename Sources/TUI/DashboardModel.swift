@@ -64,6 +64,9 @@ public struct DashboardModel: Sendable {
     public var dialog: Dialog?
     /// One action at a time: the next waits until this one reports.
     public var actionInFlight = false
+    /// Hosts watched over ssh (`--host`); more than one shows the HOST column.
+    public var hostCount = 1
+    public var showsHosts: Bool { hostCount > 1 }
 
     public static let intervals: [Double] = [0.25, 0.5, 1, 2, 5, 10, 30, 60]
 
@@ -201,7 +204,7 @@ public struct DashboardModel: Sendable {
     }
 
     private mutating func moveSort(by step: Int) {
-        let all = ColumnID.allCases
+        let all = ColumnID.allCases.filter { $0 != .host || showsHosts }
         let i = all.firstIndex(of: sortColumn) ?? 0
         sortColumn = all[(i + step + all.count) % all.count]
         // Numbers read best largest first, names alphabetically.
@@ -231,6 +234,12 @@ public struct DashboardModel: Sendable {
         guard !rows.isEmpty else { return nil }
         if let selectedRow, let i = rows.firstIndex(where: { $0.id == selectedRow }) { return i }
         return 0
+    }
+
+    /// The host of the selected row, in a several-host dashboard.
+    public var selectedHost: String? {
+        guard let i = selectedIndex else { return nil }
+        return rows[i].host
     }
 
     /// The container of the selected row (a process row selects its container).

@@ -11,6 +11,8 @@ public final class DashboardRunner {
         public var readOnly: Bool
         public var ascii: Bool
         public var noColor: Bool
+        /// Hosts watched over ssh (`--host`); more than one shows the HOST column.
+        public var hostCount = 1
         public init(interval: Double, readOnly: Bool, ascii: Bool, noColor: Bool) {
             self.interval = interval; self.readOnly = readOnly; self.ascii = ascii; self.noColor = noColor
         }
@@ -46,6 +48,7 @@ public final class DashboardRunner {
         let screen = CursesScreen(forceASCII: config.ascii, noColor: config.noColor)
         var model = DashboardModel(width: screen.size.width, height: screen.size.height,
                                    interval: config.interval, readOnly: config.readOnly, ascii: !screen.unicode)
+        model.hostCount = config.hostCount
         var replay: ReplayDriver?
         switch source {
         case .live(let sample): startSampler(sample)

@@ -65,8 +65,8 @@ public enum DashboardView {
             lines.append(("", .normal))
             lines.append(("y: yes    any other key: no (the default)", .key))
         case .power(let d):
-            let g = m.snapshot?.gpus.first { $0.index == d.gpu }
-            lines.append(("Power limit for \(d.allGPUs ? "ALL GPUs" : "GPU \(d.gpu) (\(g?.name ?? "n/a"))")", .title))
+            let g = m.snapshot?.gpus.first { $0.index == d.gpu && $0.host == d.host }
+            lines.append(("Power limit for \(d.allGPUs ? "ALL GPUs" : "GPU \(d.gpu) (\(g?.name ?? "n/a"))")" + (d.host.map { " on host \($0)" } ?? ""), .title))
             if let g {
                 lines.append(("draw \(Format.watts(g.powerDraw))   limit \(Format.watts(g.powerLimitEnforced ?? g.powerLimit))   default \(Format.watts(g.powerLimitDefault))   allowed \(g.powerLimitMin.map { "\(Format.watts($0).dropLast(2))" } ?? "?")..\(Format.watts(g.powerLimitMax))", .normal))
             }
@@ -218,7 +218,8 @@ public enum DashboardView {
 
     static func gpuLine(_ f: inout Frame, _ m: DashboardModel, _ g: GPU, y: Int, compact: Bool) {
         var x = f.putFitted(0, y, "\(g.index)", width: 2, .heading, alignRight: true)
-        let name = shortName(g.name)
+        // Several hosts: the host leads the name, as GPU indices repeat across hosts.
+        let name = (g.host.map { $0 + " " } ?? "") + shortName(g.name)
         if g.lost {
             x = f.putFitted(x + 1, y, name, width: 20, .heading)
             f.put(x + 1, y, "LOST: the GPU stopped answering (GPU_IS_LOST); the others go on", .bad)
@@ -289,15 +290,15 @@ public enum DashboardView {
         x = f.put(x + 2, y, "mem ", .dim)
         x = bar(&f, m, x: x, y: y, width: 10, fraction: frac)
         x = f.put(x + 1, y, "\(Format.bytes(d.memoryUsed))/\(Format.bytes(d.memoryTotal))")
-        let names = containersOn(s, gpu: g.index, gi: d.gpuInstanceId, ci: d.computeInstanceId)
+        let names = containersOn(s, gpu: g.index, host: g.host, gi: d.gpuInstanceId, ci: d.computeInstanceId)
         f.put(x + 2, y, names.isEmpty ? "idle" : names.joined(separator: ", "), names.isEmpty ? .dim : .accent)
     }
 
-    static func containersOn(_ s: Snapshot, gpu: Int, gi: Int?, ci: Int?) -> [String] {
+    static func containersOn(_ s: Snapshot, gpu: Int, host: String? = nil, gi: Int?, ci: Int?) -> [String] {
         var names: [String] = []
-        for p in s.processes where p.gpuIndex == gpu && p.gpuInstanceId == gi && (ci == nil || p.computeInstanceId == ci) {
+        for p in s.processes where p.gpuIndex == gpu && p.host == host && p.gpuInstanceId == gi && (ci == nil || p.computeInstanceId == ci) {
             let id = p.info?.container?.id ?? "host"
-            let name = s.containers.first { $0.id == id }.map(SnapshotText.containerName) ?? "host"
+            let name = s.containers.first { $0.id == id && $0.host == host }.map(SnapshotText.containerName) ?? "host"
             if !names.contains(name) { names.append(name) }
         }
         return names
@@ -312,7 +313,7 @@ public enum DashboardView {
     // MARK: Table
 
     static func table(_ f: inout Frame, _ m: DashboardModel, _ layout: DashboardLayout, top: Int) {
-        let columns = Columns.fitting(width: m.width)
+        let columns = Columns.fitting(width: m.width, hosts: m.showsHosts)
         let fixed = columns.filter { $0.id != .command }.reduce(0) { $0 + $1.width + 1 }
         let commandWidth = max(0, m.width - fixed)
         var x = 0
@@ -392,7 +393,8 @@ public enum DashboardView {
     }
 
     static func detail(_ f: inout Frame, _ m: DashboardModel, containerId: String, top: Int) {
-        guard let s = m.snapshot, let c = s.containers.first(where: { $0.id == containerId }) else {
+        let host = m.selectedHost
+        guard let s = m.snapshot, let c = s.containers.first(where: { $0.id == containerId && (host == nil || $0.host == host) }) else {
             f.put(0, top + 1, "The container is gone. Press q or esc to go back.", .warn)
             return
         }
@@ -413,16 +415,17 @@ public enum DashboardView {
         line("GPU request", c.gpuRequest ?? "none seen")
         line("GPU use", c.idleAllocation ? "idle: no GPU process" :
              "GPU\(c.gpus.count == 1 ? "" : "s") \(c.gpus.map(String.init).joined(separator: ","))\(c.migInstances.isEmpty ? "" : " MIG " + c.migInstances.joined(separator: ","))  \(Format.bytes(c.gpuMemory))  SM \(Format.percent(c.smUtilization))  ~\(Format.watts(c.estimatedPowerShare)) (estimate)")
-        if let series = m.history.container(c.id) {
+        if let series = m.history.container(c.id, host: c.host) {
             let w = max(10, min(60, m.width - 30))
             line("SM history", m.glyphs.sparkline(series.sm.values, width: w, maxValue: max(100, series.sm.values.max() ?? 0)), .accent)
             // Memory against the total of its GPUs, so a steady job does not fill the line.
-            let total = s.gpus.filter { c.gpus.contains($0.index) }.compactMap(\.memoryTotal).reduce(0, +)
+            let total = s.gpus.filter { c.gpus.contains($0.index) && $0.host == c.host }.compactMap(\.memoryTotal).reduce(0, +)
             line("mem history", m.glyphs.sparkline(series.memory.values, width: w, maxValue: max(1, Double(total) / Double(1 << 30))), .good)
         }
         y += 1
         if y < m.height - 1 { f.put(0, y, "Processes", .title); y += 1 }
-        for p in s.processes where (p.info?.container?.id ?? "host") == c.id {
+        if let h = c.host { line("host", h) }
+        for p in s.processes where (p.info?.container?.id ?? "host") == c.id && p.host == c.host {
             guard y < m.height - 1 else { break }
             let text = "GPU \(p.gpuIndex)  pid \(p.pid)  cpid \(p.info?.namespacePid.map(String.init) ?? "-")  \(Format.bytes(p.usedGpuMemory))  SM \(Format.percent(p.smUtilization))  CPU \(Format.percent(p.info?.cpuPercent))  \(p.info?.user ?? "?")  \(p.info?.command ?? "")"
             f.put(2, y, text)

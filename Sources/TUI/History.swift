@@ -27,10 +27,14 @@ public struct History: Sendable, Equatable {
 
     public init() {}
 
-    static func gpuKey(_ g: GPU) -> String { g.uuid ?? "index \(g.index)" }
+    /// By uuid (index when there is none), and by host when several are watched:
+    /// indices, and fake or cloned uuids, collide across hosts.
+    static func gpuKey(_ g: GPU) -> String { (g.host.map { $0 + " " } ?? "") + (g.uuid ?? "index \(g.index)") }
 
     public func gpu(_ g: GPU) -> GPUSeries? { gpus[Self.gpuKey(g)] }
-    public func container(_ id: String) -> ContainerSeries? { containers[id] }
+    public func container(_ id: String, host: String? = nil) -> ContainerSeries? { containers[Self.containerKey(id, host: host)] }
+
+    static func containerKey(_ id: String, host: String?) -> String { host.map { "\($0) \(id)" } ?? id }
 
     public mutating func record(_ s: Snapshot) {
         for g in s.gpus where !g.lost {
@@ -46,11 +50,12 @@ public struct History: Sendable, Equatable {
         }
         var seen = Set<String>()
         for c in s.containers where !c.idleAllocation {
-            seen.insert(c.id)
-            var series = containers[c.id] ?? ContainerSeries()
+            let key = Self.containerKey(c.id, host: c.host)
+            seen.insert(key)
+            var series = containers[key] ?? ContainerSeries()
             series.sm.append(Double(c.smUtilization ?? 0))
             series.memory.append(Double(c.gpuMemory) / Double(1 << 30))
-            containers[c.id] = series
+            containers[key] = series
         }
         // Forget containers that left, so churn does not grow memory.
         if containers.count > seen.count {

@@ -63,6 +63,8 @@ public struct GPU: Codable, Sendable, Equatable {
     public var decoderUtilization: Int?   // percent
     public var migMode: MIGMode?
     public var migDevices: [MIGDevice] = []
+    /// The host it belongs to, in a merged several-host snapshot (`--host`); absent otherwise.
+    public var host: String?
 
     public init(index: Int) { self.index = index }
 }
@@ -105,6 +107,8 @@ public struct GPUProcess: Codable, Sendable, Equatable {
     public var decoderUtilization: Int?
     /// Host-side facts from /proc; nil when the PID is not visible there.
     public var info: ProcessInfoSample?
+    /// The host it runs on, in a merged several-host snapshot (`--host`); absent otherwise.
+    public var host: String?
 
     public init(pid: Int32, gpuIndex: Int, kind: ProcessKind) {
         self.pid = pid; self.gpuIndex = gpuIndex; self.kind = kind
@@ -178,6 +182,8 @@ public struct ContainerUsage: Codable, Sendable, Equatable {
     public var estimatedPowerShare: Int?
     /// A running container that asked for GPUs and has no GPU process now.
     public var idleAllocation = false
+    /// The host it runs on, in a merged several-host snapshot (`--host`); absent otherwise.
+    public var host: String?
 
     public var isHost: Bool { id == "host" }
     public var shortId: String { isHost ? "host" : String(id.prefix(12)) }

@@ -17,6 +17,9 @@ struct Options {
     var interval = 1.0
     var ascii = false
     var readOnly = false
+    /// `--host` (repeatable) and `--hosts-file`: the dashboard over ssh (RemoteHosts.swift).
+    var hosts: [String] = []
+    var hostsFile: String?
 }
 
 enum CommandLineParser {
@@ -57,6 +60,11 @@ enum CommandLineParser {
                     throw UsageError(description: "--interval must be a number of seconds from 0.25 to 60, not '\(text)'")
                 }
                 o.interval = v
+            case "--host": o.hosts.append(try value(arg))
+            case "--hosts-file": o.hostsFile = try value(arg)
+            case "--record":
+                // The dashboard's own option with a value: keep both for DashboardCommand.
+                o.arguments += [arg, try value(arg)]
             case "--ascii": o.ascii = true
             case "--read-only": o.readOnly = true
             case "-h", "--help": o.command = "help"; sawCommand = true
@@ -108,6 +116,10 @@ enum CommandLineParser {
       gpuctop export [--listen ADDR:PORT] [--textfile DIR [--once]]
                                         Prometheus metrics: serve GET /metrics (default
                                         127.0.0.1:9835) or write DIR/gpuctop.prom
+      gpuctop --host [USER@]HOST[:PORT]... | --hosts-file FILE
+                                        the dashboard of several hosts over ssh (each runs
+                                        'gpuctop snapshot --json --stream'); actions go to the row's host
+      gpuctop snapshot --json --stream  one compact JSON snapshot per line, every --interval
       gpuctop --version | --help
 
     Actions ask first on a terminal (--yes skips the question; without a terminal --yes
@@ -126,6 +138,10 @@ enum CommandLineParser {
       --json                JSON output for snapshot and power (schema in README.md)
       --ascii               ASCII bars and borders only
       --read-only           no actions (env GPUCTOP_READ_ONLY=1)
+      --record FILE         the dashboard also records every refresh into FILE
+      --host [USER@]HOST[:PORT]  a host to watch over ssh (repeatable; env GPUCTOP_SSH adds ssh
+                            options, GPUCTOP_REMOTE_COMMAND replaces the remote 'gpuctop')
+      --hosts-file FILE     hosts to watch, one per line (# comments)
 
     """
 }

@@ -20,6 +20,7 @@ final class DashboardPerformer: DashboardActionPerformer {
         case .container(let id, let name, let verb): return container(id: id, name: name, verb: verb)
         case .signal(let pid, let sig, let name, _): return signal(pid: pid, sig, name)
         case .power(let target, let setting): return setPower(target, setting)
+        case .onHost(let host, _): return "\(host) is a remote host; this dashboard acts on this machine only"
         }
     }
 

@@ -1,6 +1,9 @@
 // `gpuctop snapshot [--json]`: sample once, print, exit.
 // `gpuctop snapshot --from FILE [--at TIME] [--json]`: print a recorded snapshot
 // (see RecordCommand.swift) exactly as a live one.
+// `gpuctop snapshot --json --stream [--interval S]`: one compact JSON snapshot per
+// line at each interval until stdout closes (then exit 0 quietly) or SIGINT/SIGTERM;
+// what `gpuctop --host` reads over ssh (RemoteHosts.swift).
 import FoundationEssentials
 import Glibc
 import Telemetry
@@ -10,6 +13,7 @@ enum SnapshotCommand {
     static func run(_ options: Options) -> Int32 {
         var args = CommandArguments(command: "snapshot", options.arguments)
         let json = args.flag("--json")
+        let stream = args.flag("--stream")
         let from: String?
         let at: String?
         do {
@@ -18,6 +22,8 @@ enum SnapshotCommand {
             let extra = try args.finish()
             if let first = extra.first { throw UsageError(description: "unexpected argument '\(first)' for 'snapshot'") }
             if at != nil && from == nil { throw UsageError(description: "--at needs --from FILE") }
+            if stream && !json { throw UsageError(description: "--stream needs --json") }
+            if stream && from != nil { throw UsageError(description: "--stream is for live snapshots, not --from") }
         } catch {
             printError("\(error)")
             return 2
@@ -26,7 +32,50 @@ enum SnapshotCommand {
             return ReplaySnapshot.run(path: from, at: at, json: json)
         }
         let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot, dockerHost: options.dockerHost))
+        if stream { return streamSnapshots(sampler, interval: options.interval) }
         return printSnapshot(sampler.sample(), json: json)
+    }
+
+    /// One compact JSON line per interval, written with write(2) so a closed
+    /// reader shows up as EPIPE (SIGPIPE is ignored here) and ends the stream.
+    static func streamSnapshots(_ sampler: SnapshotSampler, interval: Double) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        // INT and TERM end the stream between lines; a line half written is not worth keeping.
+        signal(SIGINT) { _ in _exit(0) }
+        signal(SIGTERM) { _ in _exit(0) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        while true {
+            let start = monotonicSeconds()
+            let line: [UInt8]
+            do {
+                line = Array(try encoder.encode(sampler.sample())) + [UInt8(ascii: "\n")]
+            } catch {
+                printError("cannot encode the snapshot as JSON: \(error)")
+                return 1
+            }
+            var offset = 0
+            while offset < line.count {
+                let n = line[offset...].withUnsafeBufferPointer { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+                if n < 0 {
+                    if errno == EINTR || errno == EAGAIN { continue }
+                    return errno == EPIPE ? 0 : 1
+                }
+                offset += n
+            }
+            var left = start + interval - monotonicSeconds()
+            while left > 0 {
+                var ts = timespec(tv_sec: Int(left), tv_nsec: Int((left - left.rounded(.down)) * 1e9))
+                _ = nanosleep(&ts, nil)
+                left = start + interval - monotonicSeconds()
+            }
+        }
+    }
+
+    static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// Prints one snapshot as text or JSON; the live and the recorded path share it.

@@ -23,6 +23,11 @@ do {
     exit(2)
 }
 
+if (!options.hosts.isEmpty || options.hostsFile != nil) && options.command != "dashboard" {
+    printError("--host and --hosts-file are for the dashboard, not '\(options.command)'")
+    exit(2)
+}
+
 switch options.command {
 case "help":
     writeOut(CommandLineParser.help)

@@ -1,0 +1,560 @@
+// Several hosts over ssh: `gpuctop --host gpu1 --host gpu2` runs, for each host,
+//   ssh -o BatchMode=yes -o ServerAliveInterval=5 -o ServerAliveCountMax=2 [-p PORT] HOST \
+//       gpuctop snapshot --json --stream --interval I
+// and reads one JSON snapshot per line on a thread per host. A host that is down,
+// slow (no line for 3 intervals) or lacks gpuctop is marked with the reason and
+// retried with backoff (1, 2, 4 ... 30 s); the others keep updating. `merged()`
+// gives one Snapshot in which every GPU, process and container carries its host.
+//
+// ssh comes from PATH and uses the user's own config and agent; GPUCTOP_SSH adds
+// options (tests: `-F config -i key`), GPUCTOP_REMOTE_COMMAND replaces the remote
+// `gpuctop`. Processes are started with posix_spawn (Foundation's Process is not in
+// FoundationEssentials), their pipes close-on-exec so one host's ssh never holds
+// another's pipe open.
+import FoundationEssentials
+import Glibc
+
+public struct HostSpecError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// `[user@]HOST[:PORT]` (an IPv6 address in brackets: `[::1]:2222`).
+public struct HostSpec: Equatable, Sendable {
+    public var user: String?
+    public var host: String
+    public var port: Int?
+
+    /// What the dashboard shows: HOST, or HOST:PORT when a port was given.
+    public var name: String { port.map { "\(host):\($0)" } ?? host }
+    /// What ssh is given as the destination.
+    public var destination: String { user.map { "\($0)@\(host)" } ?? host }
+
+    public init(user: String? = nil, host: String, port: Int? = nil) {
+        self.user = user; self.host = host; self.port = port
+    }
+
+    public init(parsing raw: String) throws(HostSpecError) {
+        var text = Substring(trimBlanks(raw))
+        guard !text.isEmpty else { throw HostSpecError(description: "empty host") }
+        if let at = text.lastIndex(of: "@") {
+            let u = String(text[..<at])
+            guard !u.isEmpty else { throw HostSpecError(description: "empty user in '\(raw)'") }
+            user = u
+            text = text[text.index(after: at)...]
+        }
+        var portText: Substring?
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { throw HostSpecError(description: "missing ']' in '\(raw)'") }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            if rest.hasPrefix(":") { portText = rest.dropFirst() } else if !rest.isEmpty {
+                throw HostSpecError(description: "unexpected '\(rest)' in '\(raw)'")
+            }
+        } else if let colon = text.firstIndex(of: ":") {
+            host = String(text[..<colon])
+            portText = text[text.index(after: colon)...]
+        } else {
+            host = String(text)
+        }
+        guard !host.isEmpty else { throw HostSpecError(description: "empty host in '\(raw)'") }
+        guard host.allSatisfy({ !$0.isWhitespace && $0 != "/" && $0 != "'" && $0 != "\"" }), !host.hasPrefix("-") else {
+            throw HostSpecError(description: "bad host name '\(host)'")
+        }
+        if let portText {
+            guard let p = Int(portText), p > 0, p < 65536 else {
+                throw HostSpecError(description: "bad port '\(portText)' in '\(raw)' (1 to 65535)")
+            }
+            port = p
+        }
+    }
+
+    /// One host per line; `#` starts a comment; blank lines are skipped.
+    public static func parseList(_ text: String) throws(HostSpecError) -> [HostSpec] {
+        var result: [HostSpec] = []
+        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let trimmed = trimBlanks(content)
+            if trimmed.isEmpty { continue }
+            do {
+                result.append(try HostSpec(parsing: trimmed))
+            } catch {
+                throw HostSpecError(description: "line \(n + 1): \(error)")
+            }
+        }
+        return result
+    }
+}
+
+/// How hosts are reached: the ssh command and the remote gpuctop.
+public struct RemoteConfig: Sendable {
+    /// ssh and the options from GPUCTOP_SSH, e.g. ["ssh", "-F", "config"].
+    public var ssh: [String]
+    /// The remote command that stands for `gpuctop` (GPUCTOP_REMOTE_COMMAND).
+    public var remoteCommand: String
+    public var interval: Double
+
+    public init(environment: [String: String], interval: Double) {
+        let extra = (environment["GPUCTOP_SSH"] ?? "").split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        ssh = ["ssh"] + extra
+        let remote = environment["GPUCTOP_REMOTE_COMMAND"] ?? ""
+        remoteCommand = remote.isEmpty ? "gpuctop" : remote
+        self.interval = interval
+    }
+
+    /// The full ssh command line that runs `gpuctop ARGUMENTS` on `host`.
+    public func command(for host: HostSpec, _ arguments: [String], keepAlive: Bool = true) -> [String] {
+        var argv = ssh + ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+        if keepAlive { argv += ["-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2"] }
+        if let port = host.port { argv += ["-p", "\(port)"] }
+        return argv + [host.destination, remoteCommand] + arguments
+    }
+
+    public var streamArguments: [String] {
+        ["snapshot", "--json", "--stream", "--interval", Self.format(interval)]
+    }
+
+    static func format(_ v: Double) -> String {
+        v == v.rounded() ? String(Int(v)) : String(v)
+    }
+}
+
+// MARK: - Processes
+
+/// A child process with pipes, started with posix_spawnp (PATH lookup).
+public final class Subprocess {
+    public let pid: pid_t
+    /// Its stdout (and stderr, when merged), or -1.
+    public private(set) var stdout: Int32
+    /// Its stderr when kept apart, or -1.
+    public private(set) var stderr: Int32
+    private var reaped: Int32?
+
+    public struct SpawnError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// stdin is /dev/null; the child runs in its own process group, so the
+    /// terminal's keys (^C) never reach it; SIGPIPE, SIGINT, SIGTERM at default.
+    public init(_ argv: [String], mergeStderr: Bool = false) throws(SpawnError) {
+        // One spawn at a time: a pipe made by another thread must be close-on-exec
+        // before any child is started, or that child would hold it open.
+        Self.spawnLock.lock()
+        defer { Self.spawnLock.unlock() }
+        var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
+        guard Self.cloexecPipe(&outPipe) else { throw SpawnError(description: "pipe: \(String(cString: strerror(errno)))") }
+        if !mergeStderr {
+            guard Self.cloexecPipe(&errPipe) else {
+                close(outPipe[0]); close(outPipe[1])
+                throw SpawnError(description: "pipe: \(String(cString: strerror(errno)))")
+            }
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, mergeStderr ? outPipe[1] : errPipe[1], 2)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setpgroup(&attr, 0)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
+        let cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        var child: pid_t = 0
+        let rc = posix_spawnp(&child, argv[0], &actions, &attr, cArgs, environ)
+        close(outPipe[1])
+        if !mergeStderr { close(errPipe[1]) }
+        guard rc == 0 else {
+            close(outPipe[0])
+            if !mergeStderr { close(errPipe[0]) }
+            throw SpawnError(description: "cannot run \(argv[0]): \(String(cString: strerror(rc)))")
+        }
+        pid = child
+        stdout = outPipe[0]
+        stderr = mergeStderr ? -1 : errPipe[0]
+    }
+
+    private static let spawnLock = SpawnLock()
+
+    private static func cloexecPipe(_ fds: inout [Int32]) -> Bool {
+        guard pipe(&fds) == 0 else { return false }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return true
+    }
+
+    /// Exit status (128 + signal when killed); nil while running.
+    public func poll() -> Int32? {
+        if let reaped { return reaped }
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, WNOHANG)
+        guard r == pid else { return nil }
+        reaped = Self.decode(status)
+        return reaped
+    }
+
+    /// Sends `signal` to its process group, waits up to `grace` s, then KILLs; returns the status.
+    @discardableResult
+    public func terminate(grace: Double = 1) -> Int32 {
+        if let s = poll() { return s }
+        kill(-pid, SIGTERM)
+        kill(pid, SIGTERM)
+        let deadline = monotonicNow() + grace
+        while monotonicNow() < deadline {
+            if let s = poll() { return s }
+            usleep(10_000)
+        }
+        kill(-pid, SIGKILL)
+        kill(pid, SIGKILL)
+        return wait()
+    }
+
+    /// Waits for exit; returns the status.
+    @discardableResult
+    public func wait() -> Int32 {
+        if let reaped { return reaped }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        reaped = Self.decode(status)
+        return reaped!
+    }
+
+    public func closePipes() {
+        if stdout >= 0 { close(stdout); stdout = -1 }
+        if stderr >= 0 { close(stderr); stderr = -1 }
+    }
+
+    deinit {
+        closePipes()
+        if reaped == nil { terminate(grace: 0.2) }
+    }
+
+    static func decode(_ status: Int32) -> Int32 {
+        status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    /// Runs `argv` to the end (stderr merged into the output), killing it after `timeout` s.
+    public static func run(_ argv: [String], timeout: Double) -> (status: Int32, output: String) {
+        let p: Subprocess
+        do { p = try Subprocess(argv, mergeStderr: true) } catch { return (127, error.description) }
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let deadline = monotonicNow() + timeout
+        var timedOut = false
+        while true {
+            let left = deadline - monotonicNow()
+            if left <= 0 { timedOut = true; break }
+            var fds = [pollfd(fd: p.stdout, events: Int16(POLLIN), revents: 0)]
+            let r = Glibc.poll(&fds, 1, Int32(min(left, 1) * 1000))
+            if r < 0 && errno == EINTR { continue }
+            if r <= 0 { continue }
+            let n = read(p.stdout, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            if output.count < 1 << 20 { output.append(contentsOf: buffer[0..<n]) }
+        }
+        let status = timedOut ? p.terminate(grace: 0.5) : p.wait()
+        p.closePipes()
+        var text = String(decoding: output, as: UTF8.self)
+        if timedOut { text += "\n(no answer within \(Int(timeout)) s)" }
+        return (status, text)
+    }
+}
+
+private final class SpawnLock: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    func lock() { pthread_mutex_lock(&mutex) }
+    func unlock() { pthread_mutex_unlock(&mutex) }
+}
+
+/// Without spaces and tabs at either end (CharacterSet trimming is not in FoundationEssentials' String).
+func trimBlanks<S: StringProtocol>(_ text: S) -> String {
+    let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
+    guard let first = text.firstIndex(where: { !blank($0) }), let last = text.lastIndex(where: { !blank($0) }) else { return "" }
+    return String(text[first...last])
+}
+
+func monotonicNow() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func wallNow() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+// MARK: - Hosts
+
+/// Where one host stands.
+public enum HostState: Equatable, Sendable {
+    /// Starting ssh for the first time.
+    case connecting
+    /// Lines arrive; the newest snapshot.
+    case up(Snapshot)
+    /// Down (or retrying): why, and when the next try starts (wall-clock seconds).
+    case down(reason: String, retryAt: Double)
+}
+
+/// Runs one ssh per host and merges what they send.
+public final class RemoteHosts: @unchecked Sendable {
+    public let hosts: [HostSpec]
+    public let config: RemoteConfig
+    private var states: [HostState]
+    private var mutex = pthread_mutex_t()
+    private var cond = pthread_cond_t()
+    private var stopping = false
+    private var running: [Subprocess?]
+    private var threadsLeft = 0
+
+    public init(hosts: [HostSpec], config: RemoteConfig) {
+        self.hosts = hosts
+        self.config = config
+        states = Array(repeating: .connecting, count: hosts.count)
+        running = Array(repeating: nil, count: hosts.count)
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&cond, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(&cond)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
+    }
+
+    /// Starts one reader thread per host.
+    public func start() {
+        for i in hosts.indices {
+            locked { threadsLeft += 1 }
+            startThread { [self] in
+                self.follow(i)
+                self.locked { self.threadsLeft -= 1 }
+                pthread_cond_broadcast(&self.cond)
+            }
+        }
+    }
+
+    /// Stops every ssh and waits (briefly) for the threads.
+    public func stop() {
+        let children: [Subprocess] = locked {
+            stopping = true
+            return running.compactMap { $0 }
+        }
+        pthread_cond_broadcast(&cond)
+        for c in children {
+            kill(-c.pid, SIGTERM)
+            kill(c.pid, SIGTERM)
+        }
+        let deadline = wallNow() + 3
+        pthread_mutex_lock(&mutex)
+        while threadsLeft > 0 && wallNow() < deadline {
+            var ts = Self.timespecAt(min(deadline, wallNow() + 0.1))
+            pthread_cond_timedwait(&cond, &mutex, &ts)
+        }
+        pthread_mutex_unlock(&mutex)
+    }
+
+    public var isStopping: Bool { locked { stopping } }
+
+    public func state(_ i: Int) -> HostState { locked { states[i] } }
+
+    private func set(_ i: Int, _ s: HostState) { locked { states[i] = s } }
+
+    /// Sleeps until `deadline` (wall clock) or stop.
+    private func sleep(until deadline: Double) {
+        pthread_mutex_lock(&mutex)
+        while !stopping && wallNow() < deadline {
+            var ts = Self.timespecAt(deadline)
+            pthread_cond_timedwait(&cond, &mutex, &ts)
+        }
+        pthread_mutex_unlock(&mutex)
+    }
+
+    static func timespecAt(_ t: Double) -> timespec {
+        timespec(tv_sec: Int(t), tv_nsec: Int((t - t.rounded(.down)) * 1e9))
+    }
+
+    /// One host's life: connect, read lines, and on any failure retry with backoff.
+    private func follow(_ i: Int) {
+        let host = hosts[i]
+        var backoff = 1.0
+        let decoder = JSONDecoder()
+        while !isStopping {
+            let argv = config.command(for: host, config.streamArguments)
+            let child: Subprocess
+            do {
+                child = try Subprocess(argv)
+            } catch {
+                let retryAt = wallNow() + backoff
+                set(i, .down(reason: error.description, retryAt: retryAt))
+                sleep(until: retryAt)
+                backoff = min(30, backoff * 2)
+                continue
+            }
+            let registered: Bool = locked {
+                if stopping { return false }
+                running[i] = child
+                return true
+            }
+            if !registered { child.terminate(grace: 0.2); break }
+            var outBuffer: [UInt8] = []
+            var errText: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            var lastLine = monotonicNow()
+            var gotLine = false
+            var timeoutReason: String?
+            var outOpen = true, errOpen = true
+            let slowLimit = 3 * config.interval
+            // The first line may wait for the connection as well.
+            let firstLimit = slowLimit + 12
+            while outOpen && !isStopping {
+                var fds = [pollfd(fd: child.stdout, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: errOpen ? child.stderr : -1, events: Int16(POLLIN), revents: 0)]
+                let r = Glibc.poll(&fds, 2, 250)
+                if r < 0 && errno != EINTR { break }
+                if r > 0 && fds[0].revents != 0 {
+                    let n = read(child.stdout, &chunk, chunk.count)
+                    if n <= 0 {
+                        if n < 0 && errno == EINTR { continue }
+                        outOpen = false
+                    } else {
+                        outBuffer.append(contentsOf: chunk[0..<n])
+                        while let nl = outBuffer.firstIndex(of: UInt8(ascii: "\n")) {
+                            let line = outBuffer[0..<nl]
+                            defer { outBuffer.removeSubrange(0...nl) }
+                            guard !line.isEmpty else { continue }
+                            if let s = try? decoder.decode(Snapshot.self, from: Data(line)) {
+                                set(i, .up(s))
+                                gotLine = true
+                                lastLine = monotonicNow()
+                                backoff = 1
+                            }
+                        }
+                        // A line never ends: do not grow without bound.
+                        if outBuffer.count > 64 << 20 { outBuffer.removeAll() }
+                    }
+                }
+                if r > 0 && errOpen && fds[1].revents != 0 {
+                    let n = read(child.stderr, &chunk, chunk.count)
+                    if n <= 0 { if !(n < 0 && errno == EINTR) { errOpen = false } } else {
+                        errText.append(contentsOf: chunk[0..<n])
+                        if errText.count > 8192 { errText.removeFirst(errText.count - 8192) }
+                    }
+                }
+                let quiet = monotonicNow() - lastLine
+                if quiet > (gotLine ? slowLimit : firstLimit) {
+                    timeoutReason = gotLine ? "no data for \(Int(quiet.rounded())) s (slow or hung)"
+                                            : "no answer within \(Int(quiet.rounded())) s"
+                    break
+                }
+            }
+            // Collect the last words on stderr (ssh writes its reason just before it exits).
+            let drainUntil = monotonicNow() + 1
+            while errOpen && timeoutReason == nil && monotonicNow() < drainUntil {
+                var fds = [pollfd(fd: child.stderr, events: Int16(POLLIN), revents: 0)]
+                guard Glibc.poll(&fds, 1, 100) > 0 else { continue }
+                let n = read(child.stderr, &chunk, chunk.count)
+                if n <= 0 { errOpen = false } else { errText.append(contentsOf: chunk[0..<n]) }
+            }
+            let status = timeoutReason == nil ? waitBriefly(child) : child.terminate(grace: 0.5)
+            child.closePipes()
+            locked { running[i] = nil }
+            if isStopping { break }
+            let reason = timeoutReason ?? Self.reason(status: status, stderr: String(decoding: errText, as: UTF8.self),
+                                                     host: host, remote: config.remoteCommand)
+            let retryAt = wallNow() + backoff
+            set(i, .down(reason: reason, retryAt: retryAt))
+            sleep(until: retryAt)
+            backoff = min(30, backoff * 2)
+        }
+    }
+
+    /// ssh closed its output: give it a moment to exit, then make it.
+    private func waitBriefly(_ child: Subprocess) -> Int32 {
+        let deadline = monotonicNow() + 2
+        while monotonicNow() < deadline {
+            if let s = child.poll() { return s }
+            usleep(10_000)
+        }
+        return child.terminate(grace: 0.5)
+    }
+
+    /// One line on why a host's ssh ended.
+    static func reason(status: Int32, stderr: String, host: HostSpec, remote: String) -> String {
+        let lines = stderr.split(whereSeparator: { $0.isNewline })
+            .map { trimBlanks($0) }
+            .filter { !$0.isEmpty && !$0.hasPrefix("Warning: Permanently added") }
+        if status == 127 || lines.contains(where: { $0.contains("command not found") || $0.hasSuffix("No such file or directory") }) {
+            return "\(remote) not found on \(host.name) (install gpuctop there or set GPUCTOP_REMOTE_COMMAND)"
+        }
+        if let last = lines.last {
+            return status == 255 && !last.hasPrefix("ssh:") ? "ssh: " + last : last
+        }
+        return status == 0 ? "the stream ended" : "ssh exited with status \(status)"
+    }
+
+    /// One snapshot of all hosts: every GPU, process and container tagged with its
+    /// host; hosts that are down as degraded entries "host NAME".
+    public func merged() -> Snapshot {
+        let now = wallNow()
+        let current = locked { states }
+        var out = Snapshot(time: now, host: "")
+        var up = 0
+        var drivers = Set<String>(), cudas = Set<String>()
+        for (i, state) in current.enumerated() {
+            let name = hosts[i].name
+            switch state {
+            case .connecting:
+                out.degraded.append(DegradedSource(source: "host \(name)", reason: "connecting…"))
+            case .down(let reason, let retryAt):
+                let wait = Int((retryAt - now).rounded(.up))
+                out.degraded.append(DegradedSource(source: "host \(name)",
+                                                   reason: reason + (wait > 0 ? " (retrying in \(wait) s)" : " (retrying now)")))
+            case .up(let s):
+                up += 1
+                if let d = s.driverVersion { drivers.insert(d) }
+                if let c = s.cudaVersion { cudas.insert(c) }
+                for d in s.degraded { out.degraded.append(DegradedSource(source: "\(name) \(d.source)", reason: d.reason)) }
+                for var g in s.gpus { g.host = name; out.gpus.append(g) }
+                for var p in s.processes { p.host = name; out.processes.append(p) }
+                for var c in s.containers { c.host = name; out.containers.append(c) }
+            }
+        }
+        out.host = "\(up) of \(hosts.count) host\(hosts.count == 1 ? "" : "s") up"
+        out.driverVersion = drivers.count == 1 ? drivers.first : (drivers.isEmpty ? nil : "mixed")
+        out.cudaVersion = cudas.count == 1 ? cudas.first : (cudas.isEmpty ? nil : "mixed")
+        // Down hosts first: they are what needs attention.
+        out.degraded = out.degraded.filter { $0.source.hasPrefix("host ") } + out.degraded.filter { !$0.source.hasPrefix("host ") }
+        return out
+    }
+}
+
+private final class ThreadJob {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+}
+
+private func startThread(_ body: @escaping () -> Void) {
+    let box = Unmanaged.passRetained(ThreadJob(body))
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, { raw in
+        Unmanaged<ThreadJob>.fromOpaque(raw!).takeRetainedValue().body()
+        return nil
+    }, box.toOpaque())
+    if rc == 0 { pthread_detach(thread) } else { box.release() }
+}

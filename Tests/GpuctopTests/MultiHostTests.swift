@@ -1,0 +1,384 @@
+// Several hosts over ssh, end to end: two real sshd (Debian's openssh-server) on
+// loopback ports, each giving the remote gpuctop its own fake NVML scenario
+// (sshd_config SetEnv), the merged dashboard in tmux, actions forwarded to the
+// right host, a host going down and coming back. Plus `snapshot --json --stream`.
+import Foundation
+import XCTest
+import Telemetry
+import TestSupport
+
+/// A private sshd on 127.0.0.1:port, run with `-D -e -f CONFIG`.
+final class TestSSHD {
+    let port: Int
+    let config: String
+    let log: String
+    private(set) var pid: pid_t = 0
+
+    init(dir: URL, name: String, port: Int, authorizedKeys: String, environment: [String: String]) throws {
+        self.port = port
+        let hostKey = dir.appendingPathComponent("\(name)-hostkey").path
+        let r = try Run.command(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey])
+        guard r.status == 0 else { throw TestFailure("ssh-keygen: \(r.stderr)") }
+        config = dir.appendingPathComponent("\(name)-sshd_config").path
+        log = dir.appendingPathComponent("\(name)-sshd.log").path
+        let setEnv = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        try """
+        Port \(port)
+        ListenAddress 127.0.0.1
+        HostKey \(hostKey)
+        PidFile none
+        PermitRootLogin prohibit-password
+        PubkeyAuthentication yes
+        PasswordAuthentication no
+        KbdInteractiveAuthentication no
+        AuthorizedKeysFile \(authorizedKeys)
+        UsePAM no
+        StrictModes no
+        SetEnv \(setEnv)
+
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+    }
+
+    func start() throws {
+        // sshd refuses to start without its privilege separation directory.
+        try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+        pid = try TestSSHD.spawnDaemon(["/usr/sbin/sshd", "-D", "-e", "-f", config], log: log)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if TestSSHD.canConnect(port) { return }
+            usleep(50_000)
+        }
+        throw TestFailure("sshd on port \(port) did not listen: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+    }
+
+    /// Kills sshd and every session it started (the per-connection sshd, the shell, the remote gpuctop).
+    func stop() {
+        guard pid > 0 else { return }
+        for p in TestSSHD.descendants(of: pid) { kill(p, SIGKILL) }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        pid = 0
+    }
+
+    /// Starts a daemon with every descriptor above 2 closed (not with Foundation's
+    /// Process: a daemon holding the sockets it hands children would keep other
+    /// Child processes from ever being seen to exit; see Run.leavingDaemons).
+    static func spawnDaemon(_ arguments: [String], log: String) throws -> pid_t {
+        let closeAndRun = #"for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$0" "$@""#
+        let argv0 = ["/bin/bash", "-c", closeAndRun] + arguments
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv: [UnsafeMutablePointer<CChar>?] = argv0.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv0[0], &actions, nil, argv, environ)
+        guard rc == 0 else { throw TestFailure("posix_spawn \(arguments[0]): \(rc)") }
+        return pid
+    }
+
+    static func descendants(of root: Int32) -> [Int32] {
+        var parent: [Int32: Int32] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry),
+                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let ppid = Int32(fields[1]) { parent[pid] = ppid }
+        }
+        var result: [Int32] = []
+        var frontier: Set<Int32> = [root]
+        while !frontier.isEmpty {
+            let next = parent.filter { frontier.contains($0.value) }.map(\.key)
+            result += next
+            frontier = Set(next)
+        }
+        return result
+    }
+
+    static func canConnect(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    /// A loopback port that was free a moment ago.
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
+
+/// Two loopback "hosts", gpu1 and gpu2, reached through an ssh config of their own.
+final class TwoHosts {
+    let dir = TestEnv.temporaryDirectory("multihost")
+    var sshds: [TestSSHD] = []
+    let sshConfig: String
+    let key: String
+
+    init(scenarios: [String], dockerHost: String?) throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd"),
+              FileManager.default.isExecutableFile(atPath: "/usr/bin/ssh") else {
+            throw XCTSkip("needs openssh-server and openssh-client (scripts/test.sh installs them)")
+        }
+        key = dir.appendingPathComponent("key").path
+        let r = try Run.command(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key])
+        guard r.status == 0 else { throw TestFailure("ssh-keygen: \(r.stderr)") }
+        let authorized = dir.appendingPathComponent("authorized_keys").path
+        try FileManager.default.copyItem(atPath: key + ".pub", toPath: authorized)
+        let lib = try FakeNVML.builtDirectory().appendingPathComponent("libnvidia-ml.so.1").path
+        var config = ""
+        for (i, scenario) in scenarios.enumerated() {
+            let name = "gpu\(i + 1)"
+            let state = dir.appendingPathComponent("\(name)-state")
+            try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+            var env = ["FAKE_NVML_SCENARIO": try FakeNVML.scenario(scenario), "GPUCTOP_NVML": lib,
+                       "XDG_STATE_HOME": state.path]
+            if let dockerHost { env["DOCKER_HOST"] = dockerHost }
+            let sshd = try TestSSHD(dir: dir, name: name, port: TestSSHD.freePort(), authorizedKeys: authorized, environment: env)
+            sshds.append(sshd)
+            config += "Host \(name)\n  HostName 127.0.0.1\n  Port \(sshd.port)\n"
+        }
+        config += "Host *\n  User root\n  IdentitiesOnly yes\n  LogLevel ERROR\n"
+        sshConfig = dir.appendingPathComponent("ssh_config").path
+        try config.write(toFile: sshConfig, atomically: true, encoding: .utf8)
+        for s in sshds { try s.start() }
+    }
+
+    /// What GPUCTOP_SSH carries: the config, the test key, no host key checks.
+    var sshOptions: String {
+        "-F \(sshConfig) -i \(key) -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+    }
+
+    func audit(_ host: String) -> String {
+        (try? String(contentsOf: dir.appendingPathComponent("\(host)-state/gpuctop/actions.log"), encoding: .utf8)) ?? ""
+    }
+
+    func stop() { sshds.forEach { $0.stop() } }
+}
+
+final class MultiHostTests: XCTestCase {
+    let tag = "mh-\(UUID().uuidString.prefix(6).lowercased())"
+    var hosts: TwoHosts?
+    var containers: [String] = []
+    var children: [Child] = []
+
+    override func tearDown() {
+        hosts?.stop()
+        for c in containers { _ = try? Docker.run(["rm", "-f", c]) }
+        children.forEach { $0.stop() }
+    }
+
+    static func scenario(name: String, uuid: String, util: String, process: (pid: Int32, gib: Int)) -> String {
+        """
+        gpu
+        name \(name)
+        uuid \(uuid)
+        util \(util)
+        memory_total 85899345920
+        memory_used 12884901888
+        power 300000
+        power_limit 700000
+        power_default 700000
+        power_min 200000
+        power_max 700000
+        process compute pid=\(process.pid) mem=\(process.gib)GiB sm=\(process.gib * 10)
+
+        """
+    }
+
+    /// The gpu line of `host` on the screen.
+    func gpuLine(_ screen: String, _ host: String) -> String {
+        screen.split(separator: "\n").first { $0.contains("\(host) H200") || $0.contains("\(host) A100") }.map(String.init) ?? ""
+    }
+
+    func testMergedDashboardForwardedActionsAndAHostGoingDown() throws {
+        let box = "\(tag)-box"
+        try Docker.runContainer(box)
+        containers = [box]
+        children = [try Child(["/bin/sleep", "301"])]
+        let sleeper = children[0].pid
+        let h = try TwoHosts(scenarios: [
+            Self.scenario(name: "NVIDIA H200", uuid: "GPU-same", util: "10 20 30", process: (sleeper, 2)),
+            // The same uuid on purpose: GPUs are told apart by host, not only by uuid.
+            Self.scenario(name: "NVIDIA A100", uuid: "GPU-same", util: "55", process: (try Docker.pid(box), 8)),
+        ], dockerHost: try Docker.host())
+        hosts = h
+        let t = try TmuxSession(
+            command: "\(TestEnv.gpuctopBinary.path) --host gpu1 --host gpu2 --interval 1; echo EXITED; sleep 600",
+            environment: ["GPUCTOP_SSH": h.sshOptions, "GPUCTOP_REMOTE_COMMAND": TestEnv.gpuctopBinary.path,
+                          "XDG_STATE_HOME": h.dir.appendingPathComponent("local-state").path,
+                          "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"])
+        defer { _ = try? t.tmux(["kill-server"]) }
+
+        // Both hosts' GPUs and processes, a HOST column, and the header's count.
+        var screen = try t.waitFor("both hosts", timeout: 30) {
+            $0.contains("2 of 2 hosts up") && $0.contains("gpu1 H200") && $0.contains("gpu2 A100")
+                && $0.contains(box) && $0.contains("pid \(sleeper)")
+        }
+        XCTAssertTrue(screen.contains("HOST"), screen)
+        let boxRow = screen.split(separator: "\n").first { $0.contains(box) }.map(String.init) ?? ""
+        XCTAssertTrue(boxRow.hasPrefix("gpu2"), "the container's row starts with its host: \(boxRow)\n\(screen)")
+        let sleeperGroup = screen.split(separator: "\n").first { $0.hasPrefix("gpu1") && $0.contains("host") }
+        XCTAssertNotNil(sleeperGroup, screen)
+
+        // A stop goes to gpu2 (the container's host), and the question names it.
+        try t.send("x")
+        screen = try t.waitFor("the question") { $0.contains("Stop container \(box)") }
+        XCTAssertTrue(screen.contains("on host gpu2?"), screen)
+        try t.send("y")
+        screen = try t.waitFor("the result", timeout: 30) { $0.contains("gpu2: ") && $0.contains("stopped") }
+        XCTAssertEqual(try Docker.run(["inspect", "-f", "{{.State.Status}}", box]), "exited")
+        XCTAssertTrue(h.audit("gpu2").contains("action=stop"), h.audit("gpu2"))
+        XCTAssertTrue(h.audit("gpu1").isEmpty, "nothing went to gpu1: \(h.audit("gpu1"))")
+
+        // A signal goes to gpu1 (the process's host).
+        try t.send("/")
+        try t.type("sleep 301")
+        try t.send("Enter")
+        try t.waitFor("the filter") { $0.contains("filter \"sleep 301\"") && !$0.contains(box) }
+        try t.send("Down")
+        try t.send("T")
+        screen = try t.waitFor("the signal question") { $0.contains("Send SIGTERM to host PID \(sleeper)") }
+        XCTAssertTrue(screen.contains("on host gpu1?"), screen)
+        try t.send("y")
+        try t.waitFor("the signal result", timeout: 30) { $0.contains("gpu1: ") && $0.contains("SIGTERM") }
+        children[0].process.waitUntilExit()
+        XCTAssertEqual(children[0].process.terminationStatus, SIGTERM)
+        XCTAssertTrue(h.audit("gpu1").contains("action=signal"), h.audit("gpu1"))
+        try t.send("Escape")
+
+        // gpu2 goes down: marked with the reason, while gpu1 keeps updating.
+        h.sshds[1].stop()
+        screen = try t.waitFor("gpu2 marked down", timeout: 20) {
+            $0.contains("1 of 2 hosts up") && $0.contains("host gpu2: ") && $0.contains("retrying")
+        }
+        XCTAssertFalse(screen.contains("gpu2 A100"), "a down host's GPUs are not shown as current: \(screen)")
+        try t.waitFor("the refused connection", timeout: 20) { $0.contains("host gpu2: ") && $0.contains("Connection refused") }
+        let first = gpuLine(try t.screen(), "gpu1")
+        try t.waitFor("gpu1 still updating", timeout: 10) { screen in
+            let now = self.gpuLine(screen, "gpu1")
+            return !now.isEmpty && now != first
+        }
+
+        // gpu2 comes back.
+        try h.sshds[1].start()
+        try t.waitFor("gpu2 back", timeout: 45) { $0.contains("2 of 2 hosts up") && $0.contains("gpu2 A100") }
+        try t.send("q")
+        try t.waitFor("EXITED")
+    }
+
+    func testHostSpecParsing() throws {
+        XCTAssertEqual(try HostSpec(parsing: "gpu1"), HostSpec(host: "gpu1"))
+        XCTAssertEqual(try HostSpec(parsing: "ops@gpu2:2222"), HostSpec(user: "ops", host: "gpu2", port: 2222))
+        XCTAssertEqual(try HostSpec(parsing: "[::1]:22").host, "::1")
+        XCTAssertEqual(try HostSpec(parsing: "ops@gpu2:2222").name, "gpu2:2222")
+        XCTAssertEqual(try HostSpec(parsing: "ops@gpu2:2222").destination, "ops@gpu2")
+        XCTAssertThrowsError(try HostSpec(parsing: "gpu1:99999"))
+        XCTAssertThrowsError(try HostSpec(parsing: "-oProxyCommand=x"))
+        let list = try HostSpec.parseList("# fleet\ngpu1\n\n  gpu2:2200   # rack 2\n")
+        XCTAssertEqual(list.map(\.name), ["gpu1", "gpu2:2200"])
+        XCTAssertThrowsError(try HostSpec.parseList("gpu1\ngpu2:x\n")) { error in
+            XCTAssertTrue("\(error)".contains("line 2"), "\(error)")
+        }
+    }
+
+    func testAHostWithoutGpuctopIsMarkedAndTheCommandLineIsChecked() throws {
+        let r = try Run.gpuctop(["snapshot", "--host", "gpu1"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("for the dashboard"), r.stderr)
+        // The merge, without a terminal: a host whose remote command is missing.
+        let h = try TwoHosts(scenarios: [Self.scenario(name: "NVIDIA H200", uuid: "GPU-x", util: "10", process: (1, 1))],
+                             dockerHost: nil)
+        hosts = h
+        let remote = RemoteHosts(hosts: [HostSpec(host: "gpu1")],
+                                 config: RemoteConfig(environment: ["GPUCTOP_SSH": h.sshOptions,
+                                                                    "GPUCTOP_REMOTE_COMMAND": "/nonexistent/gpuctop"], interval: 1))
+        remote.start()
+        defer { remote.stop() }
+        let deadline = Date().addingTimeInterval(20)
+        var merged = remote.merged()
+        while Date() < deadline, !(merged.degraded.first?.reason.contains("not found") ?? false) {
+            usleep(100_000)
+            merged = remote.merged()
+        }
+        XCTAssertEqual(merged.degraded.first?.source, "host gpu1", "\(merged.degraded)")
+        XCTAssertTrue(merged.degraded.first?.reason.contains("/nonexistent/gpuctop not found on gpu1") ?? false, "\(merged.degraded)")
+        XCTAssertTrue(merged.degraded.first?.reason.contains("retrying") ?? false, "\(merged.degraded)")
+        XCTAssertEqual(merged.host, "0 of 1 host up")
+    }
+}
+
+/// `gpuctop snapshot --json --stream`: one JSON line per interval until stdout closes.
+final class SnapshotStreamTests: XCTestCase {
+    func streamEnvironment() throws -> [String: String] {
+        let scenario = try FakeNVML.scenario("gpu\nname NVIDIA H200\nuuid GPU-s\nutil 10 20 30\nmemory_total 1000\nmemory_used 10\n")
+        return ["FAKE_NVML_SCENARIO": scenario, "GPUCTOP_NVML": try FakeNVML.privateCopy(), "DOCKER_HOST": "unix:///nonexistent.sock"]
+    }
+
+    func testLinesAreJSONAtTheIntervalAndAClosedReaderEndsIt() throws {
+        let bin = TestEnv.gpuctopBinary.path
+        let r = try Run.command(["/bin/bash", "-c",
+                                 "\(bin) snapshot --json --stream --interval 0.5 | head -n 3; echo \"status=${PIPESTATUS[0]}\" >&2"],
+                                environment: try streamEnvironment(), timeout: 30)
+        let lines = r.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 3, r.stdout)
+        var utils: [Int] = []
+        for line in lines {
+            let s = try JSONDecoder().decode(Snapshot.self, from: Data(line.utf8))
+            utils.append(s.gpus.first?.utilizationGpu ?? -1)
+        }
+        XCTAssertEqual(utils, [10, 20, 30], "one sample per line")
+        // Three lines at 0.5 s need two intervals; the fourth write meets EPIPE and exits 0, quietly.
+        XCTAssertGreaterThanOrEqual(r.seconds, 1.4, "interval respected")
+        XCTAssertLessThan(r.seconds, 10)
+        XCTAssertTrue(r.stderr.contains("status=0"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("gpuctop:"), "quiet on a closed stdout: \(r.stderr)")
+    }
+
+    func testSIGTERMEndsTheStream() throws {
+        let p = Process()
+        p.executableURL = TestEnv.gpuctopBinary
+        p.arguments = ["snapshot", "--json", "--stream", "--interval", "0.25"]
+        p.environment = ProcessInfo.processInfo.environment.merging(try streamEnvironment()) { $1 }
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let firstLine = out.fileHandleForReading.availableData
+        XCTAssertTrue(firstLine.starts(with: Data("{".utf8)), String(decoding: firstLine, as: UTF8.self))
+        kill(p.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(10)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        XCTAssertFalse(p.isRunning)
+        if p.isRunning { p.terminate() } else { XCTAssertEqual(p.terminationStatus, 0) }
+    }
+
+    func testStreamNeedsJSON() throws {
+        let r = try Run.gpuctop(["snapshot", "--stream"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("--stream needs --json"), r.stderr)
+    }
+}
