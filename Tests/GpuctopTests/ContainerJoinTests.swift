@@ -357,11 +357,12 @@ final class ContainerJoinTests: XCTestCase {
         XCTAssertTrue(rowA.contains("proj/trainer"), rowA)
         XCTAssertTrue(rowA.contains("7.0 GiB"), rowA)
         XCTAssertTrue(rowA.contains("running"), rowA)
-        let rowK = try XCTUnwrap(lines.first { $0.hasPrefix(k.name) }, r.stdout)
+        // A Kubernetes container is shown by its container name; the pod is in SERVICE/POD.
+        let rowK = try XCTUnwrap(lines.first { $0.hasPrefix("server ") && $0.contains("inference/vllm-0") }, r.stdout)
         XCTAssertTrue(rowK.contains("inference/vllm-0"), rowK)
         XCTAssertTrue(lines.contains { $0.hasPrefix(b.name) && $0.contains("proj/trainer") }, r.stdout)
         XCTAssertTrue(lines.contains { $0.hasPrefix("host ") }, r.stdout)
-        for (pid, name) in [(a1, a.name), (a2, a.name), (b1, b.name), (k1, k.name), (h, "host")] {
+        for (pid, name) in [(a1, a.name), (a2, a.name), (b1, b.name), (k1, "server"), (h, "host")] {
             let row = try XCTUnwrap(lines.first { $0.contains(" \(pid) ") && $0.contains("sleep") }, r.stdout)
             XCTAssertTrue(row.contains(" \(name) "), "\(name) not in: \(row)")
         }
