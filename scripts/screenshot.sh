@@ -407,7 +407,7 @@ tm -f /dev/null new-session -d -x 200 -y 50 -s shot \
 tm set-option -t shot remain-on-exit on >/dev/null
 
 log "waiting for the dashboard"
-wait_screen 20 "$pod_vllm"
+wait_screen 20 "inference/vllm"
 wait_screen 10 "$embedder"
 log "letting the history fill for ${warmup}s"
 sleep "$warmup"
