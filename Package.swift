@@ -7,6 +7,9 @@ let package = Package(
     name: "gpuctop",
     products: [
         .executable(name: "gpuctop", targets: ["gpuctop"]),
+        // For the fuzz targets in fuzz/ (a separate package that depends on this one).
+        .library(name: "Telemetry", targets: ["Telemetry"]),
+        .library(name: "DockerSocket", targets: ["DockerSocket"]),
     ],
     targets: [
         // Our own declarations of the NVML ABI we use. Nothing links libnvidia-ml:

@@ -46,8 +46,28 @@ if [ -n "$extra" ]; then echo "release binary needs more than glibc and ncurses:
 .build/release/gpuctop snapshot --nvml /nonexistent/libnvidia-ml.so.1 >/dev/null
 echo "release binary: needs only glibc and ncurses, and starts without an NVIDIA driver"
 
+# The concurrency tests once more under the thread sanitizer: the sampler/UI mailbox, the
+# container catalog with its events thread, and the Docker client against a misbehaving
+# daemon. Instrumented in a scratch path of its own, so the build above stays as it is;
+# skipped when arguments pick the tests. A data race fails the run (TSan exits 66).
+tsan_status=0
+if [ $# -eq 0 ]; then
+    tsan_tests='^(TUITests\.MailboxTests|TelemetryTests\.ContainerCatalogTests|DockerSocketTests\.FakeDaemonTests)/'
+    timeout 600 swift test --disable-swift-testing --sanitize=thread --scratch-path .build-tsan \
+        --filter "$tsan_tests" > .build/test-tsan-output.log 2>&1 || tsan_status=$?
+    grep -q "WARNING: ThreadSanitizer" .build/test-tsan-output.log && tsan_status=1
+    tsan_summary=$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" .build/test-tsan-output.log | tail -1 | sed -E 's/^\s*//' || true)
+    if [ "$tsan_status" != 0 ]; then
+        grep -E -A40 "WARNING: ThreadSanitizer|error:" .build/test-tsan-output.log | head -300 || true
+        echo "thread sanitizer run FAILED (status $tsan_status): .build/test-tsan-output.log"
+    else
+        echo "thread sanitizer: ${tsan_summary:-no tests ran}, no data races"
+    fi
+fi
+
 # One closing line for CI: the XCTest totals.
 summary=$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" .build/test-output.log | tail -1)
 total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
 failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
 echo "$((total - failed)) passed, $failed failed"
+[ "$tsan_status" = 0 ] || exit 1

@@ -14,7 +14,10 @@ enum TerminalGuard {
     /// Written by signal handlers and the sampler thread to wake the run loop.
     nonisolated(unsafe) static var wakeWrite: Int32 = -1
     nonisolated(unsafe) static var wakeRead: Int32 = -1
-    nonisolated(unsafe) static var savedTermios = termios()
+    /// On the heap, not a `termios` global: Swift emits a global C struct with a constant
+    /// initializer without its interior padding (57 bytes for termios' 60 here), so
+    /// tcgetattr wrote 3 bytes past it (ASan: global-buffer-overflow in prepare()).
+    nonisolated(unsafe) static var savedTermios: UnsafeMutablePointer<termios>?
     nonisolated(unsafe) static var haveTermios = false
     nonisolated(unsafe) static var restoreBytes: UnsafeMutablePointer<UInt8>?
     nonisolated(unsafe) static var restoreCount = 0
@@ -24,7 +27,10 @@ enum TerminalGuard {
 
     /// Before initscr: remember the terminal modes and make the wake pipe.
     static func prepare() {
-        haveTermios = tcgetattr(STDIN_FILENO, &savedTermios) == 0
+        let saved = savedTermios ?? UnsafeMutablePointer<termios>.allocate(capacity: 1)
+        saved.initialize(to: termios())
+        savedTermios = saved
+        haveTermios = tcgetattr(STDIN_FILENO, saved) == 0
         var fds: [Int32] = [-1, -1]
         if pipe(&fds) == 0 {
             for fd in fds {
@@ -85,12 +91,12 @@ enum TerminalGuard {
         if let bytes = restoreBytes, restoreCount > 0 {
             _ = write(STDOUT_FILENO, bytes, restoreCount)
         }
-        if haveTermios { tcsetattr(STDIN_FILENO, TCSANOW, &savedTermios) }
+        if haveTermios, let saved = savedTermios { tcsetattr(STDIN_FILENO, TCSANOW, saved) }
     }
 
     /// After endwin, on the normal path: put the default handlers back.
     static func uninstall() {
         for sig in quitSignals + fatalSignals { signal(sig, SIG_DFL) }
-        if haveTermios { tcsetattr(STDIN_FILENO, TCSANOW, &savedTermios) }
+        if haveTermios, let saved = savedTermios { tcsetattr(STDIN_FILENO, TCSANOW, saved) }
     }
 }

@@ -128,6 +128,13 @@ final class ExportJob: @unchecked Sendable {
         pthread_cond_init(cond, nil)
     }
 
+    deinit {
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        cond.deallocate()
+        mutex.deallocate()
+    }
+
     /// The exit status the job asks for (after --once or a failed first write).
     var finished: Int32? {
         pthread_mutex_lock(mutex)

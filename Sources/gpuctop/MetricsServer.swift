@@ -56,8 +56,10 @@ final class MetricsServer: @unchecked Sendable {
     private let listenFD: Int32
     private let workerCount: Int
 
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    // Allocated at the end of init, after everything that can throw: a throwing init
+    // does not run deinit, so anything allocated before the throw would leak.
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let cond: UnsafeMutablePointer<pthread_cond_t>
     // Guarded by mutex:
     private var queue: [(fd: Int32, accepted: Double)] = []
     private var stopping = false
@@ -112,6 +114,8 @@ final class MetricsServer: @unchecked Sendable {
             }
         }
         self.address = bound
+        mutex = .allocate(capacity: 1)
+        cond = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(cond, nil)
     }
