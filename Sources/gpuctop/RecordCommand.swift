@@ -122,6 +122,22 @@ enum RecordCommand {
 
 // MARK: - Replaying one snapshot
 
+/// Opens a recording that holds at least one snapshot; nil after a one-line error.
+func openReadable(_ path: String) -> RecordingReader? {
+    let reader: RecordingReader
+    do {
+        reader = try RecordingReader(path: path)
+    } catch {
+        printError("\(error)")
+        return nil
+    }
+    guard reader.count > 0 else {
+        printError("\(path) holds no readable snapshot" + (reader.stopReason.map { ": \($0)" } ?? ""))
+        return nil
+    }
+    return reader
+}
+
 enum ReplaySnapshot {
     static func run(path: String, at: String?, json: Bool) -> Int32 {
         var when: RecordingTime?
@@ -132,17 +148,7 @@ enum ReplaySnapshot {
             }
             when = parsed
         }
-        let reader: RecordingReader
-        do {
-            reader = try RecordingReader(path: path)
-        } catch {
-            printError("\(error)")
-            return 1
-        }
-        guard reader.count > 0 else {
-            printError("\(path) holds no readable snapshot" + (reader.stopReason.map { ": \($0)" } ?? ""))
-            return 1
-        }
+        guard let reader = openReadable(path) else { return 1 }
         var index = reader.count - 1
         if let when {
             let start = reader.header.startTime

@@ -19,17 +19,7 @@ enum ReplayCommand {
             printError("\(error)")
             return 2
         }
-        let reader: RecordingReader
-        do {
-            reader = try RecordingReader(path: path)
-        } catch {
-            printError("\(error)")
-            return 1
-        }
-        guard reader.count > 0 else {
-            printError("\(path) holds no readable snapshot" + (reader.stopReason.map { ": \($0)" } ?? ""))
-            return 1
-        }
+        guard let reader = openReadable(path) else { return 1 }
         let driver = ReplayDriver(reader: reader)
         if let at {
             guard let when = RecordingTime.parse(at), let time = when.resolve(start: reader.header.startTime) else {
