@@ -7,7 +7,9 @@
 //   swift build -c release --sanitize=fuzzer --sanitize=address --disable-dead-strip \
 //       -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -enable-testing \
 //       --package-path fuzz
-//   fuzz/.build/release/FuzzCgroup -runs=100000 fuzz/corpus/cgroup
+//   mkdir -p fuzz/.build/corpus/cgroup
+//   fuzz/.build/release/FuzzCgroup -runs=100000 fuzz/.build/corpus/cgroup fuzz/corpus/cgroup
+// (libFuzzer adds what it finds to the FIRST directory: keep the seeds in fuzz/corpus/ second.)
 // -parse-as-library: libFuzzer brings its own main(), so main.swift must not define one.
 // --disable-dead-strip: --gc-sections loses the coverage counters' registration.
 // -sanitize=fuzzer,address: swiftc keeps only its last -sanitize= flag.
