@@ -34,6 +34,8 @@ private func withFixedChecksums(_ bytes: [UInt8]) -> [UInt8]? {
 }
 
 private let scratchPath = "/dev/shm/gpuctop-fuzz-recording-\(getpid()).rec"
+/// Removes the scratch file when libFuzzer exits (after -runs, or on a crash report).
+private let removeScratchAtExit: Void = { _ = atexit { unlink(scratchPath) } }()
 
 private func read(_ bytes: [UInt8], roundTrip: Bool) {
     let reader: RecordingReader
@@ -78,6 +80,7 @@ private func read(_ bytes: [UInt8], roundTrip: Bool) {
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzRecording(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
+    _ = removeScratchAtExit
     let bytes = Array(UnsafeRawBufferPointer(start: start, count: count))
     read(bytes, roundTrip: false)
     read(withFixedChecksums(bytes) ?? bytes, roundTrip: true)
