@@ -25,17 +25,8 @@ if ls .whl/*.whl >/dev/null 2>&1; then
         && export PYTHONPATH="$work/site" PATH="$work/site/bin:$PATH"
 fi
 
-for i in 1 2 3 4; do
-    python3 - "$i" >/dev/null 2>&1 <<'PY' &
-import sys, time, torch
-n = int(sys.argv[1]); x = torch.randn(2048 * n, 2048, device="cuda"); w = torch.randn(2048, 2048, device="cuda")
-end = time.time() + 600
-while time.time() < end:
-    y = x @ w; torch.cuda.synchronize(); time.sleep(0.01 * n)
-PY
-    pids+=($!)
-done
-for _ in $(seq 120); do [ "$(nvidia-smi --query-compute-apps=pid --format=csv,noheader | grep -c .)" -ge 4 ] && break; sleep 0.5; done
+. bench/gpu-load.sh
+start_gpu_load 4
 
 tick=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[12] + f[13] }' "/proc/$1/stat"; }

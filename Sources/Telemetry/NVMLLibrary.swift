@@ -83,6 +83,8 @@ public final class NVMLLibrary: @unchecked Sendable {
     let graphicsProcesses: ProcessListFunction?
     let mpsProcesses: ProcessListFunction?
     let processUtilization: cnvml_process_utilization_fn?
+    /// The newer per-process call (drivers 550+); only timed by NVMLProbe for now.
+    let processesUtilizationInfo: cnvml_processes_utilization_info_fn?
     let migMode: cnvml_device_uint_uint_fn?
     let maxMigDeviceCount: cnvml_device_uint_fn?
     let migDeviceHandle: cnvml_mig_handle_fn?
@@ -164,6 +166,7 @@ public final class NVMLLibrary: @unchecked Sendable {
         encoderUtilization = lookup("encoderUtilization", ["nvmlDeviceGetEncoderUtilization"], as: cnvml_device_uint_uint_fn.self)
         decoderUtilization = lookup("decoderUtilization", ["nvmlDeviceGetDecoderUtilization"], as: cnvml_device_uint_uint_fn.self)
         processUtilization = lookup("processUtilization", ["nvmlDeviceGetProcessUtilization"], as: cnvml_process_utilization_fn.self)
+        processesUtilizationInfo = lookup("processesUtilizationInfo", ["nvmlDeviceGetProcessesUtilizationInfo"], as: cnvml_processes_utilization_info_fn.self)
         migMode = lookup("migMode", ["nvmlDeviceGetMigMode"], as: cnvml_device_uint_uint_fn.self)
         maxMigDeviceCount = lookup("maxMigDeviceCount", ["nvmlDeviceGetMaxMigDeviceCount"], as: cnvml_device_uint_fn.self)
         migDeviceHandle = lookup("migDeviceHandle", ["nvmlDeviceGetMigDeviceHandleByIndex"], as: cnvml_mig_handle_fn.self)

@@ -8,6 +8,33 @@
 import CNVML
 import Glibc
 
+/// How often the costly or slowly changing fields are read. Measured on an H100
+/// with driver 580 (`gpuctop profile`, BENCHMARKS.md): most calls take about 1 µs,
+/// but the total energy counter takes 2.6 ms, per-process utilisation 1.4 ms, and
+/// MIG mode and the management power limit about 80 µs each; together they were
+/// nearly all of a refresh's cost.
+public struct NVMLSchedule: Sendable, Equatable {
+    /// Read the total energy counter (only the Prometheus exporter shows it).
+    public var energy: Bool
+    /// Per-process utilisation at most this often (seconds). Each read averages the
+    /// driver's samples since the previous read, so nothing is lost between reads;
+    /// a process seen for the first time triggers a read at once.
+    public var processUtilizationPeriod: Double
+    /// MIG mode and the management power limit (changed only by an administrator)
+    /// at most this often; the limit is also re-read whenever the enforced limit,
+    /// read each refresh, changes.
+    public var slowFieldPeriod: Double
+
+    public init(energy: Bool = false, processUtilizationPeriod: Double = 2, slowFieldPeriod: Double = 10) {
+        self.energy = energy
+        self.processUtilizationPeriod = processUtilizationPeriod
+        self.slowFieldPeriod = slowFieldPeriod
+    }
+
+    /// Every field on every refresh (tests, and one-off reads).
+    public static let everyRefresh = NVMLSchedule(energy: true, processUtilizationPeriod: 0, slowFieldPeriod: 0)
+}
+
 public final class NVMLSampler {
     public let library: NVMLLibrary
     public let driverVersion: String?
@@ -15,7 +42,7 @@ public final class NVMLSampler {
     private var devices: [DeviceState] = []
 
     /// Loads nothing itself: give it an opened library. Calls nvmlInit and enumerates GPUs.
-    public init(library: NVMLLibrary) throws(NVMLLoadError) {
+    public init(library: NVMLLibrary, schedule: NVMLSchedule = .everyRefresh) throws(NVMLLoadError) {
         self.library = library
         try library.start()
         driverVersion = Self.readString(CNVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE) { library.driverVersion?($0, $1) }
@@ -29,7 +56,7 @@ public final class NVMLSampler {
         var count: UInt32 = 0
         if library.deviceCount(&count) == NVML_SUCCESS {
             for i in 0..<count {
-                devices.append(DeviceState(index: Int(i), library: library))
+                devices.append(DeviceState(index: Int(i), library: library, schedule: schedule))
             }
         }
     }
@@ -43,8 +70,9 @@ public final class NVMLSampler {
         var gpus: [GPU] = []
         var processes: [GPUProcess] = []
         gpus.reserveCapacity(devices.count)
+        let now = Double(StageTimer.read(CLOCK_MONOTONIC)) / 1e9
         for device in devices {
-            let (gpu, procs) = device.sample()
+            let (gpu, procs) = device.sample(now: now)
             gpus.append(gpu)
             processes.append(contentsOf: procs)
         }
@@ -80,6 +108,7 @@ private let valueNotAvailable: UInt64 = ~0
 final class DeviceState {
     let index: Int
     let library: NVMLLibrary
+    let schedule: NVMLSchedule
     private(set) var handle: nvmlDevice_t?
     private(set) var lost = false
     private var staticInfo: GPU
@@ -92,12 +121,21 @@ final class DeviceState {
     private var processBufferV1: [nvmlProcessInfo_v1_t] = []
     private var utilizationBuffer: [nvmlProcessUtilizationSample_t] = []
     private var lastUtilizationTimestamp: UInt64 = 0
+    /// Per-process utilisation of the last read, by PID, and when that read was.
+    private var processUtilization: [UInt32: ProcessUtilization] = [:]
+    private var processUtilizationReadAt = -Double.infinity
+    /// MIG mode and the management limit as last read, and when.
+    private var slowFields: (migMode: MIGMode?, managementLimit: Int?, enforcedLimit: Int?) = (nil, nil, nil)
+    private var slowFieldsReadAt = -Double.infinity
+
+    struct ProcessUtilization { var sm: Int, memory: Int, encoder: Int, decoder: Int }
 
     private struct MIGKey: Hashable { var slot: Int; var gi: Int?; var ci: Int? }
 
-    init(index: Int, library: NVMLLibrary) {
+    init(index: Int, library: NVMLLibrary, schedule: NVMLSchedule) {
         self.index = index
         self.library = library
+        self.schedule = schedule
         staticInfo = GPU(index: index)
         var h: nvmlDevice_t?
         let rc = library.handleByIndex(UInt32(index), &h)
@@ -167,19 +205,28 @@ final class DeviceState {
         return check(field, f(h, &v)) ? Int(v) : nil
     }
 
-    func sample() -> (GPU, [GPUProcess]) {
+    func sample(now: Double) -> (GPU, [GPUProcess]) {
         var gpu = staticInfo
         guard let h = handle, !lost else {
             gpu.lost = true
             return (gpu, [])
         }
         let lib = library
-        if let f = lib.migMode, wanted(.migMode) {
-            var current: UInt32 = 0, pending: UInt32 = 0
-            if check(.migMode, f(h, &current, &pending)) {
-                gpu.migMode = MIGMode(current: current == 1, pending: pending == 1)
+        let enforcedLimit = readUInt(.enforcedLimit, lib.enforcedPowerLimit, h)
+        if now - slowFieldsReadAt >= schedule.slowFieldPeriod || enforcedLimit != slowFields.enforcedLimit {
+            slowFieldsReadAt = now
+            slowFields = (nil, nil, enforcedLimit)
+            if let f = lib.migMode, wanted(.migMode) {
+                var current: UInt32 = 0, pending: UInt32 = 0
+                if check(.migMode, f(h, &current, &pending)) {
+                    slowFields.migMode = MIGMode(current: current == 1, pending: pending == 1)
+                }
             }
+            slowFields.managementLimit = readUInt(.managementLimit, lib.powerManagementLimit, h)
         }
+        gpu.migMode = slowFields.migMode
+        gpu.powerLimitEnforced = enforcedLimit
+        gpu.powerLimit = slowFields.managementLimit
         if let f = lib.utilization, wanted(.utilization) {
             var u = nvmlUtilization_t()
             // On a MIG GPU this answers NOT_SUPPORTED: the field stays nil ("n/a"), never 0.
@@ -206,9 +253,7 @@ final class DeviceState {
         }
         if let p = readInt(.pstate, lib.performanceState, h), p >= 0, p <= 15 { gpu.performanceState = p }
         gpu.powerDraw = readUInt(.power, lib.powerUsage, h)
-        gpu.powerLimitEnforced = readUInt(.enforcedLimit, lib.enforcedPowerLimit, h)
-        gpu.powerLimit = readUInt(.managementLimit, lib.powerManagementLimit, h)
-        if let f = lib.totalEnergy, wanted(.energy) {
+        if schedule.energy, let f = lib.totalEnergy, wanted(.energy) {
             var v: UInt64 = 0
             if check(.energy, f(h, &v)) { gpu.energyTotal = v }
         }
@@ -228,15 +273,34 @@ final class DeviceState {
         readProcesses(.compute, lib.computeProcesses, .computeProcesses, h, into: &processes)
         readProcesses(.graphics, lib.graphicsProcesses, .graphicsProcesses, h, into: &processes)
         readProcesses(.mps, lib.mpsProcesses, .mpsProcesses, h, into: &processes)
-        if !processes.isEmpty, let samples = readProcessUtilization(h) {
-            for i in processes.indices {
-                // No sample since the last refresh means the process did no work then.
-                let s = samples[UInt32(bitPattern: processes[i].pid)]
-                processes[i].smUtilization = Int(s?.smUtil ?? 0)
-                processes[i].memoryUtilization = Int(s?.memUtil ?? 0)
-                processes[i].encoderUtilization = Int(s?.encUtil ?? 0)
-                processes[i].decoderUtilization = Int(s?.decUtil ?? 0)
+        if !processes.isEmpty {
+            let newcomer = processes.contains { processUtilization[UInt32(bitPattern: $0.pid)] == nil }
+            var known = true
+            if newcomer || now - processUtilizationReadAt >= schedule.processUtilizationPeriod {
+                if let samples = readProcessUtilization(h) {
+                    processUtilizationReadAt = now
+                    // No sample since the last read means the process did no work then.
+                    var fresh: [UInt32: ProcessUtilization] = [:]
+                    for p in processes {
+                        let pid = UInt32(bitPattern: p.pid)
+                        fresh[pid] = samples[pid] ?? ProcessUtilization(sm: 0, memory: 0, encoder: 0, decoder: 0)
+                    }
+                    processUtilization = fresh
+                } else {
+                    known = false
+                }
             }
+            if known {
+                for i in processes.indices {
+                    guard let u = processUtilization[UInt32(bitPattern: processes[i].pid)] else { continue }
+                    processes[i].smUtilization = u.sm
+                    processes[i].memoryUtilization = u.memory
+                    processes[i].encoderUtilization = u.encoder
+                    processes[i].decoderUtilization = u.decoder
+                }
+            }
+        } else {
+            processUtilization = [:]
         }
         if lost {
             // Lost during this refresh: report it, and nothing half-read.
@@ -341,22 +405,29 @@ final class DeviceState {
         return max(n + n / 4 + 4, had * 2, 8)
     }
 
-    /// Per-process utilisation samples newer than the last refresh, newest per PID.
-    /// nil when the call is unavailable; empty when nothing ran since last time.
-    private func readProcessUtilization(_ h: nvmlDevice_t) -> [UInt32: nvmlProcessUtilizationSample_t]? {
+    /// Per-process utilisation since the last read: the mean of the driver's samples
+    /// newer than the last one seen, per PID. nil when the call is unavailable; empty
+    /// when nothing ran since last time.
+    private func readProcessUtilization(_ h: nvmlDevice_t) -> [UInt32: ProcessUtilization]? {
         guard let f = library.processUtilization, wanted(.processUtilization) else { return nil }
         for _ in 0..<4 {
             var count = UInt32(utilizationBuffer.count)
             let since = lastUtilizationTimestamp
             let rc = utilizationBuffer.withUnsafeMutableBufferPointer { f(h, $0.baseAddress, &count, since) }
             if rc == NVML_SUCCESS {
-                var newest: [UInt32: nvmlProcessUtilizationSample_t] = [:]
+                var sums: [UInt32: (sm: UInt64, memory: UInt64, encoder: UInt64, decoder: UInt64, n: UInt64)] = [:]
                 for s in utilizationBuffer.prefix(Int(count)) where s.timeStamp > since {
-                    if let old = newest[s.pid], old.timeStamp >= s.timeStamp { continue }
-                    newest[s.pid] = s
+                    sums[s.pid, default: (0, 0, 0, 0, 0)].sm += UInt64(s.smUtil)
+                    sums[s.pid]!.memory += UInt64(s.memUtil)
+                    sums[s.pid]!.encoder += UInt64(s.encUtil)
+                    sums[s.pid]!.decoder += UInt64(s.decUtil)
+                    sums[s.pid]!.n += 1
                     lastUtilizationTimestamp = max(lastUtilizationTimestamp, s.timeStamp)
                 }
-                return newest
+                return sums.mapValues { t in
+                    ProcessUtilization(sm: Int((t.sm + t.n / 2) / t.n), memory: Int((t.memory + t.n / 2) / t.n),
+                                       encoder: Int((t.encoder + t.n / 2) / t.n), decoder: Int((t.decoder + t.n / 2) / t.n))
+                }
             }
             if rc == NVML_ERROR_NOT_FOUND { return [:] }
             if rc == NVML_ERROR_INSUFFICIENT_SIZE {

@@ -15,6 +15,8 @@ public struct SamplerOptions: Sendable {
     public var dockerHost: String?
     /// False to leave the container engine alone (names then stay unknown).
     public var useDocker = true
+    /// How often NVML's costly fields are read; the default suits the dashboard.
+    public var nvmlSchedule = NVMLSchedule()
 
     public init(nvmlPath: String? = nil, procRoot: String = "/proc", dockerHost: String? = nil, useDocker: Bool = true) {
         self.nvmlPath = nvmlPath
@@ -33,14 +35,21 @@ public final class SnapshotSampler {
     public let catalog: ContainerCatalog?
     private let procRootProblem: String?
     private let hostName: String
+    /// What the last `sample()` cost, stage by stage.
+    public private(set) var lastCost = RefreshCost()
+    /// What opening NVML cost: dlopen and symbol lookup, then nvmlInit with GPU enumeration.
+    public private(set) var startupCost: (load: StageCost, initialize: StageCost) = (StageCost(), StageCost())
 
     public init(options: SamplerOptions) {
         self.options = options
         var problem: String?
         var sampler: NVMLSampler?
+        var timer = StageTimer()
         do {
             let library = try NVMLLibrary(path: options.nvmlPath ?? NVMLLibrary.defaultPath)
-            sampler = try NVMLSampler(library: library)
+            startupCost.load = timer.lap()
+            sampler = try NVMLSampler(library: library, schedule: options.nvmlSchedule)
+            startupCost.initialize = timer.lap()
         } catch {
             problem = error.description
         }
@@ -54,6 +63,9 @@ public final class SnapshotSampler {
 
     public func sample() -> Snapshot {
         let now = Self.now()
+        var cost = RefreshCost()
+        var timer = StageTimer()
+        defer { lastCost = cost }
         var snapshot = Snapshot(time: now, host: hostName)
         if let nvml {
             snapshot.driverVersion = nvml.driverVersion
@@ -67,18 +79,22 @@ public final class SnapshotSampler {
         if let procRootProblem {
             snapshot.degraded.append(DegradedSource(source: "procfs", reason: procRootProblem))
         }
+        cost.nvml = timer.lap()
         attachProcessInfo(to: &snapshot, now: now)
+        cost.procfs = timer.lap()
         if let catalog {
             catalog.refresh(now: now)
             if let problem = catalog.problem {
                 snapshot.degraded.append(DegradedSource(source: "docker", reason: problem))
             }
         }
+        cost.docker = timer.lap()
         let catalog = self.catalog
         snapshot.containers = ContainerJoin.join(
             processes: snapshot.processes, gpus: snapshot.gpus,
             lookup: { catalog?.entry(id: $0) },
             gpuRequesters: catalog?.gpuRequesters ?? [])
+        cost.join = timer.lap()
         return snapshot
     }
 

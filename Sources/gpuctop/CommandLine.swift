@@ -26,7 +26,7 @@ enum CommandLineParser {
     /// Every command word; a command's own file parses its flags.
     static let commands: Set<String> = ["dashboard", "snapshot", "help", "version",
                                         "stop", "restart", "kill", "signal", "power",
-                                        "record", "replay", "export"]
+                                        "record", "replay", "export", "profile"]
 
     /// Options that take a value, and what they set.
     static func parse(_ args: [String], environment: [String: String]) throws -> Options {
@@ -96,7 +96,9 @@ enum CommandLineParser {
 
     Usage:
       gpuctop [OPTIONS]                 the dashboard
-      gpuctop snapshot [--json]         print one snapshot and exit
+      gpuctop snapshot [--json] [--energy]
+                                        print one snapshot and exit (--energy: also read
+                                        the total energy counter, a slow NVML call)
       gpuctop snapshot --from FILE [--at TIME] [--json]
                                         print the recorded snapshot nearest TIME
       gpuctop record -o FILE [--interval S] [--duration D]
@@ -120,6 +122,9 @@ enum CommandLineParser {
                                         the dashboard of several hosts over ssh (each runs
                                         'gpuctop snapshot --json --stream'); actions go to the row's host
       gpuctop snapshot --json --stream  one compact JSON snapshot per line, every --interval
+      gpuctop profile [--refreshes N] [--size WxH] [--calls N]
+                                        where a refresh's time and memory go, stage by stage,
+                                        and the time of each NVML call (BENCHMARKS.md)
       gpuctop --version | --help
 
     Actions ask first on a terminal (--yes skips the question; without a terminal --yes

@@ -182,8 +182,10 @@ final class ExportJob: @unchecked Sendable {
 
     func run() {
         let interval = options.interval
-        let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot,
-                                                              dockerHost: options.dockerHost))
+        var samplerOptions = SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot, dockerHost: options.dockerHost)
+        // dcgm-exporter users expect the energy counter; the exporter pays its 2.6 ms a read.
+        samplerOptions.nvmlSchedule.energy = true
+        let sampler = SnapshotSampler(options: samplerOptions)
         let start = monotonicSeconds()
         var body = PrometheusText.render(sampler.sample(), up: nil, version: gpuctopVersion)
         if let textfile {

@@ -14,6 +14,7 @@ enum SnapshotCommand {
         var args = CommandArguments(command: "snapshot", options.arguments)
         let json = args.flag("--json")
         let stream = args.flag("--stream")
+        let energy = args.flag("--energy")
         let from: String?
         let at: String?
         do {
@@ -31,7 +32,10 @@ enum SnapshotCommand {
         if let from {
             return ReplaySnapshot.run(path: from, at: at, json: json)
         }
-        let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot, dockerHost: options.dockerHost))
+        var samplerOptions = SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot, dockerHost: options.dockerHost)
+        // The energy counter costs 2.6 ms a read on an H100 (BENCHMARKS.md): only when asked for.
+        samplerOptions.nvmlSchedule.energy = energy
+        let sampler = SnapshotSampler(options: samplerOptions)
         if stream { return streamSnapshots(sampler, interval: options.interval) }
         return printSnapshot(sampler.sample(), json: json)
     }

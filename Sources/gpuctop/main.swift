@@ -49,6 +49,8 @@ case "power":
     exit(ActionCommands.runPower(options))
 case "export":
     exit(ExportCommand.run(options))
+case "profile":
+    exit(ProfileCommand.run(options))
 default:
     printError("'\(options.command)' is not built yet (see gpuctop --help)")
     exit(2)

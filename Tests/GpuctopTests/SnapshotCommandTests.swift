@@ -92,10 +92,15 @@ final class SnapshotCommandTests: XCTestCase {
     func testJSONHasSchemaAndEveryField() throws {
         children = [try Child(["/bin/sleep", "120"])]
         let pid = children[0].pid
-        let r = try run(["snapshot", "--json"], scenario: scenario(pids: [pid]))
+        let r = try run(["snapshot", "--json", "--energy"], scenario: scenario(pids: [pid]))
         XCTAssertEqual(r.status, 0, r.stderr)
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(json["schema"] as? Int, 1)
+        // Without --energy the slow energy counter is not read.
+        let plain = try run(["snapshot", "--json"], scenario: scenario(pids: [pid]))
+        let plainGPU = try XCTUnwrap(((JSONSerialization.jsonObject(with: Data(plain.stdout.utf8)) as? [String: Any])?["gpus"] as? [[String: Any]])?.first)
+        XCTAssertNil(plainGPU["energyTotal"])
+        XCTAssertNotNil(plainGPU["powerDraw"])
         XCTAssertEqual(json["driverVersion"] as? String, "580.95.05")
         let gpus = try XCTUnwrap(json["gpus"] as? [[String: Any]])
         XCTAssertEqual(gpus.count, 2)

@@ -7,10 +7,67 @@ import TestSupport
 
 final class NVMLSamplerTests: XCTestCase {
     /// Opens a private copy of the fake library with `scenario` and starts NVML.
-    func sampler(_ scenario: String, variant: FakeNVML.Variant = .current) throws -> NVMLSampler {
+    func sampler(_ scenario: String, variant: FakeNVML.Variant = .current,
+                 schedule: NVMLSchedule = .everyRefresh) throws -> NVMLSampler {
         setenv("FAKE_NVML_SCENARIO", try FakeNVML.scenario(scenario), 1)
         let library = try NVMLLibrary(path: try FakeNVML.privateCopy(variant))
-        return try NVMLSampler(library: library)
+        return try NVMLSampler(library: library, schedule: schedule)
+    }
+
+    /// The dashboard's schedule: the slow calls (energy, per-process utilisation,
+    /// MIG mode, management limit) are not made on every refresh. Calls after the
+    /// first read (a size query and a fetch for process utilisation) answer UNKNOWN
+    /// here, so a field read again would turn nil.
+    func testScheduleSkipsSlowCallsBetweenPeriods() throws {
+        let a = try Child(["/bin/sleep", "60"])
+        let scenario = Self.h200 + """
+
+        process compute pid=\(a.pid) mem=1GiB sm=55 memutil=12
+        error process_util UNKNOWN after=2
+        error mig_mode UNKNOWN after=1
+        """
+        let dashboard = try sampler(scenario, schedule: NVMLSchedule())
+        for round in 0..<3 {
+            let r = dashboard.sample()
+            XCTAssertNil(r.gpus[0].energyTotal, "energy is not read by default")
+            XCTAssertEqual(r.gpus[0].migMode, MIGMode(current: false, pending: false), "round \(round)")
+            XCTAssertEqual(r.gpus[0].powerLimit, 700000)
+            XCTAssertEqual(r.processes.first?.smUtilization, 55, "round \(round): kept from the first read")
+        }
+        // The same scenario read on every refresh meets the injected errors: the test can fail.
+        let eager = try sampler(scenario, schedule: .everyRefresh)
+        _ = eager.sample()
+        let second = eager.sample()
+        XCTAssertNil(second.processes.first?.smUtilization)
+        XCTAssertNil(second.gpus[0].migMode)
+        XCTAssertNotNil(second.gpus[0].energyTotal)
+    }
+
+    /// A new process is read at once, not after the period; a changed enforced
+    /// limit brings the management limit with it.
+    func testNewProcessAndChangedLimitAreReadAtOnce() throws {
+        let a = try Child(["/bin/sleep", "60"])
+        let b = try Child(["/bin/sleep", "60"])
+        let path = try FakeNVML.scenario(Self.h200 + """
+
+        process compute pid=\(a.pid) mem=1GiB sm=55
+        """)
+        setenv("FAKE_NVML_SCENARIO", path, 1)
+        let library = try NVMLLibrary(path: try FakeNVML.privateCopy())
+        let s = try NVMLSampler(library: library, schedule: NVMLSchedule(processUtilizationPeriod: 3600, slowFieldPeriod: 3600))
+        XCTAssertEqual(s.sample().processes.map(\.smUtilization), [55])
+        // The scenario file is re-read by a later init: add a process, change the limit.
+        try (Self.h200.replacingOccurrences(of: "power_limit 700000", with: "power_limit 450000") + """
+
+        process compute pid=\(a.pid) mem=1GiB sm=55
+        process compute pid=\(b.pid) mem=1GiB sm=33
+        """).write(toFile: path, atomically: true, encoding: .utf8)
+        library.stop()
+        try library.start()
+        let after = s.sample()
+        XCTAssertEqual(after.processes.first { $0.pid == b.pid }?.smUtilization, 33)
+        XCTAssertEqual(after.gpus[0].powerLimitEnforced, 450000)
+        XCTAssertEqual(after.gpus[0].powerLimit, 450000)
     }
 
     static let h200 = """

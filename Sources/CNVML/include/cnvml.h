@@ -113,6 +113,28 @@ typedef struct {
     unsigned int decUtil;
 } nvmlProcessUtilizationSample_t;
 
+// One sample of nvmlDeviceGetProcessesUtilizationInfo (drivers 550 and later).
+typedef struct {
+    unsigned long long timeStamp;  // CPU timestamp in microseconds
+    unsigned int pid;
+    unsigned int smUtil;
+    unsigned int memUtil;
+    unsigned int encUtil;
+    unsigned int decUtil;
+    unsigned int jpgUtil;
+    unsigned int ofaUtil;
+} nvmlProcessUtilizationInfo_v1_t;
+
+// In/out argument of nvmlDeviceGetProcessesUtilizationInfo.
+typedef struct {
+    unsigned int version;              // CNVML_PROCESSES_UTILIZATION_INFO_V1_VERSION
+    unsigned int processSamplesCount;  // in: array size; out: samples written or needed
+    unsigned long long lastSeenTimeStamp;
+    nvmlProcessUtilizationInfo_v1_t *procUtilArray;
+} nvmlProcessesUtilizationInfo_v1_t;
+
+#define CNVML_PROCESSES_UTILIZATION_INFO_V1_VERSION ((unsigned int)(sizeof(nvmlProcessesUtilizationInfo_v1_t) | (1u << 24)))
+
 typedef struct {
     char busIdLegacy[CNVML_DEVICE_PCI_BUS_ID_LEGACY_BUFFER_SIZE];
     unsigned int domain;
@@ -158,11 +180,13 @@ typedef nvmlReturn_t (*cnvml_processes_v1_fn)(nvmlDevice_t, unsigned int *, nvml
 typedef nvmlReturn_t (*cnvml_processes_fn)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *);
 typedef nvmlReturn_t (*cnvml_process_utilization_fn)(nvmlDevice_t, nvmlProcessUtilizationSample_t *,
                                                       unsigned int *, unsigned long long);
+typedef nvmlReturn_t (*cnvml_processes_utilization_info_fn)(nvmlDevice_t, nvmlProcessesUtilizationInfo_v1_t *);
 typedef nvmlReturn_t (*cnvml_mig_handle_fn)(nvmlDevice_t, unsigned int, nvmlDevice_t *);
 typedef nvmlReturn_t (*cnvml_attributes_fn)(nvmlDevice_t, nvmlDeviceAttributes_t *);
 
 // The struct-version word is a macro over sizeof, which Swift cannot evaluate.
 static inline unsigned int cnvml_memory_v2_version(void) { return CNVML_MEMORY_V2_VERSION; }
+static inline unsigned int cnvml_processes_utilization_info_v1_version(void) { return CNVML_PROCESSES_UTILIZATION_INFO_V1_VERSION; }
 
 #ifdef __cplusplus
 }

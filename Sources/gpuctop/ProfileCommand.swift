@@ -1,0 +1,205 @@
+// `gpuctop profile [--refreshes N] [--size WxH] [--calls N]`: where a refresh's
+// time goes, for BENCHMARKS.md and for anyone whose gpuctop costs more than it
+// should. Samples like the dashboard does (same samplers, same interval), renders
+// each snapshot into an in-memory frame of the dashboard's size, and prints:
+// startup and first-refresh costs, the steady-state median of each stage (NVML,
+// procfs/cgroups, Docker, join, render), what the steady state re-read, memory by
+// mapping, and the median time of each NVML call on each GPU. Read-only.
+import FoundationEssentials
+import Glibc
+import Telemetry
+import TUI
+
+enum ProfileCommand {
+    static func run(_ options: Options) -> Int32 {
+        var args = CommandArguments(command: "profile", options.arguments)
+        var refreshes = 20, calls = 50, width = 200, height = 50
+        let startupOnly = args.flag("--startup")
+        do {
+            if let v = try args.value("--refreshes") {
+                guard let n = Int(v), n >= 1, n <= 100_000 else { throw UsageError(description: "--refreshes must be 1 to 100000, not '\(v)'") }
+                refreshes = n
+            }
+            if let v = try args.value("--calls") {
+                guard let n = Int(v), n >= 0, n <= 100_000 else { throw UsageError(description: "--calls must be 0 to 100000, not '\(v)'") }
+                calls = n
+            }
+            if let v = try args.value("--size") {
+                let parts = v.split(separator: "x")
+                guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), (1...1000).contains(w), (1...1000).contains(h) else {
+                    throw UsageError(description: "--size must be WIDTHxHEIGHT such as 200x50, not '\(v)'")
+                }
+                (width, height) = (w, h)
+            }
+            if let first = try args.finish().first { throw UsageError(description: "unexpected argument '\(first)' for 'profile'") }
+        } catch {
+            printError("\(error)")
+            return 2
+        }
+
+        if startupOnly { return startup(options) }
+        var out = ""
+        var timer = StageTimer()
+        let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot, dockerHost: options.dockerHost))
+        let create = timer.lap()
+        var model = DashboardModel(width: width, height: height, interval: options.interval, readOnly: options.readOnly, ascii: options.ascii)
+
+        func refresh() -> (RefreshCost, StageCost, Snapshot) {
+            let s = sampler.sample()
+            var t = StageTimer()
+            _ = model.update(.tick(s.time))
+            _ = model.update(.snapshot(s))
+            let frame = DashboardView.render(model)
+            let render = t.lap()
+            _ = frame.width
+            return (sampler.lastCost, render, s)
+        }
+
+        let (first, firstRender, firstSnapshot) = refresh()
+        let gpuCount = firstSnapshot.gpus.count
+        out += "gpuctop profile: \(firstSnapshot.host), \(gpuCount) GPU(s), driver \(firstSnapshot.driverVersion ?? "none"); "
+        out += "\(firstSnapshot.processes.count) GPU processes, \(firstSnapshot.containers.count) containers; "
+        out += "\(refreshes) refreshes every \(Format.seconds(options.interval)), frame \(width)x\(height)\n"
+        for d in firstSnapshot.degraded { out += "  degraded \(d.source): \(d.reason)\n" }
+
+        out += "\n" + "startup".padding(52) + "   cpu ms   wall ms\n"
+        out += row("load NVML (dlopen, symbols)", sampler.startupCost.load, unit: 1e6)
+        out += row("nvmlInit, GPUs, static facts", sampler.startupCost.initialize, unit: 1e6)
+        out += row("samplers created (all of the above)", create, unit: 1e6)
+        out += row("first refresh: NVML", first.nvml, unit: 1e6)
+        out += row("first refresh: procfs/cgroups", first.procfs, unit: 1e6)
+        out += row("first refresh: Docker (list, inspect)", first.docker, unit: 1e6)
+        out += row("first refresh: join", first.join, unit: 1e6)
+        out += row("first refresh: render", firstRender, unit: 1e6)
+
+        let statBefore = sampler.procReader.staticReads
+        let listBefore = sampler.catalog?.listCalls ?? 0, inspectBefore = sampler.catalog?.inspectCalls ?? 0
+        var costs: [RefreshCost] = [], renders: [StageCost] = []
+        let usageBefore = processCPUNanoseconds()
+        var nextStart = monotonicNanoseconds()
+        for _ in 0..<refreshes {
+            nextStart &+= UInt64(options.interval * 1e9)
+            sleepUntil(nextStart)
+            let (c, r, _) = refresh()
+            costs.append(c)
+            renders.append(r)
+        }
+        let processCPU = (processCPUNanoseconds() &- usageBefore) / UInt64(refreshes)
+
+        out += "\n" + "steady state, median per refresh".padding(52) + "   cpu µs   wall µs\n"
+        out += row("NVML", median(costs.map(\.nvml)), unit: 1e3)
+        out += row("procfs/cgroups", median(costs.map(\.procfs)), unit: 1e3)
+        out += row("Docker", median(costs.map(\.docker)), unit: 1e3)
+        out += row("join", median(costs.map(\.join)), unit: 1e3)
+        out += row("render (frame in memory)", median(renders), unit: 1e3)
+        out += row("sampler + render", median(zip(costs, renders).map { $0.total + $1 }), unit: 1e3)
+        out += "  " + "process CPU per refresh, all threads (mean)".padding(50) + "\(Format.fixed(Double(processCPU) / 1e3, 0)) µs\n"
+        out += "  re-read in steady state: /proc static files of \(sampler.procReader.staticReads - statBefore) processes, "
+        out += "\((sampler.catalog?.listCalls ?? 0) - listBefore) container lists, \((sampler.catalog?.inspectCalls ?? 0) - inspectBefore) inspections\n"
+
+        out += "\nmemory: " + memorySummary() + "\n"
+
+        if let library = sampler.nvml?.library, calls > 0 {
+            out += "\n" + "NVML calls, median of \(calls) each".padding(52) + "   cpu µs   wall µs   result\n"
+            for t in NVMLProbe.measure(library, iterations: calls) {
+                let label = "GPU \(t.gpu) \(t.call)"
+                out += "  " + label.padding(50) + num(Double(t.medianCPUNanoseconds) / 1e3) + num(Double(t.medianWallNanoseconds) / 1e3) + "   " + t.result + "\n"
+            }
+        }
+        writeOut(out)
+        return 0
+    }
+
+    /// `profile --startup`: opening NVML step by step, with the memory each step adds.
+    static func startup(_ options: Options) -> Int32 {
+        let (steps, firstCalls, problem) = NVMLProbe.startup(path: options.nvmlPath ?? NVMLLibrary.defaultPath)
+        var out = "startup step".padding(52) + "   cpu ms   wall ms   VmRSS MiB\n"
+        for s in steps {
+            out += "  " + s.step.padding(50) + num(Double(s.cost.cpuNanoseconds) / 1e6) + num(Double(s.cost.wallNanoseconds) / 1e6)
+            out += "  " + Format.fixed(Double(s.residentKiB) / 1024, 1) + "\n"
+        }
+        if let problem { out += "  stopped: \(problem)\n" }
+        if !firstCalls.isEmpty {
+            out += "\n" + "first call of each entry point".padding(52) + "   cpu µs   wall µs   result\n"
+            for t in firstCalls {
+                out += "  " + "GPU \(t.gpu) \(t.call)".padding(50) + num(Double(t.medianCPUNanoseconds) / 1e3) + num(Double(t.medianWallNanoseconds) / 1e3) + "   " + t.result + "\n"
+            }
+        }
+        out += "\nmemory: " + memorySummary() + "\n"
+        writeOut(out)
+        return problem == nil ? 0 : 1
+    }
+
+    private static func row(_ label: String, _ c: StageCost, unit: Double) -> String {
+        "  " + label.padding(50) + num(Double(c.cpuNanoseconds) / unit) + num(Double(c.wallNanoseconds) / unit) + "\n"
+    }
+
+    private static func num(_ v: Double) -> String {
+        let text = Format.fixed(v, v < 10 ? 2 : (v < 100 ? 1 : 0))
+        return String(repeating: " ", count: max(0, 9 - text.count)) + text + " "
+    }
+
+    /// Median per field (CPU and wall separately).
+    private static func median(_ values: [StageCost]) -> StageCost {
+        StageCost(cpuNanoseconds: values.map(\.cpuNanoseconds).sorted()[values.count / 2],
+                  wallNanoseconds: values.map(\.wallNanoseconds).sorted()[values.count / 2])
+    }
+
+    private static func processCPUNanoseconds() -> UInt64 { readClock(CLOCK_PROCESS_CPUTIME_ID) }
+    private static func monotonicNanoseconds() -> UInt64 { readClock(CLOCK_MONOTONIC) }
+
+    private static func readClock(_ clock: clockid_t) -> UInt64 {
+        var ts = timespec()
+        clock_gettime(clock, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    private static func sleepUntil(_ deadline: UInt64) {
+        var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+        while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil) == EINTR {}
+    }
+
+    /// VmRSS, VmHWM and the largest resident mappings (from /proc/self/smaps).
+    static func memorySummary() -> String {
+        func read(_ path: String) -> String {
+            guard let f = fopen(path, "r") else { return "" }
+            defer { fclose(f) }
+            var bytes: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = fread(&chunk, 1, chunk.count, f)
+                if n <= 0 { break }
+                bytes += chunk[0..<n]
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        var parts: [String] = []
+        for line in read("/proc/self/status").split(separator: "\n") where line.hasPrefix("VmRSS") || line.hasPrefix("VmHWM") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.count >= 2, let kb = Double(fields[1]) {
+                parts.append("\(fields[0].dropLast()) \(Format.fixed(kb / 1024, 1)) MiB")
+            }
+        }
+        // Resident kB per mapping name ([heap], the binary, libnvidia-ml, anonymous).
+        var byName: [String: Int] = [:]
+        var current = "[anonymous]"
+        for line in read("/proc/self/smaps").split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if let first = fields.first, first.contains("-"), first.first?.isHexDigit == true {
+                current = fields.count >= 6 ? String(fields[5...].joined(separator: " ")) : "[anonymous]"
+                if let slash = current.lastIndex(of: "/") { current = String(current[current.index(after: slash)...]) }
+            } else if fields.first == "Rss:", fields.count >= 2, let kb = Int(fields[1]) {
+                byName[current, default: 0] += kb
+            }
+        }
+        let top = byName.sorted { $0.value > $1.value }.prefix(8).filter { $0.value > 0 }
+        let mappings = top.map { "\($0.key) \(Format.fixed(Double($0.value) / 1024, 1))" }.joined(separator: ", ")
+        return parts.joined(separator: ", ") + "; resident MiB by mapping: " + mappings
+    }
+}
+
+private extension String {
+    func padding(_ width: Int) -> String {
+        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+    }
+}
