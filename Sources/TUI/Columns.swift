@@ -192,7 +192,7 @@ enum Columns {
         Column(id: .uptime, title: "UPTIME", width: 7, alignRight: true, numeric: true, dropOrder: 5,
                text: { row, now, _ in
                    guard let start = startTime(row) else { return "" }
-                   return Format.duration(now - start)
+                   return Format.coarseDuration(now - start)
                },
                sortKey: { row in .number(-(startTime(row) ?? 0)) }),
         Column(id: .command, title: "COMMAND", width: 0, alignRight: false, numeric: false, dropOrder: 2,

@@ -24,6 +24,9 @@ final class CursesScreen {
         nodelay(gpuctop_stdscr(), true)
         set_escdelay(25)
         curs_set(0)
+        // The cursor is hidden: let ncurses leave it wherever the last change was instead
+        // of moving it back after every refresh (bytes over ssh).
+        leaveok(gpuctop_stdscr(), true)
         let colors = has_colors() && !noColor
         if colors {
             start_color()

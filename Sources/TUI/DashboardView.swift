@@ -421,6 +421,7 @@ public enum DashboardView {
             // Memory against the total of its GPUs, so a steady job does not fill the line.
             let total = s.gpus.filter { c.gpus.contains($0.index) && $0.host == c.host }.compactMap(\.memoryTotal).reduce(0, +)
             line("mem history", m.glyphs.sparkline(series.memory.values, width: w, maxValue: max(1, Double(total) / Double(1 << 30))), .good)
+            line("", "one cell per \(Format.seconds(Series.bucketSeconds)), newest on the right", .dim)
         }
         y += 1
         if y < m.height - 1 { f.put(0, y, "Processes", .title); y += 1 }

@@ -42,6 +42,15 @@ public struct Frame: Sendable {
         guard y >= 0, y < height, x < width else { return x }
         let limit = min(width, x + (maxWidth ?? width))
         var col = x
+        // Printable ASCII (most of what is drawn): one cell per byte, no grapheme breaking.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            for byte in text.utf8 {
+                if col >= limit { break }
+                if col >= 0 { self[col, y] = Cell(String(UnicodeScalar(byte)), style) }
+                col += 1
+            }
+            return col
+        }
         for ch in Sanitize.visible(text) {
             let w = ch.unicodeScalars.reduce(0) { $0 + TextWidth.of($1) }
             if w == 0 {

@@ -1,12 +1,44 @@
 // The last minutes of each GPU and container, for sparklines. Bounded: a fixed
-// number of samples per series, and series of vanished containers are dropped.
+// number of buckets per series, and series of vanished containers are dropped.
+//
+// Samples are averaged into buckets of fixed wall-clock time, and only completed
+// buckets are shown. A sparkline that shifted on every refresh rewrote all its
+// cells each second (most of the terminal bytes of a steady dashboard); now it moves
+// once per bucket, while the bars above show the live value.
 import Telemetry
 
 public struct Series: Sendable, Equatable {
+    /// Completed buckets, oldest first; -1 where nothing was known.
     public private(set) var values: [Double] = []
     public static let capacity = 180
+    /// Seconds of one sparkline cell.
+    public static let bucketSeconds = 5.0
 
-    public mutating func append(_ v: Double) {
+    private var bucket = Int64.min
+    private var sum = 0.0
+    private var count = 0
+    private var samples = 0
+
+    public init() {}
+
+    /// Adds a sample taken at `time` (seconds since 1970); negative means unknown.
+    public mutating func append(_ v: Double, at time: Double) {
+        let b = time.isFinite ? Int64((time / Self.bucketSeconds).rounded(.down)) : bucket
+        if b != bucket {
+            if samples > 0 { push(count > 0 ? sum / Double(count) : -1) }
+            bucket = b
+            sum = 0
+            count = 0
+            samples = 0
+        }
+        samples += 1
+        if v >= 0 {
+            sum += v
+            count += 1
+        }
+    }
+
+    private mutating func push(_ v: Double) {
         if values.count == Series.capacity { values.removeFirst() }
         values.append(v)
     }
@@ -39,13 +71,13 @@ public struct History: Sendable, Equatable {
     public mutating func record(_ s: Snapshot) {
         for g in s.gpus where !g.lost {
             var series = gpus[Self.gpuKey(g)] ?? GPUSeries()
-            series.utilization.append(g.utilizationGpu.map(Double.init) ?? -1)
+            series.utilization.append(g.utilizationGpu.map(Double.init) ?? -1, at: s.time)
             if let used = g.memoryUsed, let total = g.memoryTotal, total > 0 {
-                series.memory.append(Double(used) / Double(total) * 100)
+                series.memory.append(Double(used) / Double(total) * 100, at: s.time)
             } else {
-                series.memory.append(0)
+                series.memory.append(0, at: s.time)
             }
-            series.power.append(Double(g.powerDraw ?? 0) / 1000)
+            series.power.append(Double(g.powerDraw ?? 0) / 1000, at: s.time)
             gpus[Self.gpuKey(g)] = series
         }
         var seen = Set<String>()
@@ -53,8 +85,8 @@ public struct History: Sendable, Equatable {
             let key = Self.containerKey(c.id, host: c.host)
             seen.insert(key)
             var series = containers[key] ?? ContainerSeries()
-            series.sm.append(Double(c.smUtilization ?? 0))
-            series.memory.append(Double(c.gpuMemory) / Double(1 << 30))
+            series.sm.append(Double(c.smUtilization ?? 0), at: s.time)
+            series.memory.append(Double(c.gpuMemory) / Double(1 << 30), at: s.time)
             containers[key] = series
         }
         // Forget containers that left, so churn does not grow memory.

@@ -1,0 +1,34 @@
+// Sparkline history: samples are averaged into wall-clock buckets and only whole
+// buckets are shown, so a steady dashboard rewrites its sparklines once per bucket.
+import XCTest
+@testable import TUI
+
+final class HistoryTests: XCTestCase {
+    func testSamplesAverageIntoCompletedBuckets() {
+        var s = Series()
+        let t0 = 1_000_000.0   // a bucket boundary (multiple of 5 s)
+        for i in 0..<5 { s.append(Double(10 * (i + 1)), at: t0 + Double(i)) }   // 10..50 in one bucket
+        XCTAssertEqual(s.values, [], "the bucket is not complete yet")
+        s.append(99, at: t0 + 5)
+        XCTAssertEqual(s.values, [30], "mean of the first bucket, shown once complete")
+        s.append(-1, at: t0 + 10)   // the 99 bucket completes; the next one knows nothing
+        s.append(-1, at: t0 + 12)
+        s.append(7, at: t0 + 15)
+        XCTAssertEqual(s.values, [30, 99, -1], "unknown stays a gap, never a zero")
+    }
+
+    func testCapacityBoundsTheSeries() {
+        var s = Series()
+        for i in 0..<(Series.capacity + 50) { s.append(Double(i), at: Double(i) * Series.bucketSeconds) }
+        XCTAssertEqual(s.values.count, Series.capacity)
+        XCTAssertEqual(s.values.last, Double(Series.capacity + 48))
+    }
+
+    func testLiveUptimeChangesOncePerMinuteAfterTheFirst() {
+        XCTAssertEqual(Format.coarseDuration(42), "42s")
+        XCTAssertEqual(Format.coarseDuration(60 * 12 + 5), "12m")
+        XCTAssertEqual(Format.coarseDuration(60 * 12 + 59), "12m")
+        XCTAssertEqual(Format.coarseDuration(3600 * 4 + 5 * 60 + 7), "4h05m")
+        XCTAssertEqual(Format.duration(60 * 12 + 5), "12m05s", "one-shot text keeps seconds")
+    }
+}
