@@ -20,6 +20,8 @@ pids=()
 cleanup() { tmux -S "$work/tmux" kill-server 2>/dev/null; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 trap cleanup EXIT
 
+# nvtop: Debian's nvtop 3.0.1 binary (contrib), carried as .whl/bin/nvtop (see BENCHMARKS.md).
+[ -x .whl/bin/nvtop ] && export PATH="$PWD/.whl/bin:$PATH"
 if ls .whl/*.whl >/dev/null 2>&1; then
     python3 -m pip install -q --no-index --no-deps --no-compile --target "$work/site" .whl/*.whl >/dev/null 2>&1 \
         && export PYTHONPATH="$work/site" PATH="$work/site/bin:$PATH"
@@ -43,6 +45,7 @@ measure() {   # name, command
     sleep "$seconds"
     t1=$(date +%s.%N); b1=$(stat -c %s "$log"); c1=$(cpu_ticks "$pid")
     local hwm; hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
+    tmux -S "$work/tmux" capture-pane -p -t "$name" >"$work/$name.screen"
     tmux -S "$work/tmux" kill-session -t "$name"
     awk -v n="$name" -v t0="$t0" -v t1="$t1" -v b0="$b0" -v b1="$b1" -v c0="$c0" -v c1="$c1" -v tick="$tick" -v hwm="$hwm" 'BEGIN {
         d = t1 - t0; printf "%-28s %14.3f %13.1f %17.0f\n", n, (c1 - c0) / tick * 60 / d, hwm / 1024, (b1 - b0) / d }'
@@ -52,6 +55,7 @@ echo "== steady state, ${seconds} s, 200x50, 1 s refresh, 4 PyTorch processes"
 printf "%-28s %14s %13s %17s\n" tool "CPU s/min" "peak RSS MiB" "terminal bytes/s"
 measure gpuctop "$bin --interval 1"
 measure nvidia-smi "nvidia-smi -l 1"
+command -v nvtop >/dev/null && measure nvtop "nvtop -d 10" || echo "nvtop: not installed"
 command -v nvitop >/dev/null && measure nvitop "nvitop --interval 1" || echo "nvitop: not installed"
 command -v gpustat >/dev/null && measure gpustat "gpustat --interval 1" || echo "gpustat: not installed"
 
@@ -72,3 +76,6 @@ for name, cmd in tools:
         runs.append((time.perf_counter() - t) * 1000)
     print(f"{name:28s} {statistics.median(runs):8.1f}   ({' '.join(f'{r:.1f}' for r in runs)})")
 PY
+# Keep the raw terminal streams and the last screens where the caller wants them.
+[ -n "${BENCH_KEEP:-}" ] && cp "$work"/*.out "$work"/*.screen "$BENCH_KEEP"/ 2>/dev/null
+true

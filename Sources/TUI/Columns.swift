@@ -290,12 +290,14 @@ enum TableRows {
         let needle = m.filter.lowercased()
 
         func ordered(_ rows: [TableRow]) -> [TableRow] {
-            // Stable: ties keep the snapshot's order.
-            let keyed = rows.enumerated().map { ($0.offset, column.sortKey($0.element), $0.element) }
-            return keyed.sorted { a, b in
-                if a.1 == b.1 { return a.0 < b.0 }
-                return m.sortDescending ? b.1 < a.1 : a.1 < b.1
-            }.map(\.2)
+            // Stable: ties keep the snapshot's order. Sorts positions, not rows: moving
+            // rows (large enums) around cost more than comparing their keys.
+            let keys = rows.map(column.sortKey)
+            let order = rows.indices.sorted { a, b in
+                if keys[a] == keys[b] { return a < b }
+                return m.sortDescending ? keys[b] < keys[a] : keys[a] < keys[b]
+            }
+            return order.map { rows[$0] }
         }
 
         if !m.grouped {

@@ -103,7 +103,7 @@ final class CursesScreen {
             var run = ""
             let start = x
             while x < frame.width, frame[x, y].style == style {
-                run += frame[x, y].text
+                frame[x, y].append(to: &run)
                 x += 1
             }
             _ = gpuctop_attrset(attributes[style] ?? 0)

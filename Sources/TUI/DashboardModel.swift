@@ -229,8 +229,11 @@ public struct DashboardModel: Sendable {
     /// Rows of the table that fit on screen (set by the layout).
     var tableHeight: Int { DashboardLayout(model: self).tableRows }
 
-    var selectedIndex: Int? {
-        let rows = self.rows
+    var selectedIndex: Int? { selectedIndex(in: rows) }
+
+    /// The selection's position in `rows` (already built: building them is the
+    /// costly part of a frame with thousands of processes).
+    func selectedIndex(in rows: [TableRow]) -> Int? {
         guard !rows.isEmpty else { return nil }
         if let selectedRow, let i = rows.firstIndex(where: { $0.id == selectedRow }) { return i }
         return 0

@@ -329,7 +329,7 @@ public enum DashboardView {
             f.put(0, top + 1, text, .dim)
             return
         }
-        let selected = m.selectedIndex
+        let selected = m.selectedIndex(in: rows)
         let now = m.snapshot?.time ?? m.now
         let scroll = min(m.scroll, max(0, rows.count - layout.tableRows))
         for (i, row) in rows.enumerated().dropFirst(scroll).prefix(layout.tableRows) {

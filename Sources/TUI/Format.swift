@@ -68,13 +68,14 @@ public enum Format {
         return "\(s / 86400)d\(pad2((s % 86400) / 3600))h"
     }
 
-    /// A duration for a live table: "45s", "12m", "4h05m", "2d03h". Past the first
-    /// minute it changes at most once a minute, so a table of uptimes does not
-    /// rewrite every row on every refresh (terminal bytes over ssh).
+    /// A duration for a live table: "<1m", "12m", "4h05m", "2d03h". It changes at
+    /// most once a minute, so a table of uptimes does not rewrite every row on every
+    /// refresh (terminal bytes over ssh); the detail view keeps the seconds.
     public static func coarseDuration(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "n/a" }
         let s = Int(seconds)
-        if s >= 60 && s < 3600 { return "\(s / 60)m" }
+        if s < 60 { return "<1m" }
+        if s < 3600 { return "\(s / 60)m" }
         return duration(seconds)
     }
 

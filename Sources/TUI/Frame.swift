@@ -9,10 +9,46 @@ public enum Style: UInt8, CaseIterable, Sendable {
 }
 
 public struct Cell: Equatable, Sendable {
-    /// One grapheme's scalars; "" for the right half of a wide character.
-    public var text: String
+    // One scalar inline, the rest of a grapheme (combining marks, emoji sequences) in
+    // `more`, nil almost always: a 200x50 frame is 10,000 cells, and with a String per
+    // cell building, comparing and freeing frames was mostly reference counting.
+    /// The first scalar; 0 for the right half of a wide character.
+    private var first: UInt32
+    private var more: String?
     public var style: Style
-    public init(_ text: String = " ", _ style: Style = .normal) { self.text = text; self.style = style }
+
+    public init(_ text: String = " ", _ style: Style = .normal) {
+        self.style = style
+        var scalars = text.unicodeScalars.makeIterator()
+        first = scalars.next()?.value ?? 0
+        var rest = String.UnicodeScalarView()
+        while let s = scalars.next() { rest.append(s) }
+        more = rest.isEmpty ? nil : String(rest)
+    }
+
+    /// A cell of one scalar (no allocation, no reference counting).
+    init(scalar: Unicode.Scalar, _ style: Style) {
+        first = scalar.value
+        more = nil
+        self.style = style
+    }
+
+    /// One grapheme's scalars; "" for the right half of a wide character.
+    public var text: String {
+        get {
+            guard first != 0, let scalar = Unicode.Scalar(first) else { return "" }
+            guard let more else { return String(Character(scalar)) }
+            return String(Character(scalar)) + more
+        }
+        set { self = Cell(newValue, style) }
+    }
+
+    /// Appends the cell's text to `out` without building an intermediate String.
+    func append(to out: inout String) {
+        guard first != 0, let scalar = Unicode.Scalar(first) else { return }
+        out.unicodeScalars.append(scalar)
+        if let more { out += more }
+    }
 }
 
 public struct Frame: Sendable {
@@ -46,7 +82,7 @@ public struct Frame: Sendable {
         if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
             for byte in text.utf8 {
                 if col >= limit { break }
-                if col >= 0 { self[col, y] = Cell(String(UnicodeScalar(byte)), style) }
+                if col >= 0 { self[col, y] = Cell(scalar: Unicode.Scalar(byte), style) }
                 col += 1
             }
             return col
@@ -88,7 +124,7 @@ public struct Frame: Sendable {
         lines.reserveCapacity(height)
         for y in 0..<height {
             var line = ""
-            for x in 0..<width { line += cells[y * width + x].text }
+            for x in 0..<width { cells[y * width + x].append(to: &line) }
             while line.last == " " { line.removeLast() }
             lines.append(line)
         }
@@ -98,7 +134,7 @@ public struct Frame: Sendable {
     /// Row `y` as text.
     public func line(_ y: Int) -> String {
         var line = ""
-        for x in 0..<width { line += cells[y * width + x].text }
+        for x in 0..<width { cells[y * width + x].append(to: &line) }
         return line
     }
 }

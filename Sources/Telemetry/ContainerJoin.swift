@@ -8,40 +8,46 @@ public enum ContainerJoin {
     public static func join(processes: [GPUProcess], gpus: [GPU],
                             lookup: (String) -> ContainerCatalog.Entry?,
                             gpuRequesters: [ContainerCatalog.Entry]) -> [ContainerUsage] {
-        var order: [String] = []
-        var byId: [String: ContainerUsage] = [:]
-        var pidsSeen: [String: Set<Int32>] = [:]
+        // Usages are mutated in place (an index per key): copying one out of a dictionary
+        // and back made every append copy its arrays, a cost that grew with the processes.
+        var result: [ContainerUsage] = []
+        var indexByKey: [String: Int] = [:]
+        var pidsSeen: [Set<Int32>] = []
         let processes = contexts(processes)
         let shares = PowerShares(processes: processes, gpus: gpus)
 
         for p in processes {
             let ref = p.info?.container
             let key = ref?.id ?? "host"
-            if byId[key] == nil {
-                order.append(key)
-                byId[key] = describe(ref: ref, entry: ref.flatMap { lookup($0.id) })
+            let i: Int
+            if let known = indexByKey[key] {
+                i = known
+            } else {
+                i = result.count
+                indexByKey[key] = i
+                result.append(describe(ref: ref, entry: ref.flatMap { lookup($0.id) }))
+                pidsSeen.append([])
             }
-            var usage = byId[key]!
-            if pidsSeen[key, default: []].insert(p.pid).inserted { usage.processCount += 1 }
-            if !usage.gpus.contains(p.gpuIndex) { usage.gpus.append(p.gpuIndex) }
+            if pidsSeen[i].insert(p.pid).inserted { result[i].processCount += 1 }
+            if !result[i].gpus.contains(p.gpuIndex) { result[i].gpus.append(p.gpuIndex) }
             if let gi = p.gpuInstanceId {
                 let mig = "\(p.gpuIndex):\(gi)/\(p.computeInstanceId.map(String.init) ?? "?")"
-                if !usage.migInstances.contains(mig) { usage.migInstances.append(mig) }
+                if !result[i].migInstances.contains(mig) { result[i].migInstances.append(mig) }
             }
-            usage.gpuMemory &+= p.usedGpuMemory ?? 0
-            if let sm = p.smUtilization { usage.smUtilization = (usage.smUtilization ?? 0) + sm }
-            if let share = shares.share(of: p) { usage.estimatedPowerShare = (usage.estimatedPowerShare ?? 0) + share }
-            byId[key] = usage
+            result[i].gpuMemory &+= p.usedGpuMemory ?? 0
+            if let sm = p.smUtilization { result[i].smUtilization = (result[i].smUtilization ?? 0) + sm }
+            if let share = shares.share(of: p) { result[i].estimatedPowerShare = (result[i].estimatedPowerShare ?? 0) + share }
         }
 
-        var result = order.map { byId[$0]! }
-        result.sort { a, b in
+        // Stable: equal memory keeps the order of first appearance.
+        result = result.enumerated().sorted { a, b in
             // Containers first by GPU memory, the host group last among users.
-            if a.isHost != b.isHost { return !a.isHost }
-            return a.gpuMemory > b.gpuMemory
-        }
+            if a.element.isHost != b.element.isHost { return !a.element.isHost }
+            if a.element.gpuMemory != b.element.gpuMemory { return a.element.gpuMemory > b.element.gpuMemory }
+            return a.offset < b.offset
+        }.map(\.element)
         for entry in gpuRequesters.sorted(by: { ($0.summary.name ?? "") < ($1.summary.name ?? "") })
-        where byId[entry.summary.id] == nil {
+        where indexByKey[entry.summary.id] == nil {
             var usage = describe(ref: nil, entry: entry)
             usage.idleAllocation = true
             result.append(usage)

@@ -17,6 +17,8 @@ public struct SamplerOptions: Sendable {
     public var useDocker = true
     /// How often NVML's costly fields are read; the default suits the dashboard.
     public var nvmlSchedule = NVMLSchedule()
+    /// A GPU process's CPU% and RSS are re-read at most this often (seconds).
+    public var processStatPeriod = 2.0
 
     public init(nvmlPath: String? = nil, procRoot: String = "/proc", dockerHost: String? = nil, useDocker: Bool = true) {
         self.nvmlPath = nvmlPath
@@ -55,7 +57,7 @@ public final class SnapshotSampler {
         }
         nvml = sampler
         nvmlProblem = problem
-        procReader = ProcReader(procRoot: options.procRoot)
+        procReader = ProcReader(procRoot: options.procRoot, minimumRereadSeconds: options.processStatPeriod)
         catalog = options.useDocker ? ContainerCatalog(dockerHost: options.dockerHost) : nil
         procRootProblem = procReader.procRootProblem()
         hostName = Self.readHostName()

@@ -210,6 +210,54 @@ final class ProcReaderTests: XCTestCase {
         XCTAssertEqual(second[pid]?.command, "/bin/sh -c while :; do :; done")
     }
 
+    /// Many processes take turns: each sample reads at most the budget of known
+    /// processes, every process is still answered, and each is re-read within
+    /// `rotation` samples (its CPU% then covers the whole time since its last read).
+    func testManyProcessesAreReadInTurns() throws {
+        let sleepers = try (0..<10).map { _ in try spawn("/bin/sleep", ["30"]) }
+        let busy = try spawn("/bin/sh", ["-c", "while :; do :; done"])
+        defer { busy.terminate(); for s in sleepers { s.terminate() } }
+        for s in sleepers { waitForExec(s.processIdentifier, cmdlinePrefix: "/bin/sleep") }
+        waitForExec(busy.processIdentifier, cmdlinePrefix: "/bin/sh -c")
+        let pids = (sleepers.map(\.processIdentifier) + [busy.processIdentifier]).sorted()
+        let reader = ProcReader(statReadsPerRefresh: 4)   // 11 processes: turns of 3 samples
+        let first = reader.sample(pids: pids, now: now)
+        XCTAssertEqual(first.count, 11, "new processes are all read at once")
+        var percents: [Double] = []
+        let start = reader.statReads
+        for round in 0..<3 {
+            usleep(400_000)
+            let before = reader.statReads
+            let r = reader.sample(pids: pids, now: now)
+            XCTAssertEqual(r.count, 11, "round \(round): every process answered")
+            XCTAssertLessThanOrEqual(reader.statReads - before, 4, "round \(round): within the budget")
+            XCTAssertGreaterThan(reader.statReads - before, 0)
+            percents.append(try XCTUnwrap(r[busy.processIdentifier]?.cpuPercent))
+        }
+        XCTAssertEqual(reader.staticReads, 11, "turns never re-read the static part")
+        XCTAssertEqual(reader.statReads - start, 11, "three samples: every process read exactly once")
+        XCTAssertGreaterThan(percents.max() ?? 0, 40, "\(percents)")
+    }
+
+    /// The dashboard re-reads a known process's stat at most every 2 s: in between,
+    /// its last CPU% and RSS are answered without touching /proc.
+    func testKnownProcessIsNotReReadWithinThePeriod() throws {
+        let sleeper = try spawn("/bin/sleep", ["30"])
+        defer { sleeper.terminate() }
+        let pid = sleeper.processIdentifier
+        waitForExec(pid, cmdlinePrefix: "/bin/sleep")
+        let reader = ProcReader(minimumRereadSeconds: 0.5)
+        let t0 = now
+        let first = try XCTUnwrap(reader.sample(pids: [pid], now: t0)[pid])
+        let reads = reader.statReads
+        let second = try XCTUnwrap(reader.sample(pids: [pid], now: t0 + 0.2)[pid])
+        XCTAssertEqual(reader.statReads, reads, "within the period: no read")
+        XCTAssertEqual(second.residentBytes, first.residentBytes)
+        XCTAssertEqual(second.command, first.command)
+        _ = reader.sample(pids: [pid], now: t0 + 0.6)
+        XCTAssertEqual(reader.statReads, reads + 1, "after the period: read again")
+    }
+
     func testExitedChildIsOmitted() throws {
         let child = try spawn("/bin/sleep", ["30"])
         let pid = child.processIdentifier
