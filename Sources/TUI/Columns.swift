@@ -17,7 +17,9 @@ public enum RowID: Hashable, Sendable {
 }
 
 /// One table row: a container (grouped view) or one process on one GPU.
-public enum TableRow: Sendable {
+/// Indirect: the payloads are large structs, and rows are copied while sorting and
+/// slicing; boxed, a copy is one reference count instead of one per field.
+public indirect enum TableRow: Sendable {
     case container(ContainerUsage, processes: [GPUProcess])
     case process(GPUProcess, container: ContainerUsage?, indented: Bool)
 

@@ -37,6 +37,8 @@ public final class ContainerCatalog {
     /// Calls made, for tests and benchmarks: a steady state makes none.
     public private(set) var listCalls = 0
     public private(set) var inspectCalls = 0
+    /// Changes whenever any entry may have changed (what is derived from entries can be kept until then).
+    public private(set) var version = 0
 
     public init(dockerHost: String?, options: DockerClient.Options = DockerClient.Options()) {
         self.dockerHost = dockerHost
@@ -55,8 +57,12 @@ public final class ContainerCatalog {
 
     /// Running containers that asked for GPUs (for idle GPU allocations).
     public var gpuRequesters: [Entry] {
-        entries.values.filter { $0.summary.state == "running" && GPURequest.describe($0.details) != nil }
+        if let (v, list) = requestersCache, v == version { return list }
+        let list = entries.values.filter { $0.summary.state == "running" && GPURequest.describe($0.details) != nil }
+        requestersCache = (version, list)
+        return list
     }
+    private var requestersCache: (Int, [Entry])?
 
     /// Brings the catalog up to date; cheap when nothing changed.
     public func refresh(now: Double) {
@@ -66,6 +72,7 @@ public final class ContainerCatalog {
             detailsSuspect = true
         }
         for id in change.invalidated { entries[id]?.details = nil }
+        if !change.invalidated.isEmpty { version &+= 1 }
         if listedOnce && stream != nil && !change.dirty && problem == nil {
             return
         }
@@ -122,6 +129,7 @@ public final class ContainerCatalog {
             fresh[summary.id] = entry
         }
         entries = fresh
+        version &+= 1
         listedOnce = true
         detailsSuspect = false
     }

@@ -7,7 +7,8 @@ import FoundationEssentials
 public enum ContainerJoin {
     public static func join(processes: [GPUProcess], gpus: [GPU],
                             lookup: (String) -> ContainerCatalog.Entry?,
-                            gpuRequesters: [ContainerCatalog.Entry]) -> [ContainerUsage] {
+                            gpuRequesters: [ContainerCatalog.Entry],
+                            descriptions: ContainerDescriptions? = nil) -> [ContainerUsage] {
         // Usages are mutated in place (an index per key): copying one out of a dictionary
         // and back made every append copy its arrays, a cost that grew with the processes.
         var result: [ContainerUsage] = []
@@ -25,7 +26,11 @@ public enum ContainerJoin {
             } else {
                 i = result.count
                 indexByKey[key] = i
-                result.append(describe(ref: ref, entry: ref.flatMap { lookup($0.id) }))
+                if let descriptions {
+                    result.append(descriptions.describe(ref: ref) { ref.flatMap { lookup($0.id) } })
+                } else {
+                    result.append(describe(ref: ref, entry: ref.flatMap { lookup($0.id) }))
+                }
                 pidsSeen.append([])
             }
             if pidsSeen[i].insert(p.pid).inserted { result[i].processCount += 1 }
@@ -60,12 +65,19 @@ public enum ContainerJoin {
     /// utilisation sample. Counting it twice would double its memory and SM and skew the power
     /// shares of everyone else on that GPU. Keyed by pid, GPU and MIG instance.
     static func contexts(_ processes: [GPUProcess]) -> [GPUProcess] {
-        struct Key: Hashable { var pid: Int32; var gpu: Int; var gi: Int?; var ci: Int? }
-        var index: [Key: Int] = [:]
+        // One integer per context (hashing a struct of optionals was a visible cost at
+        // thousands of processes): pid, GPU, and the MIG ids (255 = none).
+        func key(_ p: GPUProcess) -> UInt64 {
+            let gi = UInt64(p.gpuInstanceId.map { min(254, max(0, $0)) } ?? 255)
+            let ci = UInt64(p.computeInstanceId.map { min(254, max(0, $0)) } ?? 255)
+            return UInt64(UInt32(bitPattern: p.pid)) << 32 | UInt64(UInt16(truncatingIfNeeded: p.gpuIndex)) << 16 | gi << 8 | ci
+        }
+        var index: [UInt64: Int] = [:]
+        index.reserveCapacity(processes.count)
         var result: [GPUProcess] = []
         result.reserveCapacity(processes.count)
         for p in processes {
-            let key = Key(pid: p.pid, gpu: p.gpuIndex, gi: p.gpuInstanceId, ci: p.computeInstanceId)
+            let key = key(p)
             if let i = index[key] {
                 // Keep the larger figures, should the two lists ever disagree.
                 if let m = p.usedGpuMemory { result[i].usedGpuMemory = max(result[i].usedGpuMemory ?? 0, m) }
@@ -114,6 +126,32 @@ public enum ContainerJoin {
         u.podContainer = labels["io.kubernetes.container.name"]
         if let uid = labels["io.kubernetes.pod.uid"] { u.podUID = uid }
         u.labels = labels.isEmpty ? nil : labels
+    }
+}
+
+/// The identity part of each container's usage (names, labels, image, start time,
+/// GPU request), kept between refreshes until the catalog changes: building it
+/// anew for 200 containers on every refresh was a visible part of a refresh.
+public final class ContainerDescriptions {
+    private var version = -1
+    private var byId: [String: ContainerUsage] = [:]
+
+    public init() {}
+
+    /// Forgets everything when the catalog's `version` moved.
+    public func sync(version: Int) {
+        if version != self.version {
+            self.version = version
+            byId.removeAll(keepingCapacity: true)
+        }
+    }
+
+    func describe(ref: ContainerRef?, entry: () -> ContainerCatalog.Entry?) -> ContainerUsage {
+        let key = ref?.id ?? "host"
+        if let known = byId[key] { return known }
+        let usage = ContainerJoin.describe(ref: ref, entry: entry())
+        byId[key] = usage
+        return usage
     }
 }
 

@@ -3,8 +3,8 @@
 //
 // Per refresh and per process, one file is read: `<pid>/stat`, which gives the
 // start time (to detect PID reuse), utime+stime and the resident set. With more
-// processes than `statReadsPerRefresh`, they take turns: each refresh reads that
-// many, the others keep their last CPU% and RSS (CPU% is measured over the time
+// processes than `statReadsPerRefresh` (50), they take turns: each refresh reads
+// that many, the others keep their last CPU% and RSS (CPU% is measured over the time
 // since the process's own last read, so it stays a true average). At 1,000
 // processes, reading every stat file on every refresh cost 14 ms (the kernel's
 // do_task_stat, open and close); the budget keeps a refresh near constant. The static
@@ -65,7 +65,7 @@ public final class ProcReader {
     /// Longest other file read (`<root>/stat` on a large machine is tens of KiB).
     private static let fileLimit = 4 * 1024 * 1024
 
-    public init(procRoot: String = "/proc", statReadsPerRefresh: Int = 100, minimumRereadSeconds: Double = 0) {
+    public init(procRoot: String = "/proc", statReadsPerRefresh: Int = 50, minimumRereadSeconds: Double = 0) {
         self.procRoot = procRoot
         self.statReadsPerRefresh = max(1, statReadsPerRefresh)
         self.minimumRereadSeconds = minimumRereadSeconds

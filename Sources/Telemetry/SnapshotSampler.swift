@@ -35,6 +35,7 @@ public final class SnapshotSampler {
     public let nvmlProblem: String?
     public let procReader: ProcReader
     public let catalog: ContainerCatalog?
+    private let descriptions = ContainerDescriptions()
     private let procRootProblem: String?
     private let hostName: String
     /// What the last `sample()` cost, stage by stage.
@@ -92,10 +93,12 @@ public final class SnapshotSampler {
         }
         cost.docker = timer.lap()
         let catalog = self.catalog
+        descriptions.sync(version: catalog?.version ?? 0)
         snapshot.containers = ContainerJoin.join(
             processes: snapshot.processes, gpus: snapshot.gpus,
             lookup: { catalog?.entry(id: $0) },
-            gpuRequesters: catalog?.gpuRequesters ?? [])
+            gpuRequesters: catalog?.gpuRequesters ?? [],
+            descriptions: descriptions)
         cost.join = timer.lap()
         return snapshot
     }
