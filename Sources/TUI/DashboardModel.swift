@@ -68,7 +68,7 @@ public struct DashboardModel: Sendable {
     public var hostCount = 1
     public var showsHosts: Bool { hostCount > 1 }
 
-    public static let intervals: [Double] = [0.25, 0.5, 1, 2, 5, 10, 30, 60]
+    public static let intervals: [Double] = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60]
 
     public init(width: Int, height: Int, interval: Double = 1, readOnly: Bool = false, ascii: Bool = false) {
         self.width = width

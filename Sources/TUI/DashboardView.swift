@@ -356,7 +356,7 @@ public enum DashboardView {
         ("g", "grouped by container, or a flat list of processes"),
         ("up down j k", "select a row; pgup pgdn home end"),
         ("enter", "details of the selected container: labels, GPU request, processes, history"),
-        ("+  -", "refresh faster or slower (0.25 s to 60 s); in a replay: play faster or slower"),
+        ("+  -", "refresh faster or slower (0.1 s to 60 s); in a replay: play faster or slower"),
         ("space", "replay: pause or play"),
         ("left right , .", "replay: one snapshot back or forward"),
         ("[  ]", "replay: one minute back or forward"),

@@ -56,8 +56,8 @@ enum CommandLineParser {
             case "--docker-host": o.dockerHost = try value(arg)
             case "--interval":
                 let text = try value(arg)
-                guard let v = Double(text), v >= 0.25, v <= 60 else {
-                    throw UsageError(description: "--interval must be a number of seconds from 0.25 to 60, not '\(text)'")
+                guard let v = Double(text), v >= 0.1, v <= 60 else {
+                    throw UsageError(description: "--interval must be a number of seconds from 0.1 to 60, not '\(text)'")
                 }
                 o.interval = v
             case "--host": o.hosts.append(try value(arg))
@@ -139,7 +139,7 @@ enum CommandLineParser {
       --nvml PATH           libnvidia-ml to load (env GPUCTOP_NVML; default libnvidia-ml.so.1)
       --proc-root DIR       the host's /proc, when gpuctop runs in a container (default /proc)
       --docker-host URL     unix:///path of the Docker or Podman socket (env DOCKER_HOST)
-      --interval SECONDS    refresh interval, 0.25 to 60 (default 1)
+      --interval SECONDS    refresh interval, 0.1 to 60 (default 1)
       --json                JSON output for snapshot and power (schema in README.md)
       --ascii               ASCII bars and borders only
       --read-only           no actions (env GPUCTOP_READ_ONLY=1)

@@ -170,7 +170,7 @@ final class SnapshotCommandTests: XCTestCase {
     }
 
     func testBadCommandLineIsOneLineAndStatus2() throws {
-        for args in [["bogus"], ["--interval", "0.1"], ["--nvml"], ["snapshot", "--frobnicate"]] {
+        for args in [["bogus"], ["--interval", "0.05"], ["--nvml"], ["snapshot", "--frobnicate"]] {
             let r = try Run.gpuctop(args)
             XCTAssertEqual(r.status, 2, "\(args)")
             XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
