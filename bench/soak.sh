@@ -34,7 +34,7 @@ work=$(mktemp -d /tmp/gpuctop-soak.XXXXXX)
 label="gpuctop.soak=$$"
 churn_pid=
 cleanup() {
-    [ -n "$churn_pid" ] && kill "$churn_pid" 2>/dev/null && wait "$churn_pid" 2>/dev/null
+    if [ -n "$churn_pid" ]; then kill "$churn_pid" 2>/dev/null || true; wait "$churn_pid" 2>/dev/null || true; fi
     tmux -S "$work/tmux" kill-server 2>/dev/null || true
     dk ps -aq --filter "label=$label" | xargs -r docker -H "$GPUCTOP_TEST_DOCKER_HOST" rm -f >/dev/null 2>&1 || true
     pkill -f "sleep 2000$$" 2>/dev/null || true
@@ -106,14 +106,16 @@ churn &
 churn_pid=$!
 sleep 3
 tmux -S "$work/tmux" -f /dev/null new-session -d -x 200 -y 50 -s soak \
-    "exec env TERM=xterm-256color LANG=C.UTF-8 FAKE_NVML_SCENARIO=$work/scenario $bin --nvml $lib --docker-host $GPUCTOP_TEST_DOCKER_HOST --interval 0.1"
+    "exec env TERM=xterm-256color LANG=C.UTF-8 FAKE_NVML_SCENARIO=$work/scenario $bin --nvml $lib --docker-host $GPUCTOP_TEST_DOCKER_HOST --interval 0.1 2>$work/stderr"
 pid=$(tmux -S "$work/tmux" display-message -p -t soak '#{pane_pid}')
+sleep 1
+if ! kill -0 "$pid" 2>/dev/null; then echo "soak: the dashboard did not start: $(cat "$work/stderr")"; exit 1; fi
 
 printf "%8s %10s %10s %5s %10s\n" "t (s)" "RSS KiB" "peak KiB" "fds" "churn steps"
 status() { awk -v k="$1" '$1 == k":" { print $2 }' "/proc/$pid/status"; }
 t=0 base_hwm= base_fds= max_hwm=0 max_fds=0 keys=0
 while [ "$t" -le "$duration" ]; do
-    if ! kill -0 "$pid" 2>/dev/null; then echo "soak: the dashboard died at t=$t s"; exit 1; fi
+    if ! kill -0 "$pid" 2>/dev/null; then echo "soak: the dashboard died at t=$t s: $(cat "$work/stderr")"; exit 1; fi
     rss=$(status VmRSS) hwm=$(status VmHWM) fds=$(ls "/proc/$pid/fd" | wc -l)
     printf "%8d %10d %10d %5d %10s\n" "$t" "$rss" "$hwm" "$fds" "$(cut -d' ' -f1 "$work/churn" 2>/dev/null || echo 0)"
     if [ "$t" -ge "$warmup" ]; then
@@ -126,7 +128,10 @@ while [ "$t" -le "$duration" ]; do
     next=$((t + sample)); [ "$next" -gt "$duration" ] && next=$duration
     while [ "$t" -lt "$next" ]; do
         sleep 1; t=$((t + 1)); keys=$((keys + 1))
-        case $((keys % 20)) in 5|10) tmux -S "$work/tmux" send-keys -t soak j ;; 15) tmux -S "$work/tmux" send-keys -t soak k ;; 0) tmux -S "$work/tmux" send-keys -t soak s ;; esac
+        case $((keys % 20)) in
+            5|10) key=j ;; 15) key=k ;; 0) key=s ;; *) continue ;;
+        esac
+        tmux -S "$work/tmux" send-keys -t soak "$key" 2>/dev/null || { echo "soak: the dashboard died at t=$t s: $(cat "$work/stderr")"; exit 1; }
     done
 done
 tmux -S "$work/tmux" capture-pane -p -t soak >"$work/screen"

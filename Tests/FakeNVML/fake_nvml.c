@@ -123,17 +123,17 @@ static int file_id_same(const file_id_t *id, const struct stat *st) {
 
 // Reads and parses the scenario at `path`. On failure prints one line to
 // stderr and returns -1. *id gets the identity of what was read.
-static int read_scenario(const char *path, fn_scenario *out, file_id_t *id) {
+static fn_scenario *read_scenario(const char *path, file_id_t *id) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         say("fake-nvml: %s:0: cannot open: %s", path, strerror(errno));
-        return -1;
+        return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         say("fake-nvml: %s:0: not a regular file", path);
         close(fd);
-        return -1;
+        return NULL;
     }
     file_id_from(id, &st);
     size_t cap = FN_MAX_FILE_BYTES + 1, len = 0;
@@ -141,7 +141,7 @@ static int read_scenario(const char *path, fn_scenario *out, file_id_t *id) {
     if (!text) {
         close(fd);
         say("fake-nvml: %s:0: out of memory", path);
-        return -1;
+        return NULL;
     }
     for (;;) {
         ssize_t r = read(fd, text + len, cap - len);
@@ -150,7 +150,7 @@ static int read_scenario(const char *path, fn_scenario *out, file_id_t *id) {
             say("fake-nvml: %s:0: read: %s", path, strerror(errno));
             free(text);
             close(fd);
-            return -1;
+            return NULL;
         }
         if (r == 0) break;
         len += (size_t)r;
@@ -158,10 +158,10 @@ static int read_scenario(const char *path, fn_scenario *out, file_id_t *id) {
     }
     close(fd);
     fn_parse_error err;
-    int rc = fake_nvml_parse_scenario(text, len, out, &err);
+    fn_scenario *sc = fake_nvml_parse_scenario_alloc(text, len, &err);
     free(text);
-    if (rc != 0) say("fake-nvml: %s:%u: %s", path, err.line, err.msg);
-    return rc;
+    if (!sc) say("fake-nvml: %s:%u: %s", path, err.line, err.msg);
+    return sc;
 }
 
 // Re-reads the scenario when the file changed; at most one stat per 100 ms.
@@ -174,14 +174,13 @@ static void maybe_reload(void) {
     g_last_check = now;
     struct stat st;
     if (stat(g_path, &st) != 0 || file_id_same(&g_fid, &st)) return;
-    fn_scenario *ns = malloc(sizeof *ns);
     file_id_t id;
-    if (ns && read_scenario(g_path, ns, &id) == 0) {
+    fn_scenario *ns = read_scenario(g_path, &id);
+    if (ns) {
         free(g_sc);
         g_sc = ns;
         g_fid = id;
     } else {
-        free(ns);
         file_id_from(&g_fid, &st);
     }
 }
@@ -327,8 +326,8 @@ static nvmlReturn_t do_init(void) {
         r = NVML_ERROR_UNKNOWN;
         goto out;
     }
-    ns = malloc(sizeof *ns);
-    if (!ns || read_scenario(path, ns, &id) != 0) {
+    ns = read_scenario(path, &id);
+    if (!ns) {
         r = NVML_ERROR_UNKNOWN;
         goto out;
     }

@@ -705,18 +705,18 @@ static void finalize(fn_scenario *sc) {
     }
 }
 
-int fake_nvml_parse_scenario(const char *text, size_t len, fn_scenario *out, fn_parse_error *err) {
+fn_scenario *fake_nvml_parse_scenario_alloc(const char *text, size_t len, fn_parse_error *err) {
     if (err) {
         err->line = 0;
         err->msg[0] = '\0';
     }
-    if (!out || (!text && len > 0)) {
+    if (!text && len > 0) {
         if (err) snprintf(err->msg, sizeof err->msg, "no scenario");
-        return -1;
+        return NULL;
     }
     if (len > FN_MAX_FILE_BYTES) {
         if (err) snprintf(err->msg, sizeof err->msg, "scenario larger than %u bytes", FN_MAX_FILE_BYTES);
-        return -1;
+        return NULL;
     }
     fn_scenario *sc = calloc(1, sizeof *sc);
     // The line copies and tokens live on the heap too: this may run on a small
@@ -728,7 +728,7 @@ int fake_nvml_parse_scenario(const char *text, size_t len, fn_scenario *out, fn_
         free(raw);
         free(toks);
         if (err) snprintf(err->msg, sizeof err->msg, "out of memory");
-        return -1;
+        return NULL;
     }
     char *buf = raw + FN_MAX_LINE + 1;
     sc->cuda = 13000;
@@ -778,12 +778,27 @@ int fake_nvml_parse_scenario(const char *text, size_t len, fn_scenario *out, fn_
         if (rc || P.nt == 0) continue;
         rc = parse_line(&P);
     }
-    if (rc == 0) {
-        finalize(sc);
-        memcpy(out, sc, sizeof *sc);
-    }
-    free(sc);
     free(raw);
     free(toks);
-    return rc == 0 ? 0 : -1;
+    if (rc != 0) {
+        free(sc);
+        return NULL;
+    }
+    finalize(sc);
+    return sc;
+}
+
+int fake_nvml_parse_scenario(const char *text, size_t len, fn_scenario *out, fn_parse_error *err) {
+    if (!out) {
+        if (err) {
+            err->line = 0;
+            snprintf(err->msg, sizeof err->msg, "no scenario");
+        }
+        return -1;
+    }
+    fn_scenario *sc = fake_nvml_parse_scenario_alloc(text, len, err);
+    if (!sc) return -1;
+    memcpy(out, sc, sizeof *sc);
+    free(sc);
+    return 0;
 }

@@ -189,6 +189,10 @@ typedef struct {
 // fills *err (when not NULL) on failure, leaving *out untouched. Never reads
 // past text[len - 1]; `text` need not be NUL-terminated.
 int fake_nvml_parse_scenario(const char *text, size_t len, fn_scenario *out, fn_parse_error *err);
+// The same, into a new zeroed allocation (free() it), or NULL with `err` filled. Only
+// the pages the parse writes become resident: a reload mid-run costs what the
+// scenario holds, not the whole (multi-MiB) table copied over.
+fn_scenario *fake_nvml_parse_scenario_alloc(const char *text, size_t len, fn_parse_error *err);
 
 // NVML return code <-> name without the NVML_ERROR_ prefix ("SUCCESS" for 0).
 const char *fn_code_name(unsigned code);
