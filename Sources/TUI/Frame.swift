@@ -87,6 +87,15 @@ public struct Frame: Sendable {
             }
             return col
         }
+        // Bars, sparklines, borders, arrows and Latin text: one scalar, one cell.
+        if text.unicodeScalars.allSatisfy(Self.isSingleCell) {
+            for scalar in text.unicodeScalars {
+                if col >= limit { break }
+                if col >= 0 { self[col, y] = Cell(scalar: scalar, style) }
+                col += 1
+            }
+            return col
+        }
         for ch in Sanitize.visible(text) {
             let w = ch.unicodeScalars.reduce(0) { $0 + TextWidth.of($1) }
             if w == 0 {
@@ -102,6 +111,15 @@ public struct Frame: Sendable {
             col += w
         }
         return col
+    }
+
+    /// A scalar that is one whole cell on its own: printable Latin (no combining marks,
+    /// no soft hyphen), arrows, box drawing, block elements and geometric shapes, "…".
+    static func isSingleCell(_ s: Unicode.Scalar) -> Bool {
+        switch s.value {
+        case 0x20..<0x7F, 0xA0..<0xAD, 0xAE..<0x300, 0x2026, 0x2190...0x21FF, 0x2500...0x25FF: return true
+        default: return false
+        }
     }
 
     /// Writes `text` fitted to exactly `width` cells (cut with an ellipsis, padded).

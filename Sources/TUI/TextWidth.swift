@@ -8,6 +8,7 @@ public enum TextWidth {
         // combining marks start) only the soft hyphen has no width. The Unicode property
         // lookup below was the largest single cost of rendering a frame.
         if v < 0x300 { return v == 0xAD ? 0 : 1 }
+        if v == 0x2026 || (v >= 0x2190 && v <= 0x21FF) || (v >= 0x2500 && v <= 0x25FF) { return 1 }
         if v == 0x200B || v == 0x200C || v == 0x200D || v == 0xFEFF { return 0 }
         switch scalar.properties.generalCategory {
         case .nonspacingMark, .enclosingMark, .format: return 0

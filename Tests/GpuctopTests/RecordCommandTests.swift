@@ -309,7 +309,7 @@ final class RecordCommandTests: XCTestCase {
     func testBadRecordCommandLines() throws {
         for args in [["record"], ["record", "-o"], ["record", "-o", "/tmp/x.rec", "--duration", "soon"],
                      ["record", "-o", "/tmp/x.rec", "--duration", "0"], ["record", "-o", "/tmp/x.rec", "--frobnicate"],
-                     ["record", "-o", "/tmp/x.rec", "extra"], ["record", "-o", "/tmp/x.rec", "--interval", "0.1"]] {
+                     ["record", "-o", "/tmp/x.rec", "extra"], ["record", "-o", "/tmp/x.rec", "--interval", "0.05"]] {
             let r = try Run.gpuctop(args)
             XCTAssertEqual(r.status, 2, "\(args)")
             XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
