@@ -92,7 +92,7 @@ final class CursesScreen {
 
     private func rowEqual(_ a: Frame, _ b: Frame, _ y: Int) -> Bool {
         let start = y * a.width
-        for i in start..<(start + a.width) where a.cells[i] != b.cells[i] { return false }
+        for i in start..<(start + a.width) where !a.sameCell(i, as: b) { return false }
         return true
     }
 
@@ -103,7 +103,7 @@ final class CursesScreen {
             var run = ""
             let start = x
             while x < frame.width, frame[x, y].style == style {
-                frame[x, y].append(to: &run)
+                frame.appendText(x, y, to: &run)
                 x += 1
             }
             _ = gpuctop_attrset(attributes[style] ?? 0)

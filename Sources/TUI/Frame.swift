@@ -8,46 +8,29 @@ public enum Style: UInt8, CaseIterable, Sendable {
     case normal, title, dim, heading, selected, good, warn, bad, accent, barUsed, barFree, key
 }
 
+/// One cell: its first scalar inline, and (rarely) the rest of a grapheme
+/// (combining marks, emoji sequences) in its frame's side table. A cell holds no
+/// reference, so a frame of 10,000 cells is created, compared and freed without any
+/// reference counting (that was most of the cost of drawing a frame).
 public struct Cell: Equatable, Sendable {
-    // One scalar inline, the rest of a grapheme (combining marks, emoji sequences) in
-    // `more`, nil almost always: a 200x50 frame is 10,000 cells, and with a String per
-    // cell building, comparing and freeing frames was mostly reference counting.
     /// The first scalar; 0 for the right half of a wide character.
-    private var first: UInt32
-    private var more: String?
+    fileprivate var first: UInt32
+    /// 1-based index into the frame's `extras`; 0 when the cell is one scalar.
+    fileprivate var extra: UInt32
     public var style: Style
 
-    public init(_ text: String = " ", _ style: Style = .normal) {
+    /// A blank cell.
+    public init(_ style: Style = .normal) {
+        first = 0x20
+        extra = 0
         self.style = style
-        var scalars = text.unicodeScalars.makeIterator()
-        first = scalars.next()?.value ?? 0
-        var rest = String.UnicodeScalarView()
-        while let s = scalars.next() { rest.append(s) }
-        more = rest.isEmpty ? nil : String(rest)
     }
 
-    /// A cell of one scalar (no allocation, no reference counting).
+    /// A cell of one scalar.
     init(scalar: Unicode.Scalar, _ style: Style) {
         first = scalar.value
-        more = nil
+        extra = 0
         self.style = style
-    }
-
-    /// One grapheme's scalars; "" for the right half of a wide character.
-    public var text: String {
-        get {
-            guard first != 0, let scalar = Unicode.Scalar(first) else { return "" }
-            guard let more else { return String(Character(scalar)) }
-            return String(Character(scalar)) + more
-        }
-        set { self = Cell(newValue, style) }
-    }
-
-    /// Appends the cell's text to `out` without building an intermediate String.
-    func append(to out: inout String) {
-        guard first != 0, let scalar = Unicode.Scalar(first) else { return }
-        out.unicodeScalars.append(scalar)
-        if let more { out += more }
     }
 }
 
@@ -57,12 +40,68 @@ public struct Frame: Sendable {
     /// ASCII only: cut text ends in "~" instead of "…".
     public let ascii: Bool
     public private(set) var cells: [Cell]
+    /// The scalars after the first of multi-scalar graphemes, indexed by `Cell.extra - 1`.
+    private var extras: [String] = []
 
     public init(width: Int, height: Int, ascii: Bool = false) {
         self.ascii = ascii
         self.width = max(0, width)
         self.height = max(0, height)
         cells = Array(repeating: Cell(), count: self.width * self.height)
+    }
+
+    /// The text of the cell at (x, y): one grapheme, or "" for the right half of a wide one.
+    public func text(_ x: Int, _ y: Int) -> String {
+        var out = ""
+        appendText(x, y, to: &out)
+        return out
+    }
+
+    /// Appends the cell's text to `out` without building a String per cell.
+    public func appendText(_ x: Int, _ y: Int, to out: inout String) {
+        appendText(of: cells[y * width + x], to: &out)
+    }
+
+    private func appendText(of c: Cell, to out: inout String) {
+        guard c.first != 0, let scalar = Unicode.Scalar(c.first) else { return }
+        out.unicodeScalars.append(scalar)
+        if c.extra > 0 { out += extras[Int(c.extra) - 1] }
+    }
+
+    /// Whether cell `i` of `self` and of `other` show the same thing.
+    func sameCell(_ i: Int, as other: Frame) -> Bool {
+        let a = cells[i], b = other.cells[i]
+        guard a.first == b.first, a.style == b.style else { return false }
+        if a.extra == 0 && b.extra == 0 { return true }
+        guard a.extra != 0 && b.extra != 0 else { return false }
+        return extras[Int(a.extra) - 1] == other.extras[Int(b.extra) - 1]
+    }
+
+    /// Puts one grapheme into (x, y).
+    private mutating func setGrapheme(_ x: Int, _ y: Int, _ grapheme: Substring.UnicodeScalarView, _ style: Style) {
+        var scalars = grapheme.makeIterator()
+        guard let first = scalars.next() else {
+            self[x, y] = Cell(style)
+            return
+        }
+        var cell = Cell(scalar: first, style)
+        var rest = String.UnicodeScalarView()
+        while let s = scalars.next() { rest.append(s) }
+        if !rest.isEmpty {
+            extras.append(String(rest))
+            cell.extra = UInt32(extras.count)
+        }
+        self[x, y] = cell
+    }
+
+    /// Adds a combining mark to the cell at (x, y).
+    private mutating func attach(_ mark: Character, _ x: Int, _ y: Int) {
+        var cell = self[x, y]
+        guard cell.first != 0 else { return }
+        let before = cell.extra > 0 ? extras[Int(cell.extra) - 1] : ""
+        extras.append(before + String(mark))
+        cell.extra = UInt32(extras.count)
+        self[x, y] = cell
     }
 
     public subscript(x: Int, y: Int) -> Cell {
@@ -100,13 +139,17 @@ public struct Frame: Sendable {
             let w = ch.unicodeScalars.reduce(0) { $0 + TextWidth.of($1) }
             if w == 0 {
                 // A combining mark: attach it to the previous cell.
-                if col > x, col - 1 >= 0 { self[col - 1, y].text += String(ch) }
+                if col > x, col - 1 >= 0 { attach(ch, col - 1, y) }
                 continue
             }
             if col + w > limit { break }
             if col >= 0 {
-                self[col, y] = Cell(String(ch), style)
-                if w == 2 { self[col + 1, y] = Cell("", style) }
+                setGrapheme(col, y, String(ch)[...].unicodeScalars, style)
+                if w == 2 {
+                    var half = Cell(style)
+                    half.first = 0
+                    self[col + 1, y] = half
+                }
             }
             col += w
         }
@@ -142,7 +185,7 @@ public struct Frame: Sendable {
         lines.reserveCapacity(height)
         for y in 0..<height {
             var line = ""
-            for x in 0..<width { cells[y * width + x].append(to: &line) }
+            for x in 0..<width { appendText(x, y, to: &line) }
             while line.last == " " { line.removeLast() }
             lines.append(line)
         }
@@ -152,7 +195,7 @@ public struct Frame: Sendable {
     /// Row `y` as text.
     public func line(_ y: Int) -> String {
         var line = ""
-        for x in 0..<width { cells[y * width + x].append(to: &line) }
+        for x in 0..<width { appendText(x, y, to: &line) }
         return line
     }
 }

@@ -20,11 +20,13 @@ func writeOut(_ text: String) {
 
 // Memory that stays predictable over days: one malloc arena for our few threads (a
 // per-thread arena kept tens of MiB of freed memory resident for the sampler thread),
-// and large blocks always mapped and unmapped, rather than glibc raising the mmap
-// threshold after the first free and then serving multi-MiB blocks from an arena it
-// never trims (seen in the soak: RSS 13 -> 38 MiB).
+// and blocks from 4 MiB up always mapped and unmapped, rather than glibc raising the
+// mmap threshold after the first free and then serving multi-MiB blocks from an arena
+// it never trims (seen in the soak: RSS 13 -> 38 MiB). Below 4 MiB stays in the heap:
+// a frame (10,000 cells at 200x50, more on big terminals) must not be mapped afresh
+// and page-faulted in on every refresh.
 _ = glibcMallopt(-8 /* M_ARENA_MAX */, 1)
-_ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 256 * 1024)
+_ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 4 << 20)
 
 let options: Options
 do {
