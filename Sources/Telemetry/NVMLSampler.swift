@@ -16,16 +16,17 @@ import Glibc
 public struct NVMLSchedule: Sendable, Equatable {
     /// Read the total energy counter (only the Prometheus exporter shows it).
     public var energy: Bool
-    /// Per-process utilisation at most this often (seconds). Each read averages the
-    /// driver's samples since the previous read, so nothing is lost between reads;
-    /// a process seen for the first time triggers a read at once.
+    /// Per-process utilisation at most this often (seconds; default 3). Each read
+    /// averages the driver's samples since the previous read, so nothing is lost
+    /// between reads; a process seen for the first time triggers a read at once. At
+    /// 1.5 ms a call it was, read every second, more than half of a refresh's CPU.
     public var processUtilizationPeriod: Double
     /// MIG mode and the management power limit (changed only by an administrator)
     /// at most this often; the limit is also re-read whenever the enforced limit,
     /// read each refresh, changes.
     public var slowFieldPeriod: Double
 
-    public init(energy: Bool = false, processUtilizationPeriod: Double = 2, slowFieldPeriod: Double = 10) {
+    public init(energy: Bool = false, processUtilizationPeriod: Double = 3, slowFieldPeriod: Double = 10) {
         self.energy = energy
         self.processUtilizationPeriod = processUtilizationPeriod
         self.slowFieldPeriod = slowFieldPeriod

@@ -93,6 +93,8 @@ enum ProfileCommand {
         out += row("join", median(costs.map(\.join)), unit: 1e3)
         out += row("render (frame in memory)", median(renders), unit: 1e3)
         out += row("sampler + render", median(zip(costs, renders).map { $0.total + $1 }), unit: 1e3)
+        // Slow calls made every few refreshes (per-process utilisation) hide from a median.
+        out += row("sampler + render, mean", mean(zip(costs, renders).map { $0.total + $1 }), unit: 1e3)
         out += "  " + "process CPU per refresh, all threads (mean)".padding(50) + "\(Format.fixed(Double(processCPU) / 1e3, 0)) µs\n"
         out += "  re-read in steady state: /proc static files of \(sampler.procReader.staticReads - statBefore) processes, "
         out += "\((sampler.catalog?.listCalls ?? 0) - listBefore) container lists, \((sampler.catalog?.inspectCalls ?? 0) - inspectBefore) inspections\n"
@@ -143,6 +145,12 @@ enum ProfileCommand {
     private static func median(_ values: [StageCost]) -> StageCost {
         StageCost(cpuNanoseconds: values.map(\.cpuNanoseconds).sorted()[values.count / 2],
                   wallNanoseconds: values.map(\.wallNanoseconds).sorted()[values.count / 2])
+    }
+
+    private static func mean(_ values: [StageCost]) -> StageCost {
+        let n = UInt64(max(1, values.count))
+        return StageCost(cpuNanoseconds: values.map(\.cpuNanoseconds).reduce(0, +) / n,
+                         wallNanoseconds: values.map(\.wallNanoseconds).reduce(0, +) / n)
     }
 
     private static func processCPUNanoseconds() -> UInt64 { readClock(CLOCK_PROCESS_CPUTIME_ID) }
