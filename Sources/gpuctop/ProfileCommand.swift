@@ -169,18 +169,7 @@ enum ProfileCommand {
 
     /// VmRSS, VmHWM and the largest resident mappings (from /proc/self/smaps).
     static func memorySummary() -> String {
-        func read(_ path: String) -> String {
-            guard let f = fopen(path, "r") else { return "" }
-            defer { fclose(f) }
-            var bytes: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = fread(&chunk, 1, chunk.count, f)
-                if n <= 0 { break }
-                bytes += chunk[0..<n]
-            }
-            return String(decoding: bytes, as: UTF8.self)
-        }
+        func read(_ path: String) -> String { DashboardCommand.readTextFile(path) ?? "" }
         var parts: [String] = []
         for line in read("/proc/self/status").split(separator: "\n") where line.hasPrefix("VmRSS") || line.hasPrefix("VmHWM") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
