@@ -3,7 +3,7 @@
 // every toolchain, and this is a dozen lines of arithmetic.
 import FoundationEssentials
 
-enum Timestamp {
+public enum Timestamp {
     /// Seconds since 1970, or nil for anything unparsable and for Go's zero time
     /// ("0001-01-01T00:00:00Z"), which Docker uses for "never".
     static func parse(_ text: String) -> Date? {
@@ -57,7 +57,8 @@ enum Timestamp {
     }
 
     /// Days since 1970-01-01 in the proleptic Gregorian calendar (Howard Hinnant's algorithm).
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+    /// Also used by `gpuctop`'s TIME arguments (`snapshot --at`, `replay --at`).
+    public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400

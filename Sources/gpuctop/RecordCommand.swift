@@ -2,6 +2,7 @@
 // into a recording (Telemetry/Recording.swift) until the duration is over or
 // SIGINT/SIGTERM arrives, then close the file and print one summary line.
 // Also the recorded side of `gpuctop snapshot --from FILE [--at TIME]`.
+import DockerSocket
 import FoundationEssentials
 import Glibc
 import Telemetry
@@ -243,19 +244,8 @@ enum RecordingTime: Equatable {
                   let zh = Int(digits.prefix(2)), let zm = Int(digits.suffix(2)), zh <= 23, zm <= 59 else { return nil }
             offset = sign * (zh * 3600 + zm * 60)
         }
-        let days = daysFromCivil(year: y, month: mo, day: d)
+        let days = Timestamp.daysFromCivil(year: y, month: mo, day: d)
         return .absolute(Double(days * 86400 + h * 3600 + mi * 60 - offset) + second)
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date.
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
     }
 
     /// Seconds since 1970, given the recording's start (seconds since 1970).
