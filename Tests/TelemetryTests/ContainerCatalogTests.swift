@@ -322,6 +322,55 @@ final class ContainerCatalogTests: XCTestCase {
         XCTAssertNil(catalog.problem)
     }
 
+    /// The daemon dies mid-run and comes back, seen from the whole sampler: every refresh
+    /// still returns at once with fresh GPU figures, Docker is reported degraded in one
+    /// line meanwhile, the container keeps its last known name, and the degraded line goes
+    /// once the daemon answers again (after the backoff).
+    func testGPUFiguresKeepComingWhileDockerIsDownAndBack() throws {
+        let daemon = try privateDockerd()
+        let c = try run({ try daemon.docker($0) }, "sampled")
+        let pid = try XCTUnwrap(Int32(try daemon.docker(["inspect", "-f", "{{.State.Pid}}", c.id])))
+        setenv("FAKE_NVML_SCENARIO", try FakeNVML.scenario("""
+        gpu
+        name NVIDIA H200
+        util 10 20 30
+        memory_total 80GiB
+        power 100000 200000 300000
+        process compute pid=\(pid) mem=1GiB sm=50
+        """), 1)
+        let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: try FakeNVML.privateCopy(), dockerHost: daemon.host))
+        let first = sampler.sample()
+        XCTAssertTrue(first.degraded.isEmpty, "\(first.degraded)")
+        XCTAssertEqual(first.containers.first { $0.id == c.id }?.name, c.name)
+
+        try daemon.crash()
+        var utils = Set<Int>()
+        var sawDegraded = false
+        for _ in 0..<8 {
+            let start = Date()
+            let s = sampler.sample()
+            XCTAssertLessThan(Date().timeIntervalSince(start), 1, "a refresh waited for the dead daemon")
+            utils.insert(s.gpus[0].utilizationGpu ?? -1)
+            if let d = s.degraded.first(where: { $0.source == "docker" }) {
+                sawDegraded = true
+                XCTAssertFalse(d.reason.contains("\n"), d.reason)
+                XCTAssertEqual(s.containers.first { $0.id == c.id }?.name, c.name, "last known name kept")
+            }
+            usleep(250_000)
+        }
+        XCTAssertTrue(sawDegraded, "the dead daemon was never reported")
+        XCTAssertEqual(utils, [10, 20, 30], "GPU figures stopped updating while Docker was down")
+
+        try daemon.start()
+        let deadline = Date().addingTimeInterval(45)
+        var recovered = false
+        while Date() < deadline {
+            if !sampler.sample().degraded.contains(where: { $0.source == "docker" }) { recovered = true; break }
+            usleep(250_000)
+        }
+        XCTAssertTrue(recovered, "Docker still degraded after the daemon came back")
+    }
+
     func testDaemonNeverThereThenStarted() throws {
         // A socket path nobody serves yet: noSocket, backoff, then a daemon appears there.
         let daemon = try privateDockerd()
