@@ -322,7 +322,9 @@ enum TableRows {
         for group in ordered(groups) {
             rows.append(group)
             guard case .container(let c, let ps) = group else { continue }
-            let children = ps.map { TableRow.process($0, container: c, indented: true) }
+            // A child row needs no copy of its container: its parent row is right above it,
+            // and `containerId` names it (copying it into 1,000 rows was a visible cost).
+            let children = ps.map { TableRow.process($0, container: nil, indented: true) }
             rows.append(contentsOf: ordered(children))
         }
         return rows

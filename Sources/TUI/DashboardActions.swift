@@ -96,10 +96,12 @@ extension DashboardModel {
     }
 
     private mutating func askSignal(_ number: Int32, _ name: String) {
-        guard case .process(let p, let c, _)? = selectedRowValue else {
+        guard let row = selectedRowValue, case .process(let p, let listed, _) = row else {
             status = "select a process row first (g shows a flat list)"
             return
         }
+        // A grouped child row carries no container: find it in the snapshot.
+        let c = listed ?? snapshot?.containers.first { $0.id == row.containerId && $0.host == p.host }
         let command = p.info?.command ?? "?"
         let lines = ["Send SIG\(name) to host PID \(p.pid)" + (p.info?.namespacePid.map { " (PID \($0) in its container)" } ?? "")
                         + (p.host.map { " on host \($0)" } ?? "") + "?",

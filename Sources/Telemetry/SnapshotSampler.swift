@@ -111,11 +111,18 @@ public final class SnapshotSampler {
         var pids = snapshot.processes.map(\.pid)
         pids.sort()
         pids.removeDuplicates()
-        let infos = procReader.sample(pids: pids, now: now)
+        let infos = procReader.sample(sortedUniquePids: pids, now: now)
         for i in snapshot.processes.indices {
-            snapshot.processes[i].info = infos[snapshot.processes[i].pid]
+            // Binary search in the sorted pids: no dictionary for thousands of processes.
+            var lo = 0, hi = pids.count
+            let pid = snapshot.processes[i].pid
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if pids[mid] < pid { lo = mid + 1 } else { hi = mid }
+            }
+            if lo < pids.count, pids[lo] == pid { snapshot.processes[i].info = infos[lo] }
         }
-        if infos.isEmpty && procRootProblem == nil {
+        if !infos.contains(where: { $0 != nil }) && procRootProblem == nil {
             snapshot.degraded.append(DegradedSource(
                 source: "procfs",
                 reason: "none of the \(pids.count) GPU processes is visible in \(options.procRoot) (another PID namespace? mount the host's /proc and use --proc-root)"))
