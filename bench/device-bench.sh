@@ -48,7 +48,7 @@ measure() {   # name, command
     tmux -S "$work/tmux" capture-pane -p -t "$name" >"$work/$name.screen"
     tmux -S "$work/tmux" kill-session -t "$name"
     awk -v n="$name" -v t0="$t0" -v t1="$t1" -v b0="$b0" -v b1="$b1" -v c0="$c0" -v c1="$c1" -v tick="$tick" -v hwm="$hwm" 'BEGIN {
-        d = t1 - t0; printf "%-28s %14.3f %13.1f %17.0f\n", n, (c1 - c0) / tick * 60 / d, hwm / 1024, (b1 - b0) / d }'
+        d = t1 - t0; printf "%-28s %14.3f %13.1f %17.0f\n", n, (c1 - c0) / tick * 60 / d, hwm / 1024, (b1 - b0) / d }' | tee -a "$work/steady.txt"
 }
 
 echo "== steady state, ${seconds} s, 200x50, 1 s refresh, 4 PyTorch processes"
@@ -60,7 +60,7 @@ command -v nvitop >/dev/null && measure nvitop "nvitop --interval 1" || echo "nv
 command -v gpustat >/dev/null && measure gpustat "gpustat --interval 1" || echo "gpustat: not installed"
 
 echo "== one-shot, median of 7 runs (wall ms)"
-python3 - "$bin" <<'PY'
+python3 - "$bin" "$work/oneshot.txt" <<'PY'
 import shutil, statistics, subprocess, sys, time
 tools = [("gpuctop snapshot --json", [sys.argv[1], "snapshot", "--json"]),
          ("nvidia-smi", ["nvidia-smi"]),
@@ -75,7 +75,17 @@ for name, cmd in tools:
         subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         runs.append((time.perf_counter() - t) * 1000)
     print(f"{name:28s} {statistics.median(runs):8.1f}   ({' '.join(f'{r:.1f}' for r in runs)})")
+    with open(sys.argv[2], "a") as out:
+        out.write(f"{name.split()[0].split('/')[-1]} {statistics.median(runs):.1f} {' '.join(name.split()[1:]) or '-'}\n")
 PY
+echo "== all figures"
+awk 'NR == FNR { cpu[$1] = $2; rss[$1] = $3; bytes[$1] = $4; order[++n] = $1; next }
+     { rest = $0; sub(/^[^ ]+ [^ ]+ ?/, "", rest); shot[$1] = $2 " ms" (rest != "-" && rest != "" ? " (" rest ")" : "") }
+     END {
+         printf "%-12s %10s %13s %17s   %s\n", "tool", "CPU s/min", "peak RSS MiB", "terminal bytes/s", "one-shot"
+         for (i = 1; i <= n; i++) { t = order[i]
+             printf "%-12s %10s %13s %17s   %s\n", t, cpu[t], rss[t], bytes[t], (t in shot) ? shot[t] : "none" }
+     }' "$work/steady.txt" "$work/oneshot.txt" 2>/dev/null
 # Keep the raw terminal streams and the last screens where the caller wants them.
 [ -n "${BENCH_KEEP:-}" ] && cp "$work"/*.out "$work"/*.screen "$BENCH_KEEP"/ 2>/dev/null
 true
