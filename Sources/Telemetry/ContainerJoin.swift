@@ -158,25 +158,31 @@ public final class ContainerDescriptions {
 /// Each GPU's power draw apportioned to its processes by SM utilisation, or by
 /// GPU memory when no process reports SM activity. An estimate, labelled so.
 struct PowerShares {
-    private var drawByGPU: [Int: Int] = [:]
-    private var smTotal: [Int: Int] = [:]
-    private var memoryTotal: [Int: UInt64] = [:]
+    // Indexed by GPU index (arrays, not dictionaries: asked once per process per refresh).
+    private var drawByGPU: [Int?] = []
+    private var smTotal: [Int] = []
+    private var memoryTotal: [UInt64] = []
 
     init(processes: [GPUProcess], gpus: [GPU]) {
-        for g in gpus { if let d = g.powerDraw { drawByGPU[g.index] = d } }
-        for p in processes {
-            smTotal[p.gpuIndex, default: 0] += p.smUtilization ?? 0
-            memoryTotal[p.gpuIndex, default: 0] &+= p.usedGpuMemory ?? 0
+        let count = max(gpus.map(\.index).max() ?? -1, processes.map(\.gpuIndex).max() ?? -1) + 1
+        guard count > 0, count <= 4096 else { return }
+        drawByGPU = Array(repeating: nil, count: count)
+        smTotal = Array(repeating: 0, count: count)
+        memoryTotal = Array(repeating: 0, count: count)
+        for g in gpus where g.index >= 0 { if let d = g.powerDraw { drawByGPU[g.index] = d } }
+        for p in processes where p.gpuIndex >= 0 {
+            smTotal[p.gpuIndex] += p.smUtilization ?? 0
+            memoryTotal[p.gpuIndex] &+= p.usedGpuMemory ?? 0
         }
     }
 
     func share(of p: GPUProcess) -> Int? {
-        guard let draw = drawByGPU[p.gpuIndex] else { return nil }
-        let sm = smTotal[p.gpuIndex] ?? 0
+        guard p.gpuIndex >= 0, p.gpuIndex < drawByGPU.count, let draw = drawByGPU[p.gpuIndex] else { return nil }
+        let sm = smTotal[p.gpuIndex]
         if sm > 0 {
             return draw * (p.smUtilization ?? 0) / sm
         }
-        let mem = memoryTotal[p.gpuIndex] ?? 0
+        let mem = memoryTotal[p.gpuIndex]
         guard mem > 0 else { return nil }
         return Int(Double(draw) * Double(p.usedGpuMemory ?? 0) / Double(mem))
     }
