@@ -11,7 +11,8 @@
 #   bench/soak.sh [--duration S] [--sample S] [--warmup S] [--binary PATH]
 #
 # Defaults: one hour, a sample a minute, 5 minutes of warm-up, .build/release/gpuctop.
-# Needs root (dockerd), docker.io, busybox-static and tmux, as the tests do.
+# Needs root (dockerd), docker.io, busybox-static and tmux, as the tests do; starts and
+# stops a private dockerd in GPUCTOP_SOAK_DOCKER_DIR (default /tmp/gpuctop-soak-docker).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=3600 sample=60 warmup=300 bin=.build/release/gpuctop
@@ -26,6 +27,9 @@ while [ $# -gt 0 ]; do
 done
 [ -x "$bin" ] || { echo "soak: no binary at $bin (scripts/build-release.sh builds it)" >&2; exit 2; }
 
+# A dockerd of the soak's own (its own socket, data root and containerd): containers that
+# other work starts meanwhile must not appear in the watched dashboard. Stopped at the end.
+export GPUCTOP_TEST_DOCKER_DIR=${GPUCTOP_SOAK_DOCKER_DIR:-/tmp/gpuctop-soak-docker}
 scripts/test-dockerd.sh start >&2
 eval "$(scripts/test-dockerd.sh env)"
 dk() { docker -H "$GPUCTOP_TEST_DOCKER_HOST" "$@"; }
@@ -38,6 +42,7 @@ cleanup() {
     tmux -S "$work/tmux" kill-server 2>/dev/null || true
     dk ps -aq --filter "label=$label" | xargs -r docker -H "$GPUCTOP_TEST_DOCKER_HOST" rm -f >/dev/null 2>&1 || true
     pkill -f "sleep 2000$$" 2>/dev/null || true
+    scripts/test-dockerd.sh stop >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
