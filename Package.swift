@@ -16,10 +16,12 @@ let package = Package(
         // Telemetry dlopens it and resolves symbols at run time.
         .target(name: "CNVML"),
         .systemLibrary(name: "CNCurses", path: "Sources/CNCurses"),
+        // mallopt(3): <malloc.h> is not in Swift's Glibc module.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .target(name: "Telemetry", dependencies: ["CNVML", "DockerSocket"]),
         .target(name: "DockerSocket"),
         .target(name: "TUI", dependencies: ["Telemetry", "CNCurses"]),
-        .executableTarget(name: "gpuctop", dependencies: ["Telemetry", "DockerSocket", "TUI"]),
+        .executableTarget(name: "gpuctop", dependencies: ["Telemetry", "DockerSocket", "TUI", "CMalloc"]),
         // Helpers shared by the test targets: the fake NVML, child processes, the binary.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "TUI", "TestSupport"]),

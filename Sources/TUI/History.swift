@@ -23,7 +23,8 @@ public struct Series: Sendable, Equatable {
 
     /// Adds a sample taken at `time` (seconds since 1970); negative means unknown.
     public mutating func append(_ v: Double, at time: Double) {
-        let b = time.isFinite ? Int64((time / Self.bucketSeconds).rounded(.down)) : bucket
+        // A time from a recording or a remote host may be anything: out of range keeps the bucket.
+        let b = Int64(exactly: (time / Self.bucketSeconds).rounded(.down)) ?? bucket
         if b != bucket {
             if samples > 0 { push(count > 0 ? sum / Double(count) : -1) }
             bucket = b

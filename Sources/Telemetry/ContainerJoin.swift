@@ -67,24 +67,35 @@ public enum ContainerJoin {
     static func contexts(_ processes: [GPUProcess]) -> [GPUProcess] {
         // One integer per context (hashing a struct of optionals was a visible cost at
         // thousands of processes): pid, GPU, and the MIG ids (255 = none).
-        func key(_ p: GPUProcess) -> UInt64 {
-            let gi = UInt64(p.gpuInstanceId.map { min(254, max(0, $0)) } ?? 255)
-            let ci = UInt64(p.computeInstanceId.map { min(254, max(0, $0)) } ?? 255)
-            return UInt64(UInt32(bitPattern: p.pid)) << 32 | UInt64(UInt16(truncatingIfNeeded: p.gpuIndex)) << 16 | gi << 8 | ci
+        // Values outside those ranges (never seen from NVML) take a struct key instead.
+        func packed(_ p: GPUProcess) -> UInt64? {
+            func small(_ v: Int?) -> UInt64? {
+                guard let v else { return 255 }
+                return (0...254).contains(v) ? UInt64(v) : nil
+            }
+            guard (0..<65_536).contains(p.gpuIndex), let gi = small(p.gpuInstanceId), let ci = small(p.computeInstanceId) else { return nil }
+            return UInt64(UInt32(bitPattern: p.pid)) << 32 | UInt64(p.gpuIndex) << 16 | gi << 8 | ci
         }
+        struct Key: Hashable { var pid: Int32; var gpu: Int; var gi: Int?; var ci: Int? }
         var index: [UInt64: Int] = [:]
+        var unusual: [Key: Int] = [:]
         index.reserveCapacity(processes.count)
         var result: [GPUProcess] = []
         result.reserveCapacity(processes.count)
         for p in processes {
-            let key = key(p)
-            if let i = index[key] {
+            let key = packed(p)
+            let known = key.map { index[$0] } ?? unusual[Key(pid: p.pid, gpu: p.gpuIndex, gi: p.gpuInstanceId, ci: p.computeInstanceId)]
+            if let i = known {
                 // Keep the larger figures, should the two lists ever disagree.
                 if let m = p.usedGpuMemory { result[i].usedGpuMemory = max(result[i].usedGpuMemory ?? 0, m) }
                 if let sm = p.smUtilization { result[i].smUtilization = max(result[i].smUtilization ?? 0, sm) }
                 continue
             }
-            index[key] = result.count
+            if let key {
+                index[key] = result.count
+            } else {
+                unusual[Key(pid: p.pid, gpu: p.gpuIndex, gi: p.gpuInstanceId, ci: p.computeInstanceId)] = result.count
+            }
             result.append(p)
         }
         return result
@@ -134,25 +145,41 @@ public enum ContainerJoin {
 /// anew for 200 containers on every refresh was a visible part of a refresh.
 public final class ContainerDescriptions {
     private var version = -1
-    private var byId: [String: ContainerUsage] = [:]
+    private var byId: [String: (usage: ContainerUsage, round: UInt64)] = [:]
+    private var round: UInt64 = 0
+    private var usedThisRound = 0
 
     public init() {}
 
-    /// Forgets everything when the catalog's `version` moved.
+    /// Starts a join: forgets everything when the catalog's `version` moved, and what
+    /// the last joins no longer used once that is most of the cache (containers the
+    /// engine sends no events about, or no engine at all, would otherwise stay forever).
     public func sync(version: Int) {
         if version != self.version {
             self.version = version
             byId.removeAll(keepingCapacity: true)
+        } else if byId.count > 2 * usedThisRound + 16 {
+            let current = round
+            byId = byId.filter { $0.value.round == current }
         }
+        round &+= 1
+        usedThisRound = 0
     }
 
     func describe(ref: ContainerRef?, entry: () -> ContainerCatalog.Entry?) -> ContainerUsage {
         let key = ref?.id ?? "host"
-        if let known = byId[key] { return known }
+        usedThisRound += 1
+        if let known = byId[key] {
+            byId[key]!.round = round
+            return known.usage
+        }
         let usage = ContainerJoin.describe(ref: ref, entry: entry())
-        byId[key] = usage
+        byId[key] = (usage, round)
         return usage
     }
+
+    /// Descriptions kept now (for tests).
+    public var count: Int { byId.count }
 }
 
 /// Each GPU's power draw apportioned to its processes by SM utilisation, or by

@@ -276,15 +276,19 @@ final class DeviceState {
         readProcesses(.mps, lib.mpsProcesses, .mpsProcesses, h, into: &processes)
         if !processes.isEmpty {
             let newcomer = processes.contains { processUtilization[UInt32(bitPattern: $0.pid)] == nil }
+            let due = now - processUtilizationReadAt >= schedule.processUtilizationPeriod
             var known = true
-            if newcomer || now - processUtilizationReadAt >= schedule.processUtilizationPeriod {
+            if newcomer || due {
                 if let samples = readProcessUtilization(h) {
-                    processUtilizationReadAt = now
-                    // No sample since the last read means the process did no work then.
+                    if due { processUtilizationReadAt = now }
+                    // No sample over a whole period means the process did no work then; a read
+                    // forced early by a newcomer covers too short a time to say so: known
+                    // processes without a sample keep their figures until the next timed read.
+                    let idle = ProcessUtilization(sm: 0, memory: 0, encoder: 0, decoder: 0)
                     var fresh: [UInt32: ProcessUtilization] = [:]
                     for p in processes {
                         let pid = UInt32(bitPattern: p.pid)
-                        fresh[pid] = samples[pid] ?? ProcessUtilization(sm: 0, memory: 0, encoder: 0, decoder: 0)
+                        fresh[pid] = samples[pid] ?? (due ? idle : processUtilization[pid] ?? idle)
                     }
                     processUtilization = fresh
                 } else {

@@ -35,6 +35,9 @@ public final class ProcReader {
         var lastPercent: Double?
         var lastResident: UInt64
         var generation: UInt64
+        /// The sample that last read its stat (turns are by position, which moves as
+        /// processes come and go: an entry overdue by two turns is read regardless).
+        var readGeneration: UInt64
     }
 
     /// At most this many `<pid>/stat` reads of known processes per sample (new
@@ -140,7 +143,8 @@ public final class ProcReader {
 
         for (position, pid) in pids.enumerated() where pid > 0 {
             if let i = cache.index(forKey: pid),
-               (rotation > 1 && position % rotation != turn) || recentlyRead(cache.values[i], now: now) {
+               (rotation > 1 && position % rotation != turn && generation &- cache.values[i].readGeneration < UInt64(2 * rotation))
+                || recentlyRead(cache.values[i], now: now) {
                 cache.values[i].generation = generation
                 touched += 1
                 var info = cache.values[i].info
@@ -174,7 +178,8 @@ public final class ProcReader {
                 let elapsed = now - info.startTime
                 percent = elapsed > 0 ? Double(st.cpuTicks) / ticksPerSecond / elapsed * 100 : nil
                 cache[pid] = Entry(startTicks: st.startTicks, info: info, lastCpuTicks: st.cpuTicks,
-                                   lastTime: now, lastPercent: percent, lastResident: 0, generation: generation)
+                                   lastTime: now, lastPercent: percent, lastResident: 0, generation: generation,
+                                   readGeneration: generation)
                 index = cache.index(forKey: pid)
             }
             guard let i = index else { continue }
@@ -183,6 +188,7 @@ public final class ProcReader {
             cache.values[i].lastPercent = percent
             cache.values[i].lastResident = st.rssPages &* pageSize
             cache.values[i].generation = generation
+            cache.values[i].readGeneration = generation
             touched += 1
             var info = cache.values[i].info
             info.cpuPercent = percent

@@ -1,13 +1,10 @@
 // gpuctop's entry point: parse the command line, run one command, exit.
+import CMalloc
 import Glibc
 import Telemetry
 import TUI
 
 let gpuctopVersion = "0.1.0"
-
-/// glibc's mallopt(3): <malloc.h> is not part of Swift's Glibc module.
-@_silgen_name("mallopt")
-func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 
 func printError(_ message: String) {
     fputs("gpuctop: \(message)\n", stderr)
@@ -25,8 +22,8 @@ func writeOut(_ text: String) {
 // it never trims (seen in the soak: RSS 13 -> 38 MiB). Below 4 MiB stays in the heap:
 // a frame (10,000 cells at 200x50, more on big terminals) must not be mapped afresh
 // and page-faulted in on every refresh.
-_ = glibcMallopt(-8 /* M_ARENA_MAX */, 1)
-_ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 4 << 20)
+_ = gpuctop_mallopt(gpuctop_m_arena_max(), 1)
+_ = gpuctop_mallopt(gpuctop_m_mmap_threshold(), 4 << 20)
 
 let options: Options
 do {

@@ -17,6 +17,14 @@ final class HistoryTests: XCTestCase {
         XCTAssertEqual(s.values, [30, 99, -1], "unknown stays a gap, never a zero")
     }
 
+    func testTimesOutOfRangeDoNotTrap() {
+        var s = Series()
+        s.append(5, at: 1_000_000)
+        for t in [1e300, -1e300, .infinity, .nan] { s.append(7, at: t) }   // from a hostile recording
+        s.append(9, at: 1_000_010)
+        XCTAssertEqual(s.values.count, 1, "out-of-range times stay in the current bucket")
+    }
+
     func testCapacityBoundsTheSeries() {
         var s = Series()
         for i in 0..<(Series.capacity + 50) { s.append(Double(i), at: Double(i) * Series.bucketSeconds) }

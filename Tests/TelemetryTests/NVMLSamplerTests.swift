@@ -43,6 +43,32 @@ final class NVMLSamplerTests: XCTestCase {
         XCTAssertNotNil(second.gpus[0].energyTotal)
     }
 
+    /// A read forced early by a newcomer covers too short a time to call a quiet
+    /// process idle: it keeps its figures until the next timed read.
+    func testNewcomerReadKeepsTheOthersFigures() throws {
+        let a = try Child(["/bin/sleep", "60"])
+        let b = try Child(["/bin/sleep", "60"])
+        let path = try FakeNVML.scenario(Self.h200 + """
+
+        process compute pid=\(a.pid) mem=1GiB sm=55
+        """)
+        setenv("FAKE_NVML_SCENARIO", path, 1)
+        let library = try NVMLLibrary(path: try FakeNVML.privateCopy())
+        let s = try NVMLSampler(library: library, schedule: NVMLSchedule(processUtilizationPeriod: 3600, slowFieldPeriod: 3600))
+        XCTAssertEqual(s.sample().processes.map(\.smUtilization), [55])
+        // b appears; a has no new utilisation sample (no sm= now).
+        try (Self.h200 + """
+
+        process compute pid=\(a.pid) mem=1GiB
+        process compute pid=\(b.pid) mem=1GiB sm=33
+        """).write(toFile: path, atomically: true, encoding: .utf8)
+        library.stop()
+        try library.start()
+        let after = s.sample().processes
+        XCTAssertEqual(after.first { $0.pid == b.pid }?.smUtilization, 33)
+        XCTAssertEqual(after.first { $0.pid == a.pid }?.smUtilization, 55, "a forced read must not zero a")
+    }
+
     /// A new process is read at once, not after the period; a changed enforced
     /// limit brings the management limit with it.
     func testNewProcessAndChangedLimitAreReadAtOnce() throws {

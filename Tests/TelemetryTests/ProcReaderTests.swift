@@ -338,6 +338,37 @@ final class ProcReaderTests: XCTestCase {
         XCTAssertEqual(info.container?.podUID, "8a4f1c2e-5b6d-4e7f-9a0b-1c2d3e4f5a6b")
     }
 
+    /// Turns go by position in the pid list, which shifts when processes come and go:
+    /// a process that keeps missing its turn is read anyway once two turns overdue.
+    /// Here lower pids exit and higher ones start each sample, so the watched process
+    /// moves down one place as the turn moves up one: without the overdue rule it
+    /// would never be read again.
+    func testChurnCannotStarveAProcessOfItsReads() throws {
+        let root = try makeRoot()
+        var watched = FakeProc()
+        try write(root, 5000, watched)
+        var low: [Int32] = Array(stride(from: 100, through: 2000, by: 100))   // 20 below it
+        for pid in low { try write(root, pid, FakeProc()) }
+        var high: [Int32] = []
+        let reader = ProcReader(procRoot: root.path, statReadsPerRefresh: 11)  // 21 pids: turns of 2
+        var next: Int32 = 6000
+        var seen: [Int] = []
+        for round in 0..<16 {
+            watched.rss = 1000 + UInt64(round)   // a read shows this sample's value
+            try write(root, 5000, watched)
+            let r = reader.sample(pids: low + [5000] + high, now: btime + 1000 + Double(round))
+            seen.append(Int((r[5000]?.residentBytes ?? 0) / 4096))
+            low.removeFirst()
+            try write(root, next, FakeProc())
+            high.append(next)
+            next += 100
+        }
+        // Every value shown came from a read at most two turns (4 samples) before.
+        for (round, rss) in seen.enumerated() {
+            XCTAssertGreaterThanOrEqual(rss, 1000 + round - 4, "round \(round): \(seen)")
+        }
+    }
+
     func testFakeRootPidReuse() throws {
         let root = try makeRoot()
         var p = FakeProc()
