@@ -81,7 +81,7 @@ public struct Frame: Sendable {
     private mutating func setGrapheme(_ x: Int, _ y: Int, _ grapheme: Substring.UnicodeScalarView, _ style: Style) {
         var scalars = grapheme.makeIterator()
         guard let first = scalars.next() else {
-            self[x, y] = Cell(style)
+            place(x, y, Cell(style))
             return
         }
         var cell = Cell(scalar: first, style)
@@ -91,7 +91,24 @@ public struct Frame: Sendable {
             extras.append(String(rest))
             cell.extra = UInt32(extras.count)
         }
-        self[x, y] = cell
+        place(x, y, cell)
+    }
+
+    /// Writes one cell. Overwriting either half of a wide character blanks its other
+    /// half: an orphaned right half (an empty cell) would make the row one column
+    /// short on the terminal and shift the rest of it left.
+    private mutating func place(_ x: Int, _ y: Int, _ cell: Cell) {
+        let i = y * width + x
+        let old = cells[i]
+        if old.first == 0, cell.first != 0, x > 0 {
+            // Old right half of a wide character: its left half goes.
+            cells[i - 1] = Cell(cells[i - 1].style)
+        }
+        if old.first != 0, x + 1 < width, cells[i + 1].first == 0 {
+            // Old left half of a wide character: its right half goes.
+            cells[i + 1] = Cell(cells[i + 1].style)
+        }
+        cells[i] = cell
     }
 
     /// Adds a combining mark to the cell at (x, y).
@@ -121,7 +138,7 @@ public struct Frame: Sendable {
         if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
             for byte in text.utf8 {
                 if col >= limit { break }
-                if col >= 0 { self[col, y] = Cell(scalar: Unicode.Scalar(byte), style) }
+                if col >= 0 { place(col, y, Cell(scalar: Unicode.Scalar(byte), style)) }
                 col += 1
             }
             return col
@@ -130,7 +147,7 @@ public struct Frame: Sendable {
         if text.unicodeScalars.allSatisfy(Self.isSingleCell) {
             for scalar in text.unicodeScalars {
                 if col >= limit { break }
-                if col >= 0 { self[col, y] = Cell(scalar: scalar, style) }
+                if col >= 0 { place(col, y, Cell(scalar: scalar, style)) }
                 col += 1
             }
             return col
@@ -148,7 +165,7 @@ public struct Frame: Sendable {
                 if w == 2 {
                     var half = Cell(style)
                     half.first = 0
-                    self[col + 1, y] = half
+                    place(col + 1, y, half)
                 }
             }
             col += w

@@ -40,3 +40,20 @@ final class HistoryTests: XCTestCase {
         XCTAssertEqual(Format.duration(60 * 12 + 5), "12m05s", "one-shot text keeps seconds")
     }
 }
+
+/// Overwriting half of a wide character blanks the other half, so a row always
+/// spans exactly its width on the terminal.
+final class WideCellTests: XCTestCase {
+    func testOverwritingEitherHalfOfAWideCharacter() {
+        var f = Frame(width: 6, height: 2)
+        f.put(0, 0, "界界")
+        f.put(1, 0, "a")              // over the first one's right half
+        XCTAssertEqual(f.line(0), " a界  ")
+        f.put(2, 0, "b")              // over the second one's left half
+        XCTAssertEqual(f.line(0), " ab   ")
+        f.put(0, 1, "ab界")
+        f.put(1, 1, "界")             // a wide one over a narrow one and a left half
+        XCTAssertEqual(f.line(1), "a界   ")
+        for y in 0..<2 { XCTAssertEqual(TextWidth.of(f.line(y)), 6, "row \(y) must span the frame") }
+    }
+}
