@@ -2,6 +2,7 @@
 // are created with the docker CLI, as a user would, and removed afterwards.
 import Foundation
 import XCTest
+import TestSupport
 @testable import DockerSocket
 
 final class RealDaemonTests: XCTestCase {
@@ -10,7 +11,7 @@ final class RealDaemonTests: XCTestCase {
     private var cgroupParents: [String] = []
 
     override func tearDown() {
-        if !containers.isEmpty { _ = try? TestDaemon.docker(["rm", "-f"] + containers) }
+        if !containers.isEmpty { _ = try? Docker.run(["rm", "-f"] + containers) }
         containers = []
         for parent in cgroupParents { removeCgroupEverywhere(parent) }
         cgroupParents = []
@@ -31,14 +32,14 @@ final class RealDaemonTests: XCTestCase {
     private func run(_ role: String, _ options: [String] = [], command: [String] = ["sleep", "1000"]) throws -> (String, String) {
         let name = TestDaemon.uniqueName(role)
         containers.append(name)
-        let id = try TestDaemon.docker(["run", "-d", "--network", "none", "--name", name] + options + [TestDaemon.image] + command)
+        let id = try Docker.runContainer(name, options: options, command: command)
         return (name, id)
     }
 
     private func create(_ role: String, _ options: [String]) throws -> (String, String) {
         let name = TestDaemon.uniqueName(role)
         containers.append(name)
-        let id = try TestDaemon.docker(["create", "--network", "none", "--name", name] + options + [TestDaemon.image, "sleep", "1000"])
+        let id = try Docker.createContainer(name, options: options)
         return (name, id)
     }
 
@@ -58,7 +59,7 @@ final class RealDaemonTests: XCTestCase {
         let client = try TestDaemon.client()
         let listed = try XCTUnwrap(client.listContainers().first { $0.id == id })
         XCTAssertEqual(listed.name, name)
-        XCTAssertEqual(listed.image, TestDaemon.image)
+        XCTAssertEqual(listed.image, Docker.image)
         XCTAssertEqual(listed.state, "running")
         XCTAssertTrue(listed.status?.hasPrefix("Up") ?? false, listed.status ?? "nil")
         XCTAssertEqual(listed.labels["com.docker.compose.project"], "gpuproj")
@@ -73,7 +74,7 @@ final class RealDaemonTests: XCTestCase {
             XCTAssertEqual(details.state.status, "running")
             XCTAssertEqual(details.state.running, true)
             XCTAssertNil(details.state.healthStatus)
-            XCTAssertEqual(details.image, TestDaemon.image)
+            XCTAssertEqual(details.image, Docker.image)
             XCTAssertTrue(details.imageID?.hasPrefix("sha256:") ?? false)
             XCTAssertEqual(details.labels["com.docker.compose.service"], "trainer")
             XCTAssertEqual(details.deviceRequests, [])

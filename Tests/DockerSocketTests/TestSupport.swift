@@ -1,48 +1,14 @@
-// Shared test helpers: the test daemon's address, the docker CLI, temporary socket paths, and
-// a scriptable fake Docker daemon on an AF_UNIX socket.
+// Shared test helpers: a client of the test daemon (its docker CLI is TestSupport's `Docker`),
+// temporary socket paths, and a scriptable fake Docker daemon on an AF_UNIX socket.
 import Foundation
 import XCTest
+import TestSupport
 @testable import DockerSocket
 
 enum TestDaemon {
-    static let environmentName = "GPUCTOP_TEST_DOCKER_HOST"
-
-    /// The test dockerd's host ("unix:///tmp/gpuctop-test-docker/docker.sock"). Missing means
-    /// the tests FAIL: an integration suite that silently skips is a suite that never runs.
-    static func host(file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        guard let host = ProcessInfo.processInfo.environment[environmentName], !host.isEmpty else {
-            let message = "\(environmentName) is not set: run `scripts/test-dockerd.sh start && eval \"$(scripts/test-dockerd.sh env)\"` first"
-            XCTFail(message, file: file, line: line)
-            throw TestSetupError(message: message)
-        }
-        return host
-    }
-
+    /// A client of the test dockerd (TestSupport's `Docker.host()`, which fails the test when unset).
     static func client(options: DockerClient.Options = .init(readTimeout: 10)) throws -> DockerClient {
-        DockerClient(socketPath: try DockerEndpoint.socketPath(fromHost: try host()), options: options)
-    }
-
-    static let image = "gpuctop-test/busybox:latest"
-
-    /// Runs `docker -H <host> args...` and returns trimmed stdout; throws with stderr on failure.
-    @discardableResult
-    static func docker(_ args: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["docker", "-H", try host()] + args
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let stdout = String(decoding: outData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard process.terminationStatus == 0 else {
-            throw TestSetupError(message: "docker \(args.joined(separator: " ")) failed: \(String(decoding: errData, as: UTF8.self))")
-        }
-        return stdout
+        DockerClient(socketPath: try DockerEndpoint.socketPath(fromHost: try Docker.host()), options: options)
     }
 
     /// A name no other test (or concurrent run) uses.

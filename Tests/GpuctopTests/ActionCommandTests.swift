@@ -21,9 +21,7 @@ final class ActionCommandTests: XCTestCase {
     override func tearDown() {
         children.forEach { $0.stop() }
         children = []
-        if !containers.isEmpty, let host = ProcessInfo.processInfo.environment["GPUCTOP_TEST_DOCKER_HOST"] {
-            _ = try? Run.command(["/usr/bin/env", "docker", "-H", host, "rm", "-f"] + containers)
-        }
+        if !containers.isEmpty { _ = try? Docker.run(["rm", "-f"] + containers) }
         containers = []
     }
 
@@ -55,25 +53,7 @@ final class ActionCommandTests: XCTestCase {
     // MARK: - power
 
     /// GPU 0: 100..400 W, default 300 W, limit 250 W. GPU 1: 150..350 W, default 350 W, limit 350 W.
-    static let twoGPUs = """
-    gpu
-    name NVIDIA A
-    uuid GPU-aaaaaaaa-0000-0000-0000-000000000000
-    power 120000
-    power_limit 250000
-    power_default 300000
-    power_min 100000
-    power_max 400000
-    gpu
-    name NVIDIA B
-    uuid GPU-bbbbbbbb-0000-0000-0000-000000000000
-    power 80000
-    power_limit 350000
-    power_default 350000
-    power_min 150000
-    power_max 350000
-
-    """
+    static let twoGPUs = Scenarios.twoPowerGPUs + "\n"
 
     func power(_ args: [String], scenario: String = twoGPUs, env: [String: String] = [:]) throws -> RunResult {
         var environment = ["FAKE_NVML_SCENARIO": try FakeNVML.scenario(scenario), "FAKE_NVML_SET_LOG": setLog]
@@ -374,38 +354,21 @@ final class ActionCommandTests: XCTestCase {
 
     // MARK: - containers (the test dockerd)
 
-    func dockerHost(file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        guard let host = ProcessInfo.processInfo.environment["GPUCTOP_TEST_DOCKER_HOST"], !host.isEmpty else {
-            let message = "GPUCTOP_TEST_DOCKER_HOST is not set: run `scripts/test-dockerd.sh start && eval \"$(scripts/test-dockerd.sh env)\"` first"
-            XCTFail(message, file: file, line: line)
-            throw TestFailure(message)
-        }
-        return host
-    }
-
-    @discardableResult
-    func docker(_ args: [String]) throws -> String {
-        let r = try Run.command(["/usr/bin/env", "docker", "-H", try dockerHost()] + args, timeout: 60)
-        guard r.status == 0 else { throw TestFailure("docker \(args.joined(separator: " ")): \(r.stderr)") }
-        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    /// `docker run -d --network none --name NAME busybox sleep 1000`; returns the id.
+    /// `docker run -d --network none --name NAME busybox sleep 1000` (`create` without `start`); returns the id.
     @discardableResult
     func runContainer(_ name: String, start: Bool = true) throws -> String {
         containers.append(name)
-        return try docker([start ? "run" : "create"] + (start ? ["-d"] : []) +
-                          ["--network", "none", "--name", name, "gpuctop-test/busybox:latest", "sleep", "1000"])
+        return try start ? Docker.runContainer(name) : Docker.createContainer(name)
     }
 
-    func state(_ name: String) throws -> String { try docker(["inspect", "-f", "{{.State.Status}}", name]) }
+    func state(_ name: String) throws -> String { try Docker.run(["inspect", "-f", "{{.State.Status}}", name]) }
 
     func uniqueName(_ role: String) -> String {
         "gpuctop-test-act-\(role)-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
     func containerCommand(_ args: [String], env: [String: String] = [:]) throws -> RunResult {
-        try gpuctop(args + ["--docker-host", try dockerHost()], env: env)
+        try gpuctop(args + ["--docker-host", try Docker.host()], env: env)
     }
 
     func testStopRestartKill() throws {

@@ -9,31 +9,10 @@ import XCTest
 import Telemetry
 import TestSupport
 
-/// The shared test daemon and the docker CLI pinned to it.
+/// What the join tests need of the shared test daemon beyond TestSupport's `Docker`.
 enum JoinTestDaemon {
-    static let variable = "GPUCTOP_TEST_DOCKER_HOST"
     /// As typed on the command line, which is what `Config.Image` (and so `image`) reports.
     static let image = "gpuctop-test/busybox"
-
-    /// Missing means the test FAILS: an integration test that silently skips never runs.
-    static func host(file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        guard let host = ProcessInfo.processInfo.environment[variable], !host.isEmpty else {
-            let message = "\(variable) is not set: run `scripts/test-dockerd.sh start && eval \"$(scripts/test-dockerd.sh env)\"` first"
-            XCTFail(message, file: file, line: line)
-            throw TestFailure(message)
-        }
-        return host
-    }
-
-    /// `docker -H <test daemon> args...`; trimmed stdout, or a thrown failure with stderr.
-    @discardableResult
-    static func docker(_ args: [String]) throws -> String {
-        let r = try Run.command(["/usr/bin/env", "docker", "-H", try host()] + args, timeout: 60)
-        guard r.status == 0 else {
-            throw TestFailure("docker \(args.joined(separator: " ")) failed: \(r.stderr)")
-        }
-        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
 
     static func uniqueName(_ role: String) -> String {
         // Short enough (<= 20) that the text tables show it whole.
@@ -62,7 +41,7 @@ final class ContainerJoinTests: XCTestCase {
         movedPIDs = []
         children.forEach { $0.stop() }
         children = []
-        if !containers.isEmpty { _ = try? JoinTestDaemon.docker(["rm", "-f"] + containers) }
+        if !containers.isEmpty { _ = try? Docker.run(["rm", "-f"] + containers) }
         containers = []
         for directory in cgroupDirectories.reversed() {
             for root in Self.cgroupRoots() { removeCgroup("\(root)\(directory)") }
@@ -93,24 +72,15 @@ final class ContainerJoinTests: XCTestCase {
     private func runContainer(_ role: String, _ options: [String] = []) throws -> (name: String, id: String) {
         let name = JoinTestDaemon.uniqueName(role)
         containers.append(name)
-        let id = try JoinTestDaemon.docker(["run", "-d", "--network", "none", "--name", name] + options
-                                           + [JoinTestDaemon.image, "sleep", "1000"])
+        let id = try Docker.runContainer(name, options: options, image: JoinTestDaemon.image)
         return (name, id)
     }
 
     private func createContainer(_ role: String, _ options: [String]) throws -> (name: String, id: String) {
         let name = JoinTestDaemon.uniqueName(role)
         containers.append(name)
-        let id = try JoinTestDaemon.docker(["create", "--network", "none", "--name", name] + options
-                                           + [JoinTestDaemon.image, "sleep", "1000"])
+        let id = try Docker.createContainer(name, options: options, image: JoinTestDaemon.image)
         return (name, id)
-    }
-
-    /// The host PID of the container's init process.
-    private func hostPID(_ id: String) throws -> Int32 {
-        let text = try JoinTestDaemon.docker(["inspect", "-f", "{{.State.Pid}}", id])
-        guard let pid = Int32(text), pid > 0 else { throw TestFailure("no pid for \(id): '\(text)'") }
-        return pid
     }
 
     /// Host PIDs of every process in the container (`docker top`), waiting until there are `count`.
@@ -118,7 +88,7 @@ final class ContainerJoinTests: XCTestCase {
         let deadline = Date().addingTimeInterval(10)
         var pids: [Int32] = []
         repeat {
-            let text = try JoinTestDaemon.docker(["top", id, "-o", "pid"])
+            let text = try Docker.run(["top", id, "-o", "pid"])
             pids = text.split(separator: "\n").dropFirst().compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
             if pids.count >= count { return pids.sorted() }
             usleep(50_000)
@@ -238,7 +208,7 @@ final class ContainerJoinTests: XCTestCase {
     // MARK: - 1. Compose, Kubernetes-shaped and host processes
 
     func testJoinComposeKubernetesAndHostProcesses() throws {
-        let host = try JoinTestDaemon.host()
+        let host = try Docker.host()
         let compose = ["--label", "com.docker.compose.project=proj", "--label", "com.docker.compose.service=trainer"]
         let a = try runContainer("tr1", compose)
         let b = try runContainer("tr2", compose)
@@ -253,12 +223,12 @@ final class ContainerJoinTests: XCTestCase {
             "--label", "io.kubernetes.pod.uid=\(podUID)",
         ])
         // A second process in container A, as `docker exec` starts it.
-        try JoinTestDaemon.docker(["exec", "-d", a.id, "sleep", "1001"])
+        try Docker.run(["exec", "-d", a.id, "sleep", "1001"])
         let aPIDs = try hostPIDs(a.id, count: 2)
-        let a1 = try hostPID(a.id)
+        let a1 = try Docker.pid(a.id)
         let a2 = try XCTUnwrap(aPIDs.first { $0 != a1 })
-        let b1 = try hostPID(b.id)
-        let k1 = try hostPID(k.id)
+        let b1 = try Docker.pid(b.id)
+        let k1 = try Docker.pid(k.id)
         let child = try Child(["/bin/sleep", "120"])
         children.append(child)
         let h = child.pid
@@ -372,7 +342,7 @@ final class ContainerJoinTests: XCTestCase {
     // MARK: - 2. Idle GPU allocation
 
     func testIdleGPUAllocationIsListed() throws {
-        let host = try JoinTestDaemon.host()
+        let host = try Docker.host()
         // dockerd checks that --device names a device node, and GPURequest only counts
         // /dev/nvidiaN: make a node with /dev/null's numbers under an unused nvidia name.
         var node = ""
@@ -391,7 +361,7 @@ final class ContainerJoinTests: XCTestCase {
         children.append(child)
 
         let scenario = Self.gpuHeader + Self.gpu(index: 0, power: 200_000, processes: [
-            "compute pid=\(try hostPID(busy.id)) mem=1GiB sm=40",
+            "compute pid=\(try Docker.pid(busy.id)) mem=1GiB sm=40",
             "compute pid=\(child.pid) mem=1GiB sm=10",
         ]) + "\n"
         let s = try snapshotJSON(scenario: scenario, dockerHost: host)
@@ -431,7 +401,7 @@ final class ContainerJoinTests: XCTestCase {
     // MARK: - 3. A container the engine does not know
 
     func testProcessInAContainerTheEngineDoesNotKnow() throws {
-        let host = try JoinTestDaemon.host()
+        let host = try Docker.host()
         // A containerd-managed Kubernetes container (cgroupfs driver) as the kubelet lays it out:
         // /kubepods/besteffort/pod<uid>/<64 hex>. The Docker engine has never heard of it.
         let podUID = UUID().uuidString.lowercased()
@@ -487,9 +457,9 @@ final class ContainerJoinTests: XCTestCase {
     }
 
     func testMissingSocketAndTCPHostDegradeToOneLine() throws {
-        _ = try JoinTestDaemon.host()
+        _ = try Docker.host()
         let c = try runContainer("nod")
-        let cpid = try hostPID(c.id)
+        let cpid = try Docker.pid(c.id)
         let child = try Child(["/bin/sleep", "120"])
         children.append(child)
         let scenario = Self.gpuHeader + Self.gpu(index: 0, power: 100_000, processes: [
@@ -537,7 +507,7 @@ final class ContainerJoinTests: XCTestCase {
     }
 
     func testPermissionDeniedIsOneLine() throws {
-        let host = try JoinTestDaemon.host()
+        let host = try Docker.host()
         let setpriv = "/usr/bin/setpriv"
         guard FileManager.default.isExecutableFile(atPath: setpriv) else {
             XCTFail("\(setpriv) (util-linux) is needed to run gpuctop as another user")

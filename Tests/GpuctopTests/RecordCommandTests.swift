@@ -24,7 +24,7 @@ final class RecordCommandTests: XCTestCase {
 
     /// Values cycle from call to call, so consecutive records differ.
     func scenario(pids: [Int32]) -> String {
-        var text = """
+        let text = """
         driver 580.95.05
         cuda 12080
         gpu
@@ -52,10 +52,7 @@ final class RecordCommandTests: XCTestCase {
         mig 1 1
         mig_device slot=0 gi=1 ci=0 slices=1 ci_slices=1 sms=16 memory=10737418240 used=104857600 uuid=MIG-1111 name=NVIDIA H100 80GB HBM3 MIG 1g.10gb
         """
-        for (i, pid) in pids.enumerated() {
-            text += "\nprocess compute pid=\(pid) mem=\(UInt64(i + 1) << 30) sm=\(10 * (i + 1))"
-        }
-        return text + "\n"
+        return text + Scenarios.computeProcesses(pids: pids) + "\n"
     }
 
     /// Environment and arguments for a run against a private fake NVML.

@@ -71,7 +71,7 @@ final class ContainerCatalogTests: XCTestCase {
 
     /// The private daemon, started on first use (about 1.5 s) and stopped after the last test.
     private func privateDockerd() throws -> PrivateDockerd {
-        _ = try sharedHost()  // the suite needs root and dockerd: same precondition, same failure
+        _ = try Docker.host()  // the suite needs root and dockerd: same precondition, same failure
         if let daemon = Self.privateDaemon { return daemon }
         if let error = Self.privateDaemonError { throw error }
         do {
@@ -90,17 +90,6 @@ final class ContainerCatalogTests: XCTestCase {
         for cleanup in cleanups.reversed() { cleanup() }
         cleanups = []
         super.tearDown()
-    }
-
-    /// Missing means the test FAILS, never skips.
-    private func sharedHost(file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let variable = "GPUCTOP_TEST_DOCKER_HOST"
-        guard let host = ProcessInfo.processInfo.environment[variable], !host.isEmpty else {
-            let message = "\(variable) is not set: run `scripts/test-dockerd.sh start && eval \"$(scripts/test-dockerd.sh env)\"` first"
-            XCTFail(message, file: file, line: line)
-            throw TestFailure(message)
-        }
-        return host
     }
 
     private static let image = "gpuctop-test/busybox"
@@ -150,12 +139,8 @@ final class ContainerCatalogTests: XCTestCase {
     // MARK: - 4. Lists once, then follows the events stream
 
     func testSharedDaemonIsListedOnceAndFollowed() throws {
-        let host = try sharedHost()
-        let docker: ([String]) throws -> String = { args in
-            let r = try Run.command(["/usr/bin/env", "docker", "-H", host] + args, timeout: 60)
-            guard r.status == 0 else { throw TestFailure("docker \(args.joined(separator: " ")) failed: \(r.stderr)") }
-            return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        let host = try Docker.host()
+        let docker: ([String]) throws -> String = { try Docker.run($0) }
         let a = try run(docker, "shared", ["--label", "com.docker.compose.service=svc"])
         let catalog = ContainerCatalog(dockerHost: host)
         var now = 1000.0

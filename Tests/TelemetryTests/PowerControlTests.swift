@@ -34,24 +34,7 @@ final class PowerControlTests: XCTestCase {
     }
 
     /// GPU 0: 100..400 W, default 300 W, limit 250 W. GPU 1: 150..350 W, default 350 W, limit 350 W.
-    static let twoGPUs = """
-    gpu
-    name NVIDIA A
-    uuid GPU-aaaaaaaa-0000-0000-0000-000000000000
-    power 120000
-    power_limit 250000
-    power_default 300000
-    power_min 100000
-    power_max 400000
-    gpu
-    name NVIDIA B
-    uuid GPU-bbbbbbbb-0000-0000-0000-000000000000
-    power 80000
-    power_limit 350000
-    power_default 350000
-    power_min 150000
-    power_max 350000
-    """
+    static let twoGPUs = Scenarios.twoPowerGPUs
 
     // MARK: - Parsing
 

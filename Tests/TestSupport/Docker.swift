@@ -24,12 +24,25 @@ public enum Docker {
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Starts `sleep 1000` (or `command`) in a detached container without network.
+    /// Starts `sleep 1000` (or `command`) in a detached container without network; returns its id.
+    @discardableResult
     public static func runContainer(_ name: String, labels: [String: String] = [:], options: [String] = [],
-                                    command: [String] = ["sleep", "1000"]) throws {
-        var args = ["run", "-d", "--network", "none", "--name", name]
+                                    image: String = Docker.image, command: [String] = ["sleep", "1000"]) throws -> String {
+        try run(["run", "-d"] + containerArguments(name, labels: labels, options: options) + [image] + command)
+    }
+
+    /// Creates (without starting) a container as `runContainer` would run it; returns its id.
+    @discardableResult
+    public static func createContainer(_ name: String, labels: [String: String] = [:], options: [String] = [],
+                                       image: String = Docker.image, command: [String] = ["sleep", "1000"]) throws -> String {
+        try run(["create"] + containerArguments(name, labels: labels, options: options) + [image] + command)
+    }
+
+    /// `--network none --name NAME [--label K=V...] [options]`, labels sorted by key.
+    private static func containerArguments(_ name: String, labels: [String: String], options: [String]) -> [String] {
+        var args = ["--network", "none", "--name", name]
         for (k, v) in labels.sorted(by: { $0.key < $1.key }) { args += ["--label", "\(k)=\(v)"] }
-        try run(args + options + [image] + command)
+        return args + options
     }
 
     /// The host PID of the container's main process.
