@@ -43,27 +43,40 @@ final class NVMLSamplerTests: XCTestCase {
         XCTAssertNotNil(second.gpus[0].energyTotal)
     }
 
+    /// The fake's scenario file, changed mid-run: a later init re-reads it.
+    struct World {
+        let path: String
+        let library: NVMLLibrary
+        func change(to scenario: String) throws {
+            try scenario.write(toFile: path, atomically: true, encoding: .utf8)
+            library.stop()
+            try library.start()
+        }
+    }
+
+    /// A sampler whose slow fields (per-process utilisation, MIG mode, management
+    /// limit) are due only once an hour: any later read of them was forced.
+    func slowScheduleSampler(_ scenario: String) throws -> (NVMLSampler, World) {
+        let path = try FakeNVML.scenario(scenario)
+        setenv("FAKE_NVML_SCENARIO", path, 1)
+        let library = try NVMLLibrary(path: try FakeNVML.privateCopy())
+        let sampler = try NVMLSampler(library: library, schedule: NVMLSchedule(processUtilizationPeriod: 3600, slowFieldPeriod: 3600))
+        return (sampler, World(path: path, library: library))
+    }
+
     /// A read forced early by a newcomer covers too short a time to call a quiet
     /// process idle: it keeps its figures until the next timed read.
     func testNewcomerReadKeepsTheOthersFigures() throws {
         let a = try Child(["/bin/sleep", "60"])
         let b = try Child(["/bin/sleep", "60"])
-        let path = try FakeNVML.scenario(Self.h200 + """
-
-        process compute pid=\(a.pid) mem=1GiB sm=55
-        """)
-        setenv("FAKE_NVML_SCENARIO", path, 1)
-        let library = try NVMLLibrary(path: try FakeNVML.privateCopy())
-        let s = try NVMLSampler(library: library, schedule: NVMLSchedule(processUtilizationPeriod: 3600, slowFieldPeriod: 3600))
+        let (s, world) = try slowScheduleSampler(Self.h200 + "\nprocess compute pid=\(a.pid) mem=1GiB sm=55\n")
         XCTAssertEqual(s.sample().processes.map(\.smUtilization), [55])
         // b appears; a has no new utilisation sample (no sm= now).
-        try (Self.h200 + """
+        try world.change(to: Self.h200 + """
 
         process compute pid=\(a.pid) mem=1GiB
         process compute pid=\(b.pid) mem=1GiB sm=33
-        """).write(toFile: path, atomically: true, encoding: .utf8)
-        library.stop()
-        try library.start()
+        """)
         let after = s.sample().processes
         XCTAssertEqual(after.first { $0.pid == b.pid }?.smUtilization, 33)
         XCTAssertEqual(after.first { $0.pid == a.pid }?.smUtilization, 55, "a forced read must not zero a")
@@ -74,22 +87,14 @@ final class NVMLSamplerTests: XCTestCase {
     func testNewProcessAndChangedLimitAreReadAtOnce() throws {
         let a = try Child(["/bin/sleep", "60"])
         let b = try Child(["/bin/sleep", "60"])
-        let path = try FakeNVML.scenario(Self.h200 + """
-
-        process compute pid=\(a.pid) mem=1GiB sm=55
-        """)
-        setenv("FAKE_NVML_SCENARIO", path, 1)
-        let library = try NVMLLibrary(path: try FakeNVML.privateCopy())
-        let s = try NVMLSampler(library: library, schedule: NVMLSchedule(processUtilizationPeriod: 3600, slowFieldPeriod: 3600))
+        let (s, world) = try slowScheduleSampler(Self.h200 + "\nprocess compute pid=\(a.pid) mem=1GiB sm=55\n")
         XCTAssertEqual(s.sample().processes.map(\.smUtilization), [55])
-        // The scenario file is re-read by a later init: add a process, change the limit.
-        try (Self.h200.replacingOccurrences(of: "power_limit 700000", with: "power_limit 450000") + """
+        // Add a process, change the limit.
+        try world.change(to: Self.h200.replacingOccurrences(of: "power_limit 700000", with: "power_limit 450000") + """
 
         process compute pid=\(a.pid) mem=1GiB sm=55
         process compute pid=\(b.pid) mem=1GiB sm=33
-        """).write(toFile: path, atomically: true, encoding: .utf8)
-        library.stop()
-        try library.start()
+        """)
         let after = s.sample()
         XCTAssertEqual(after.processes.first { $0.pid == b.pid }?.smUtilization, 33)
         XCTAssertEqual(after.gpus[0].powerLimitEnforced, 450000)
