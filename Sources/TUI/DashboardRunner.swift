@@ -176,18 +176,7 @@ private final class SamplerJob {
     }
 }
 
-private final class ThreadBody {
-    let run: () -> Void
-    init(_ run: @escaping () -> Void) { self.run = run }
-}
-
-/// A detached pthread running `body` (Foundation's Thread is not in FoundationEssentials).
+/// A detached pthread running `body`; where none can be created, `body` runs here.
 func detachedThread(_ body: @escaping () -> Void) {
-    let box = Unmanaged.passRetained(ThreadBody(body))
-    var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { raw in
-        Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().run()
-        return nil
-    }, box.toOpaque())
-    if rc == 0 { pthread_detach(thread) } else { box.release(); body() }
+    if !startDetachedThread(body) { body() }
 }

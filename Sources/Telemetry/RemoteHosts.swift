@@ -341,7 +341,7 @@ public final class RemoteHosts: @unchecked Sendable {
     public func start() {
         for i in hosts.indices {
             locked { threadsLeft += 1 }
-            startThread { [self] in
+            startDetachedThread { [self] in
                 self.follow(i)
                 self.locked { self.threadsLeft -= 1 }
                 pthread_cond_broadcast(&self.cond)
@@ -542,19 +542,4 @@ public final class RemoteHosts: @unchecked Sendable {
         out.degraded = out.degraded.filter { $0.source.hasPrefix("host ") } + out.degraded.filter { !$0.source.hasPrefix("host ") }
         return out
     }
-}
-
-private final class ThreadJob {
-    let body: () -> Void
-    init(_ body: @escaping () -> Void) { self.body = body }
-}
-
-private func startThread(_ body: @escaping () -> Void) {
-    let box = Unmanaged.passRetained(ThreadJob(body))
-    var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { raw in
-        Unmanaged<ThreadJob>.fromOpaque(raw!).takeRetainedValue().body()
-        return nil
-    }, box.toOpaque())
-    if rc == 0 { pthread_detach(thread) } else { box.release() }
 }

@@ -361,20 +361,3 @@ func monotonicSeconds() -> Double {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
-
-private final class ThreadEntry {
-    let run: () -> Void
-    init(_ run: @escaping () -> Void) { self.run = run }
-}
-
-/// A joinable pthread running `body`; nil if it could not be created.
-func spawnThread(_ body: @escaping () -> Void) -> pthread_t? {
-    let box = Unmanaged.passRetained(ThreadEntry(body))
-    var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { raw in
-        Unmanaged<ThreadEntry>.fromOpaque(raw!).takeRetainedValue().run()
-        return nil
-    }, box.toOpaque())
-    guard rc == 0 else { box.release(); return nil }
-    return thread
-}
