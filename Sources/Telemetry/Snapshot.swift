@@ -26,6 +26,24 @@ public struct Snapshot: Codable, Sendable, Equatable {
     }
 }
 
+/// The most rows one snapshot may carry from a source we do not control (a remote
+/// host's line, a recording): far above any real machine (8 GPUs, thousands of
+/// processes), low enough that a hostile source cannot make gpuctop take gigabytes.
+/// Readers refuse a snapshot past these with a one-line reason instead of truncating it.
+public enum SnapshotLimits {
+    public static let gpus = 1_024
+    public static let processes = 65_536
+    public static let containers = 16_384
+
+    /// Why `s` is refused, or nil when every count is within bounds.
+    public static func violation(_ s: Snapshot) -> String? {
+        if s.gpus.count > gpus { return "\(s.gpus.count) GPUs in one snapshot (at most \(gpus))" }
+        if s.processes.count > processes { return "\(s.processes.count) processes in one snapshot (at most \(processes))" }
+        if s.containers.count > containers { return "\(s.containers.count) containers in one snapshot (at most \(containers))" }
+        return nil
+    }
+}
+
 public struct DegradedSource: Codable, Sendable, Equatable {
     public var source: String   // "nvml", "docker", "procfs"
     public var reason: String
