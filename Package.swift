@@ -15,11 +15,14 @@ let package = Package(
         // Our own declarations of the NVML ABI we use. Nothing links libnvidia-ml:
         // Telemetry dlopens it and resolves symbols at run time.
         .target(name: "CNVML"),
+        // The bottom room: one lock, threads, clocks, errno-carrying errors, one-line
+        // text, subprocesses, the periodic tick. Every other target may use it.
+        .target(name: "Support"),
         .systemLibrary(name: "CNCurses", path: "Sources/CNCurses"),
         // mallopt(3): <malloc.h> is not in Swift's Glibc module.
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .target(name: "Telemetry", dependencies: ["CNVML", "DockerSocket"]),
-        .target(name: "DockerSocket"),
+        .target(name: "DockerSocket", dependencies: ["Support"]),
         .target(name: "TUI", dependencies: ["Telemetry", "CNCurses"]),
         .executableTarget(name: "gpuctop", dependencies: ["Telemetry", "DockerSocket", "TUI", "CMalloc"]),
         // Helpers shared by the test targets: the fake NVML, child processes, the binary.

@@ -4,6 +4,7 @@
 // threads, hence @unchecked Sendable, but calls must not overlap). It holds one connection and
 // the negotiated API version and does no locking. The events stream has its own connection and
 // thread, so it can run while the client keeps answering calls.
+import Support
 import FoundationEssentials
 import Glibc
 
@@ -198,7 +199,7 @@ public final class DockerClient: @unchecked Sendable {
     private func exchange(_ sock: UnixSocket, _ method: String, _ target: String, reused: Bool,
                           extraSeconds: Double) throws -> (HTTPResponse, reusable: Bool) {
         let timeout = options.readTimeout + extraSeconds
-        let deadline = monotonicSeconds() + timeout
+        let deadline = MonotonicClock.now() + timeout
         do {
             try sock.writeAll(HTTPRequest(method: method, target: target).serialized(), deadline: deadline, timeout: timeout)
         } catch is SocketClosed {

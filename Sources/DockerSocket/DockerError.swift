@@ -1,5 +1,6 @@
 // Every way a Docker call can fail, as one typed error. Callers show `description` in a status
 // line, so each description is a single line (daemon messages are flattened and truncated).
+import Support
 import Glibc
 
 public enum DockerError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -46,7 +47,7 @@ public enum DockerError: Error, Equatable, Sendable, CustomStringConvertible {
         case .connectionClosed(let detail):
             return "the daemon closed the connection \(oneLine(detail))"
         case .socketError(let operation, let errno):
-            return "socket error while \(operation): \(errnoText(errno))"
+            return "socket error while \(operation): \(errnoText(errno)) (errno \(errno))"
         case .malformedHTTP(let detail):
             return "malformed HTTP response: \(oneLine(detail))"
         case .malformedJSON(let what, let detail):
@@ -65,34 +66,6 @@ public enum DockerError: Error, Equatable, Sendable, CustomStringConvertible {
             return message.isEmpty ? "the daemon answered HTTP \(status)" : "the daemon answered HTTP \(status): \(oneLine(message))"
         }
     }
-}
-
-/// Flattens control characters (newlines included) to spaces and caps the length, so a daemon
-/// message or a garbage response can never break a one-line status display.
-func oneLine(_ text: String, limit: Int = 300) -> String {
-    var out = ""
-    var count = 0
-    var lastWasSpace = false
-    for scalar in text.unicodeScalars {
-        let isSpace = scalar.value < 0x20 || scalar.value == 0x7f || scalar == " "
-        if isSpace {
-            if lastWasSpace || out.isEmpty { continue }
-            out.unicodeScalars.append(" ")
-            lastWasSpace = true
-        } else {
-            out.unicodeScalars.append(scalar)
-            lastWasSpace = false
-        }
-        count += 1
-        if count >= limit { out += "…"; break }
-    }
-    while out.hasSuffix(" ") { out.removeLast() }
-    return out
-}
-
-func errnoText(_ code: Int32) -> String {
-    guard let cString = strerror(code) else { return "errno \(code)" }
-    return "\(String(cString: cString)) (errno \(code))"
 }
 
 private func formatSeconds(_ seconds: Double) -> String {

@@ -4,6 +4,7 @@
 // connection must stay free for list/inspect calls. The reader blocks in poll() on the socket
 // and on a pipe; stop() writes to the pipe, so stopping is immediate without a polling interval.
 // The daemon sends no keep-alives on this stream, so there is no read timeout once it is open.
+import Support
 import FoundationEssentials
 import Glibc
 
@@ -43,7 +44,7 @@ public final class DockerEventStream: @unchecked Sendable {
                      onEnd: @escaping @Sendable (End) -> Void) throws -> DockerEventStream {
         let sock = try UnixSocket.connect(path: socketPath, timeout: options.connectTimeout)
         let timeout = options.readTimeout
-        let deadline = monotonicSeconds() + timeout
+        let deadline = MonotonicClock.now() + timeout
         do {
             try sock.writeAll(HTTPRequest(method: "GET", target: target).serialized(), deadline: deadline, timeout: timeout)
         } catch is SocketClosed {
@@ -96,10 +97,13 @@ final class EventStreamCore: @unchecked Sendable {
     private let onEnd: @Sendable (DockerEventStream.End) -> Void
     private let wakeRead: Int32
     private let wakeWrite: Int32
-    private let lock = Lock()
-    private var stopRequested = false
-    private var finished = false
-    private var readerThread: pthread_t?
+    /// What stop() and the reader thread share.
+    private struct Shared {
+        var stopRequested = false
+        var finished = false
+        var readerThread: pthread_t?
+    }
+    private let shared = LockedValue(Shared())
     private var lineBuffer: [UInt8] = []
 
     init(sock: UnixSocket, parser: HTTPResponseParser,
@@ -128,45 +132,37 @@ final class EventStreamCore: @unchecked Sendable {
         sock.close()
     }
 
-    var isFinished: Bool { lock.withLock { finished } }
+    var isFinished: Bool { shared.withLock { $0.finished } }
 
     func start(initialBody: [UInt8], alreadyEnded: Bool) throws {
-        let box = Unmanaged.passRetained(ThreadStart(core: self, initialBody: initialBody, alreadyEnded: alreadyEnded))
-        var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { raw in
-            let start = Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue()
-            start.core.run(initialBody: start.initialBody, alreadyEnded: start.alreadyEnded)
-            return nil
-        }, box.toOpaque())
-        if result != 0 {
-            box.release()
-            throw DockerError.socketError(operation: "starting the events thread", errno: result)
+        // The thread holds the core strongly, so its descriptors stay valid until it is done.
+        let started = startDetachedThread { [self] in run(initialBody: initialBody, alreadyEnded: alreadyEnded) }
+        if !started {
+            throw DockerError.socketError(operation: "starting the events thread", errno: EAGAIN)
         }
-        pthread_detach(thread)
     }
 
     func stop() {
-        let onReaderThread: Bool = lock.withLock {
-            if !stopRequested {
-                stopRequested = true
+        let onReaderThread: Bool = shared.withLock {
+            if !$0.stopRequested {
+                $0.stopRequested = true
                 var byte: UInt8 = 1
                 _ = write(wakeWrite, &byte, 1)  // non-blocking; one byte is enough to wake poll()
             }
-            guard let reader = readerThread else { return false }
+            guard let reader = $0.readerThread else { return false }
             return pthread_equal(reader, pthread_self()) != 0
         }
-        if !onReaderThread { lock.wait { finished } }
+        if !onReaderThread { shared.wait(until: { $0.finished }) }
     }
 
-    private var shouldStop: Bool { lock.withLock { stopRequested } }
+    private var shouldStop: Bool { shared.withLock { $0.stopRequested } }
 
     private func run(initialBody: [UInt8], alreadyEnded: Bool) {
-        lock.withLock { readerThread = pthread_self() }
+        shared.withLock { $0.readerThread = pthread_self() }
         let end = readLoop(initialBody: initialBody, alreadyEnded: alreadyEnded)
         sock.close()
         onEnd(end)
-        lock.withLock { finished = true }
-        lock.broadcast()
+        shared.update { $0.finished = true }
     }
 
     private func readLoop(initialBody: [UInt8], alreadyEnded: Bool) -> DockerEventStream.End {
@@ -233,17 +229,5 @@ final class EventStreamCore: @unchecked Sendable {
         if lineBuffer.count > DockerEventStream.maxEventBytes {
             throw DockerError.malformedJSON(what: "the events stream", detail: "an event longer than \(DockerEventStream.maxEventBytes) bytes")
         }
-    }
-}
-
-/// What pthread_create hands the new thread.
-private final class ThreadStart {
-    let core: EventStreamCore
-    let initialBody: [UInt8]
-    let alreadyEnded: Bool
-    init(core: EventStreamCore, initialBody: [UInt8], alreadyEnded: Bool) {
-        self.core = core
-        self.initialBody = initialBody
-        self.alreadyEnded = alreadyEnded
     }
 }

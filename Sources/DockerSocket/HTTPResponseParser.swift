@@ -7,6 +7,7 @@
 // Framing follows RFC 9112 for responses: no body for 1xx/204/304 or a HEAD request;
 // Transfer-Encoding ending in `chunked` beats Content-Length; otherwise Content-Length; otherwise
 // the body runs until the connection closes (the caller then calls `finish()`).
+import Support
 
 /// One header field as received; names compare case-insensitively through `HTTPResponseHead`.
 public struct HTTPHeaderField: Equatable, Sendable {
@@ -41,7 +42,7 @@ public struct HTTPResponseHead: Equatable, Sendable {
         let wanted = name.lowercased()
         return headers.filter { $0.name.lowercased() == wanted }
             .flatMap { $0.value.split(separator: ",") }
-            .map { trimOWS(Substring($0)).lowercased() }
+            .map { trimBlanks(Substring($0)).lowercased() }
             .filter { !$0.isEmpty }
     }
 
@@ -358,7 +359,7 @@ public struct HTTPResponseParser {
         guard !name.isEmpty, name.utf8.allSatisfy(isTokenByte) else {
             throw DockerError.malformedHTTP(detail: "invalid header name: \(oneLine(String(name.prefix(60))))")
         }
-        return HTTPHeaderField(name: String(name), value: trimOWS(line[line.index(after: colon)...]))
+        return HTTPHeaderField(name: String(name), value: trimBlanks(line[line.index(after: colon)...]))
     }
 
     static func framing(of head: HTTPResponseHead, bodyless: Bool) throws -> Framing {
@@ -370,7 +371,7 @@ public struct HTTPResponseParser {
         }
         let lengths = head.headers.filter { $0.name.lowercased() == "content-length" }
             .flatMap { $0.value.split(separator: ",", omittingEmptySubsequences: false) }
-            .map { trimOWS($0) }
+            .map { trimBlanks($0) }
         guard let first = lengths.first else { return .untilClose }
         guard lengths.allSatisfy({ $0 == first }) else { throw DockerError.malformedHTTP(detail: "conflicting Content-Length values") }
         guard !first.isEmpty, first.utf8.count <= 18, first.utf8.allSatisfy({ digitValue($0) != nil }), let length = Int(first) else {
@@ -402,13 +403,6 @@ public struct HTTPResponseParser {
         }
         return size
     }
-}
-
-func trimOWS(_ text: Substring) -> String {
-    var slice = text
-    while let first = slice.first, first == " " || first == "\t" { slice.removeFirst() }
-    while let last = slice.last, last == " " || last == "\t" { slice.removeLast() }
-    return String(slice)
 }
 
 private func digitValue(_ byte: UInt8) -> Int? {

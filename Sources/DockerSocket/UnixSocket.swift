@@ -1,17 +1,11 @@
 // Blocking-looking I/O on a non-blocking AF_UNIX stream socket. Every wait goes through poll()
 // with a deadline, so a daemon that accepts and then hangs costs at most the timeout.
+import Support
 import Glibc
-
-/// Seconds on the monotonic clock (immune to wall-clock jumps), for deadlines.
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
 
 /// Milliseconds left until `deadline`, rounded up, for poll(); 0 once it has passed.
 private func pollMilliseconds(until deadline: Double) -> Int32 {
-    let left = deadline - monotonicSeconds()
+    let left = deadline - MonotonicClock.now()
     if left <= 0 { return 0 }
     return Int32(min((left * 1000).rounded(.up), Double(Int32.max)))
 }
@@ -48,7 +42,7 @@ final class UnixSocket {
         if fd < 0 { throw DockerError.socketError(operation: "creating a socket", errno: errno) }
         let sock = UnixSocket(fd: fd, path: path)
 
-        let deadline = monotonicSeconds() + timeout
+        let deadline = MonotonicClock.now() + timeout
         let length = socklen_t(MemoryLayout<sa_family_t>.size + pathBytes.count + 1)
         while true {
             let result = withUnsafePointer(to: &address) {
@@ -61,7 +55,7 @@ final class UnixSocket {
                 continue
             case EAGAIN:
                 // Linux: the listener's backlog is full. Retry briefly until the deadline.
-                if monotonicSeconds() >= deadline { throw DockerError.timeout(operation: "connecting to \(path)", seconds: timeout) }
+                if MonotonicClock.now() >= deadline { throw DockerError.timeout(operation: "connecting to \(path)", seconds: timeout) }
                 var pfd = pollfd(fd: -1, events: 0, revents: 0)
                 _ = poll(&pfd, 0, min(10, pollMilliseconds(until: deadline)))
                 continue
