@@ -185,12 +185,15 @@ public enum SignalError: Error, Equatable, CustomStringConvertible {
     case notPermitted(Int32)
     /// The PID now belongs to another process than the one asked about.
     case pidReused(Int32)
+    /// The process's start time was not known when it was asked about (it was not
+    /// visible in /proc), or cannot be read now: nothing tells a reused PID apart.
+    case startUnknown(Int32)
     case failed(pid: Int32, errno: Int32)
 
     /// True when nothing was tried because the request was refused (exit status 3).
     public var isRefusal: Bool {
         switch self {
-        case .refusedPid, .refusedSelf, .pidReused: return true
+        case .refusedPid, .refusedSelf, .pidReused, .startUnknown: return true
         default: return false
         }
     }
@@ -206,7 +209,9 @@ public enum SignalError: Error, Equatable, CustomStringConvertible {
         case .notPermitted(let pid):
             return "PID \(pid): not permitted (the process belongs to another user; run as root)"
         case .pidReused(let pid):
-            return "PID \(pid) now belongs to another process; nothing sent"
+            return "PID \(pid) is now another process (it started at another time); not signalled"
+        case .startUnknown(let pid):
+            return "PID \(pid): its start time is unknown (not visible in /proc), so it may be another process; not signalled"
         case .failed(let pid, let code):
             let reason = strerror(code).map { String(cString: $0) } ?? "errno \(code)"
             return "PID \(pid): kill failed: \(reason)"
@@ -242,15 +247,56 @@ public enum ProcessSignal {
         guard pid != getpid() else { throw .refusedSelf(pid) }
     }
 
-    /// kill(2) on a host PID, after `check`.
+    /// kill(2) on a host PID, after `check`, whatever process has the PID now. Front ends
+    /// send with `send(_:to:ifStartedAt:procRoot:)`, which checks that it is the one asked about.
     public static func send(_ signal: Int32, to pid: Int32) throws(SignalError) {
         try check(pid: pid)
-        guard kill(pid, signal) == 0 else {
-            switch errno {
-            case ESRCH: throw .noSuchProcess(pid)
-            case EPERM: throw .notPermitted(pid)
-            case let code: throw .failed(pid: pid, errno: code)
-            }
+        guard kill(pid, signal) == 0 else { throw error(errno, pid) }
+    }
+
+    /// The one rule of every front end (the dashboard, `gpuctop signal`, a remote host's
+    /// forwarded action): `signal` goes to `pid` only while it is the process that started
+    /// at `startTicks` (field 22 of /proc/PID/stat, read when the user was asked). A PID
+    /// whose start time was not known then is refused: a PID is reused, so the number
+    /// alone does not name a process. Where the kernel has pidfds, the descriptor is
+    /// opened before the check, so the process checked is the process signalled; else
+    /// kill(2) follows the check at once.
+    public static func send(_ signal: Int32, to pid: Int32, ifStartedAt startTicks: UInt64?,
+                            procRoot: String = "/proc") throws(SignalError) {
+        try check(pid: pid)
+        guard let startTicks else {
+            // Nothing to compare with; a PID that no process has is simply gone.
+            throw kill(pid, 0) != 0 && errno == ESRCH ? .noSuchProcess(pid) : .startUnknown(pid)
+        }
+        switch Pidfd.open(pid) {
+        case .gone:
+            throw .noSuchProcess(pid)
+        case .fd(let fd):
+            defer { close(fd) }
+            // The descriptor holds whichever process had the PID when it was opened; the
+            // PID still showing the expected start time now means it is that one.
+            try verify(pid: pid, startedAt: startTicks, procRoot: procRoot)
+            let code = Pidfd.sendSignal(fd, signal)
+            guard code == 0 else { throw error(code, pid) }
+        case .unsupported:
+            try verify(pid: pid, startedAt: startTicks, procRoot: procRoot)
+            try send(signal, to: pid)
+        }
+    }
+
+    /// Throws unless /proc shows `pid` with the start time `startTicks`.
+    public static func verify(pid: Int32, startedAt startTicks: UInt64, procRoot: String = "/proc") throws(SignalError) {
+        guard let now = self.startTicks(pid: pid, procRoot: procRoot) else {
+            throw kill(pid, 0) != 0 && errno == ESRCH ? .noSuchProcess(pid) : .startUnknown(pid)
+        }
+        guard now == startTicks else { throw .pidReused(pid) }
+    }
+
+    private static func error(_ code: Int32, _ pid: Int32) -> SignalError {
+        switch code {
+        case ESRCH: return .noSuchProcess(pid)
+        case EPERM: return .notPermitted(pid)
+        default: return .failed(pid: pid, errno: code)
         }
     }
 

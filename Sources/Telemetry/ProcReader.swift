@@ -246,6 +246,7 @@ public final class ProcReader {
         var info = ProcessInfoSample(command: command, user: userName(status.uid), uid: status.uid,
                                      startTime: startTime)
         info.namespacePid = status.nspid
+        info.startTicks = startTicks
         info.container = container
         return info
     }

@@ -71,6 +71,7 @@ enum RecSchemas {
         .string,  // 17 info.container.runtime
         .string,  // 18 info.container.id (nil: no container)
         .string,  // 19 info.container.podUID
+        .int,     // 20 info.startTicks
     ], key: [0, 1, 2])
 
     static let container = RecRowSchema("container", [
@@ -154,7 +155,8 @@ enum RecRows {
                 f(p.encoderUtilization), f(p.decoderUtilization),
                 f(i?.command), f(i?.user), f(i?.uid), f(i?.startTime), f(i?.namespacePid),
                 f(i?.cpuPercent), f(i?.residentBytes),
-                f(i?.container?.runtime.rawValue), f(i?.container?.id), f(i?.container?.podUID)]
+                f(i?.container?.runtime.rawValue), f(i?.container?.id), f(i?.container?.podUID),
+                f(i?.startTicks)]
     }
 
     static func row(_ c: ContainerUsage) -> [RecField] {
@@ -331,6 +333,7 @@ extension RecRows {
             info.namespacePid = try r.int32(14)
             info.cpuPercent = try r.double(15)
             info.residentBytes = try r.uint64(16)
+            info.startTicks = try r.uint64(20)
             if let id = try r.string(18) {
                 let runtimeText = try r.required(r.string(17), 17)
                 guard let runtime = ContainerRef.Runtime(rawValue: runtimeText) else {

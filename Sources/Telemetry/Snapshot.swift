@@ -139,6 +139,10 @@ public struct ProcessInfoSample: Codable, Sendable, Equatable {
     public var user: String               // user name, or the numeric uid
     public var uid: UInt32
     public var startTime: Double          // seconds since 1970
+    /// Field 22 of /proc/PID/stat: clock ticks since boot, exact and not moved by a clock
+    /// being set. With the PID it names the process: a signal is sent only while the
+    /// PID's start time still equals this one (ProcessSignal.send(_:to:ifStartedAt:)).
+    public var startTicks: UInt64?
     public var namespacePid: Int32?       // innermost NSpid (the PID inside its container)
     public var cpuPercent: Double?        // of one core, since the last sample (or lifetime on the first)
     public var residentBytes: UInt64?     // VmRSS
