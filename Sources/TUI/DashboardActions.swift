@@ -10,8 +10,10 @@ public enum ContainerVerb: String, Sendable {
 
 public indirect enum ActionRequest: Equatable, Sendable {
     case container(id: String, name: String, verb: ContainerVerb)
-    /// Always the host PID: the in-container PID means nothing to kill(2) here.
-    case signal(pid: Int32, signal: Int32, signalName: String, command: String)
+    /// Always the host PID: the in-container PID means nothing to kill(2) here. The
+    /// start time (clock ticks, from the snapshot the question was asked from) goes to
+    /// the kill, which is refused if the PID has since become another process.
+    case signal(pid: Int32, signal: Int32, signalName: String, command: String, startTicks: UInt64?)
     case power(target: PowerTarget, setting: PowerSetting)
     /// Several hosts (`--host`): the request is for that host, carried out over ssh.
     case onHost(String, ActionRequest)
@@ -100,14 +102,25 @@ extension DashboardModel {
             status = "select a process row first (g shows a flat list)"
             return
         }
+        // Without its start time the kill could not tell this process from one that takes
+        // the PID later: refuse now rather than ask a question whose answer would be refused.
+        guard let info = p.info, let startTicks = info.startTicks else {
+            status = "SIG\(name) to \(p.pid): its start time is unknown (not visible in /proc); not signalled"
+            return
+        }
         // A grouped child row carries no container: find it in the snapshot.
         let c = listed ?? snapshot?.containers.first { $0.id == row.containerId && $0.host == p.host }
-        let command = p.info?.command ?? "?"
-        let lines = ["Send SIG\(name) to host PID \(p.pid)" + (p.info?.namespacePid.map { " (PID \($0) in its container)" } ?? "")
-                        + (p.host.map { " on host \($0)" } ?? "") + "?",
-                     "command \(command)",
+        let lines = ["Send SIG\(name) to host PID \(p.pid)" + (info.namespacePid.map { " (PID \($0) in its container)" } ?? "")
+                        + (p.host.map { " on host \($0)" } ?? "") + ": \(Self.shortCommand(info.command))?",
+                     "command \(info.command)",
                      "container \(c.map(SnapshotText.containerName) ?? "host"), \(Format.bytes(p.usedGpuMemory)) on GPU \(p.gpuIndex)"]
-        dialog = .confirm(request: .on(p.host, .signal(pid: p.pid, signal: number, signalName: name, command: command)), lines: lines)
+        let request = ActionRequest.signal(pid: p.pid, signal: number, signalName: name, command: info.command, startTicks: startTicks)
+        dialog = .confirm(request: .on(p.host, request), lines: lines)
+    }
+
+    /// The command as the question's title names it: the first 40 characters.
+    static func shortCommand(_ command: String) -> String {
+        command.count > 40 ? command.prefix(39) + "…" : command
     }
 
     private mutating func openPowerDialog() {
@@ -215,7 +228,7 @@ extension DashboardModel {
     static func describe(_ r: ActionRequest) -> String {
         switch r {
         case .container(_, let name, let verb): return "\(verb.rawValue) \(name)"
-        case .signal(let pid, _, let name, _): return "SIG\(name) to \(pid)"
+        case .signal(let pid, _, let name, _, _): return "SIG\(name) to \(pid)"
         case .power(let target, let setting): return "power limit of \(target) to \(setting)"
         case .onHost(let host, let request): return describe(request) + " on \(host)"
         }

@@ -18,7 +18,8 @@ final class DashboardPerformer: DashboardActionPerformer {
     func perform(_ request: ActionRequest) -> String {
         switch request {
         case .container(let id, let name, let verb): return container(id: id, name: name, verb: verb)
-        case .signal(let pid, let sig, let name, _): return signal(pid: pid, sig, name)
+        case .signal(let pid, let sig, let name, let command, let startTicks):
+            return signal(pid: pid, sig, name, command: command, startTicks: startTicks)
         case .power(let target, let setting): return setPower(target, setting)
         case .onHost(let host, _): return "\(host) is a remote host; this dashboard acts on this machine only"
         }
@@ -50,13 +51,15 @@ final class DashboardPerformer: DashboardActionPerformer {
         }
     }
 
-    private func signal(pid: Int32, _ sig: Int32, _ name: String) -> String {
+    /// Sent only while the PID is still the process the question named (its start time).
+    private func signal(pid: Int32, _ sig: Int32, _ name: String, command: String, startTicks: UInt64?) -> String {
         do {
-            try ProcessSignal.send(sig, to: pid)
-            context.audit("signal", .process(pid: pid), previous: nil, .ok("sent SIG\(name)"))
+            try ProcessSignal.send(sig, to: pid, ifStartedAt: startTicks, procRoot: options.procRoot)
+            context.audit("signal", .process(pid: pid), previous: command, .ok("sent SIG\(name)"))
             return "sent SIG\(name) to \(pid)"
         } catch {
-            context.audit("signal", .process(pid: pid), previous: nil, error.isRefusal ? .refused(error.description) : .failed(error.description))
+            context.audit("signal", .process(pid: pid), previous: command,
+                          error.isRefusal ? .refused(error.description) : .failed(error.description))
             return "SIG\(name) to \(pid): \(error)"
         }
     }

@@ -1,6 +1,7 @@
 // Actions from the dashboard, end to end in tmux: a real container stopped
-// through the confirmation, a refusal, a signal to a real process, a power
-// limit set against the fake NVML (never a real GPU), and read-only mode.
+// through the confirmation, a refusal, a signal to a real process (and none to a
+// PID that became another process), a power limit set against the fake NVML
+// (never a real GPU), and read-only mode.
 import Foundation
 import XCTest
 import TestSupport
@@ -145,6 +146,58 @@ final class DashboardActionTests: XCTestCase {
         let log = audit(dir)
         XCTAssertTrue(log.contains("action=signal"), log)
         XCTAssertTrue(log.contains("action=\"power set\"") || log.contains("action=power"), log)
+        try t.send("q")
+        try t.waitFor("EXITED")
+    }
+
+    /// A procfs of our own (`--proc-root`) that shows `pid` as `/bin/sleep 300` started at
+    /// `startTicks`: rewriting its stat is what a reused PID looks like to gpuctop.
+    func writeProc(_ root: URL, pid: Int32, startTicks: UInt64) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: root.appendingPathComponent("1"), withIntermediateDirectories: true)
+        if (try? fm.destinationOfSymbolicLink(atPath: root.appendingPathComponent("self").path)) == nil {
+            try fm.createSymbolicLink(atPath: root.appendingPathComponent("self").path, withDestinationPath: "1")
+        }
+        try "cpu  1 2 3 4 5 6 7 0 0 0\nbtime 1700000000\n".write(to: root.appendingPathComponent("stat"), atomically: true, encoding: .utf8)
+        let d = root.appendingPathComponent("\(pid)")
+        try fm.createDirectory(at: d, withIntermediateDirectories: true)
+        try "\(pid) (sleep) S 1 \(pid) \(pid) 0 -1 4194304 100 0 0 0 3 2 0 0 20 0 1 0 \(startTicks) 12345678 256 0 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
+            .write(to: d.appendingPathComponent("stat"), atomically: true, encoding: .utf8)
+        try "Name:\tsleep\nUid:\t0\t0\t0\t0\nNSpid:\t\(pid)\nVmRSS:\t1024 kB\n".write(to: d.appendingPathComponent("status"), atomically: true, encoding: .utf8)
+        try Data("/bin/sleep\u{0}300\u{0}".utf8).write(to: d.appendingPathComponent("cmdline"))
+        try "0::/\n".write(to: d.appendingPathComponent("cgroup"), atomically: true, encoding: .utf8)
+    }
+
+    /// The question names a process; if its PID becomes another process before the answer,
+    /// "y" sends nothing and says why, on the status line and in the audit log.
+    func testASignalIsNotSentToAPIDThatBecameAnotherProcess() throws {
+        children = [try Child(["/bin/sleep", "300"])]
+        let pid = children[0].pid
+        let root = TestEnv.temporaryDirectory("proc")
+        try writeProc(root, pid: pid, startTicks: 4_000)
+        let (t, dir) = try start(scenario([(pid, 4)]), extra: "--proc-root \(root.path)")
+        try t.waitFor("the process") { $0.contains("pid \(pid)") }
+        try t.send("Down")
+        try t.send("T")
+        try t.waitFor("the question naming the command") { $0.contains("Send SIGTERM to host PID \(pid)") && $0.contains(": /bin/sleep 300?") }
+        try writeProc(root, pid: pid, startTicks: 9_000)   // another process has the PID now
+        try t.send("y")
+        try t.waitFor("the refusal") { $0.contains("PID \(pid) is now another process (it started at another time); not signalled") }
+        usleep(200_000)
+        XCTAssertTrue(children[0].process.isRunning, "nothing was sent")
+        let refused = audit(dir)
+        XCTAssertTrue(refused.contains("action=signal pid=\(pid) previous=\"/bin/sleep 300\" result=refused"), refused)
+
+        // A new question is about the process the refreshed table shows (a known process's
+        // stat is read again every 2 s): that one is signalled.
+        usleep(3_000_000)
+        try t.send("T")
+        try t.waitFor("the question again") { $0.contains("Send SIGTERM to host PID \(pid)") && $0.contains(": /bin/sleep 300?") }
+        try t.send("y")
+        try t.waitFor("sent SIGTERM to \(pid)")
+        children[0].process.waitUntilExit()
+        XCTAssertEqual(children[0].process.terminationStatus, SIGTERM)
+        XCTAssertTrue(audit(dir).contains("action=signal pid=\(pid) previous=\"/bin/sleep 300\" result=ok"), audit(dir))
         try t.send("q")
         try t.waitFor("EXITED")
     }

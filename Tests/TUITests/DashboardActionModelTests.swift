@@ -9,6 +9,11 @@ final class DashboardActionModelTests: XCTestCase {
     func model(readOnly: Bool = false) -> DashboardModel {
         var m = DashboardModel(width: 200, height: 50, readOnly: readOnly)
         var s = DashboardFrameTests.containerSnapshot()
+        // What /proc gave the sampler: each process's start time in clock ticks.
+        for i in s.processes.indices {
+            let pid = s.processes[i].pid
+            s.processes[i].info?.startTicks = 50_000 + UInt64(pid)
+        }
         s.gpus[0].powerLimitMin = 200_000; s.gpus[0].powerLimitMax = 700_000; s.gpus[0].powerLimitDefault = 700_000
         var g1 = GPU(index: 1); g1.name = "NVIDIA H100"; g1.powerLimitMin = 100_000; g1.powerLimitMax = 350_000; g1.powerLimitDefault = 350_000
         s.gpus.append(g1)
@@ -45,12 +50,55 @@ final class DashboardActionModelTests: XCTestCase {
         _ = m.update(.key(.down))   // the first process row under the first container
         _ = m.update(.key(.char("T")))
         guard case .confirm(let request, let lines)? = m.dialog else { return XCTFail("no confirmation") }
-        XCTAssertEqual(request, .signal(pid: 100, signal: 15, signalName: "TERM", command: "python train.py --big"))
+        XCTAssertEqual(request, .signal(pid: 100, signal: 15, signalName: "TERM", command: "python train.py --big", startTicks: 50_100))
         XCTAssertTrue(lines[0].contains("host PID 100 (PID 7 in its container)"), lines[0])
         _ = m.update(.key(.escape))
         _ = m.update(.key(.up))
         _ = m.update(.key(.char("9")))
         XCTAssertNil(m.dialog, "a container row has no PID to signal")
+    }
+
+    /// The question says which process it means, not only a number another process may take.
+    func testTheSignalQuestionNamesTheCommand() throws {
+        var m = model()
+        _ = m.update(.key(.down))
+        _ = m.update(.key(.char("I")))
+        guard case .confirm(_, let lines)? = m.dialog else { return XCTFail("no confirmation") }
+        XCTAssertEqual(lines[0], "Send SIGINT to host PID 100 (PID 7 in its container): python train.py --big?")
+        let frame = DashboardView.render(m).text
+        let title = try XCTUnwrap(frame.split(separator: "\n").first { $0.contains("Send SIGINT") })
+        XCTAssertTrue(title.contains("Send SIGINT to host PID 100 (PID 7 in its container): python train.py --big?"), String(title))
+
+        // A long command is cut in the title; the next line has it whole.
+        var long = m.snapshot!
+        long.processes[0].info?.command = "python " + String(repeating: "x", count: 60)
+        _ = m.update(.key(.escape))
+        _ = m.update(.snapshot(long))
+        _ = m.update(.key(.char("T")))
+        guard case .confirm(_, let cut)? = m.dialog else { return XCTFail("no confirmation") }
+        XCTAssertTrue(cut[0].hasSuffix(": python " + String(repeating: "x", count: 32) + "…?"), cut[0])
+        XCTAssertEqual(cut[1], "command python " + String(repeating: "x", count: 60))
+    }
+
+    /// A process /proc did not describe has no start time: nothing could tell it from a
+    /// process that takes its PID later, so no question is asked and nothing is sent.
+    func testAProcessWithoutAStartTimeIsRefused() {
+        var m = model()
+        var s = m.snapshot!
+        s.processes[0].info?.startTicks = nil
+        _ = m.update(.snapshot(s))
+        _ = m.update(.key(.down))
+        XCTAssertEqual(m.update(.key(.char("9"))), [])
+        XCTAssertNil(m.dialog)
+        XCTAssertEqual(m.status, "SIGKILL to 100: its start time is unknown (not visible in /proc); not signalled")
+        XCTAssertFalse(m.actionInFlight)
+        XCTAssertTrue(DashboardView.render(m).text.contains("SIGKILL to 100: its start time is unknown"))
+
+        s.processes[0].info = nil
+        _ = m.update(.snapshot(s))
+        _ = m.update(.key(.char("T")))
+        XCTAssertNil(m.dialog)
+        XCTAssertEqual(m.status, "SIGTERM to 100: its start time is unknown (not visible in /proc); not signalled")
     }
 
     func testPowerDialogRefusesOutOfRangeAndAcceptsWattsPercentDefaultAll() {

@@ -16,6 +16,7 @@ final class MultiHostModelTests: XCTestCase {
         }
         var p1 = GPUProcess(pid: 301, gpuIndex: 0, kind: .compute); p1.host = "gpu1"; p1.usedGpuMemory = 2 << 30
         p1.info = ProcessInfoSample(command: "/bin/sleep 301", user: "root", uid: 0, startTime: 900)
+        p1.info?.startTicks = 90_000
         var p2 = GPUProcess(pid: 400, gpuIndex: 0, kind: .compute); p2.host = "gpu2"; p2.usedGpuMemory = 8 << 30
         p2.info = ProcessInfoSample(command: "sleep 1000", user: "root", uid: 0, startTime: 900)
         let id = String(repeating: "b", count: 64)
@@ -71,8 +72,8 @@ final class MultiHostModelTests: XCTestCase {
         _ = m.update(.key(.down))
         _ = m.update(.key(.char("T")))
         guard case .confirm(let r2, let l2)? = m.dialog else { return XCTFail("no confirmation: \(m.rows.map(\.id))") }
-        XCTAssertEqual(r2, .onHost("gpu1", .signal(pid: 301, signal: 15, signalName: "TERM", command: "/bin/sleep 301")))
-        XCTAssertTrue(l2[0].contains("on host gpu1?"), l2[0])
+        XCTAssertEqual(r2, .onHost("gpu1", .signal(pid: 301, signal: 15, signalName: "TERM", command: "/bin/sleep 301", startTicks: 90_000)))
+        XCTAssertTrue(l2[0].contains("on host gpu1: /bin/sleep 301?"), l2[0])
         _ = m.update(.key(.escape))
         _ = m.update(.key(.char("p")))
         guard case .power(let d)? = m.dialog else { return XCTFail("no power dialog") }
