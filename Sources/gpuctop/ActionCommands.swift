@@ -212,9 +212,11 @@ enum ActionCommands {
         let pid: Int32
         let signal: Int32
         let yes: Bool
+        let givenStart: UInt64?
         do {
             yes = args.flag("--yes") || args.flag("-y")
             let name = try args.value("--signal") ?? "TERM"
+            givenStart = try args.value("--start-time").map(parseStartTicks)
             let positionals = try args.finish()
             guard positionals.count == 1 else {
                 throw UsageError(description: positionals.isEmpty ? "signal needs a PID" : "signal takes one PID, not \(positionals.count) arguments")
@@ -241,15 +243,19 @@ enum ActionCommands {
         }
         do {
             try ProcessSignal.check(pid: pid)
+            // A caller that names the process (a dashboard forwarding its question) is told
+            // at once when the PID is no longer it, before anything is asked.
+            if let givenStart { try ProcessSignal.verify(pid: pid, startedAt: givenStart, procRoot: options.procRoot) }
         } catch {
-            context.audit("signal", .process(pid: pid), previous: nil, .refused(error.description))
+            context.audit("signal", .process(pid: pid), previous: nil, error.isRefusal ? .refused(error.description) : .failed(error.description))
             printError(error.description)
-            return ExitStatus.refused
+            return error.isRefusal ? ExitStatus.refused : ExitStatus.failure
         }
 
         let reader = ProcReader(procRoot: options.procRoot)
         let info = reader.sample(pids: [pid], now: now())[pid]
-        let started = ProcessSignal.startTicks(pid: pid, procRoot: options.procRoot)
+        // The process the question describes: the one named, or the one that has the PID now.
+        let started = givenStart ?? ProcessSignal.startTicks(pid: pid, procRoot: options.procRoot)
         let previous = info?.command
         let who = info.map { "user \($0.user): \(Sanitize.visible($0.command))" } ?? "not visible in \(options.procRoot)"
         if let refusal = refusal(context.confirm("Send \(signalName) to PID \(pid) (\(who))?", yes: yes)) {
@@ -259,22 +265,24 @@ enum ActionCommands {
         }
         do {
             // The PID must still be the process we described.
-            if let started, let nowStarted = ProcessSignal.startTicks(pid: pid, procRoot: options.procRoot), nowStarted != started {
-                throw SignalError.pidReused(pid)
-            }
-            try ProcessSignal.send(signal, to: pid)
-        } catch let error as SignalError {
+            try ProcessSignal.send(signal, to: pid, ifStartedAt: started, procRoot: options.procRoot)
+        } catch {
             context.audit("signal", .process(pid: pid), previous: previous,
                           error.isRefusal ? .refused(error.description) : .failed(error.description))
             printError(error.description)
             return error.isRefusal ? ExitStatus.refused : ExitStatus.failure
-        } catch {
-            printError("\(error)")
-            return ExitStatus.failure
         }
         context.audit("signal", .process(pid: pid), previous: previous, .ok("sent \(signalName)"))
         writeOut("PID \(pid): sent \(signalName)\n")
         return ExitStatus.ok
+    }
+
+    /// `--start-time`: clock ticks since boot, digits only (field 22 of /proc/PID/stat).
+    private static func parseStartTicks(_ text: String) throws -> UInt64 {
+        guard !text.isEmpty, text.count <= 20, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let ticks = UInt64(text) else {
+            throw UsageError(description: "--start-time '\(Sanitize.visible(text))' is not a start time (clock ticks since boot, as snapshot --json's startTicks)")
+        }
+        return ticks
     }
 
     private static func now() -> Double {

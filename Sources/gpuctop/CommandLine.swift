@@ -109,8 +109,10 @@ enum CommandLineParser {
                                         stop or restart containers (name, id or a unique prefix)
       gpuctop kill CONTAINER... [--signal NAME] [--yes]
                                         signal containers (default KILL)
-      gpuctop signal PID [--signal TERM|INT|KILL|HUP|USR1|USR2|N] [--yes]
-                                        signal a host process (default TERM)
+      gpuctop signal PID [--signal TERM|INT|KILL|HUP|USR1|USR2|N] [--start-time TICKS] [--yes]
+                                        signal a host process (default TERM), only while the
+                                        PID is the process asked about: the one that started at
+                                        TICKS (snapshot --json's startTicks) or has the PID when asked
       gpuctop power [--json]            power draw, limits and range of every GPU
       gpuctop power set GPU|all WATTS|PERCENT%|default [--dry-run] [--yes]
                                         set a power limit (250, 250W, 250.5, 80% of the default);

@@ -4,6 +4,7 @@
 // Every test points XDG_STATE_HOME at its own directory and reads the audit log there.
 import Foundation
 import XCTest
+import Telemetry
 import TestSupport
 
 final class ActionCommandTests: XCTestCase {
@@ -334,6 +335,47 @@ final class ActionCommandTests: XCTestCase {
         XCTAssertEqual(results.count, 5, "\(auditLines)")
         XCTAssertTrue(results[0].hasPrefix("failed"), results[0])
         XCTAssertTrue(results[1...].allSatisfy { $0.hasPrefix("refused") }, "\(results)")
+    }
+
+    /// `--start-time` names the process (a dashboard forwards the start time its question
+    /// was asked with): any other process with the PID is refused and nothing is sent.
+    func testSignalWithAStartTimeGoesOnlyToThatProcess() throws {
+        let child = try Child(["/bin/sleep", "122"])
+        children.append(child)
+        usleep(20_000)
+        let ticks = try XCTUnwrap(ProcessSignal.startTicks(pid: child.pid))
+        for other in [ticks + 1, ticks - 1] {
+            let r = try gpuctop(["signal", "\(child.pid)", "--signal", "KILL", "--start-time", "\(other)", "--yes"])
+            XCTAssertEqual(r.status, 3, r.stderr)
+            XCTAssertEqual(r.stderr, "gpuctop: PID \(child.pid) is now another process (it started at another time); not signalled\n")
+        }
+        for bad in ["", "x", "-1", "1e3", "123456789012345678901", "18446744073709551616"] {
+            let r = try gpuctop(["signal", "\(child.pid)", "--start-time", bad, "--yes"])
+            XCTAssertEqual(r.status, 2, "'\(bad)': \(r.stderr)")
+            assertOneLineErrors(r)
+        }
+        usleep(100_000)
+        XCTAssertTrue(child.process.isRunning, "nothing was sent")
+        XCTAssertEqual(auditLines.count, 2, "\(auditLines)")
+        XCTAssertTrue(auditLines.allSatisfy { $0.contains("action=signal pid=\(child.pid)") && $0.contains("result=refused") }, "\(auditLines)")
+
+        let r = try gpuctop(["signal", "\(child.pid)", "--start-time", "\(ticks)", "--yes"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(terminationSignal(child), SIGTERM)
+        XCTAssertTrue(try XCTUnwrap(auditLines.last).contains("previous=\"/bin/sleep 122\" result=ok"), "\(auditLines)")
+    }
+
+    /// A PID /proc does not show (here a procfs without it) has no start time to check
+    /// against: refused, not signalled.
+    func testSignalToAProcessNotVisibleInProcIsRefused() throws {
+        let child = try Child(["/bin/sleep", "123"])
+        children.append(child)
+        let emptyProc = TestEnv.temporaryDirectory("proc").path
+        let r = try gpuctop(["signal", "\(child.pid)", "--proc-root", emptyProc, "--yes"])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertEqual(r.stderr, "gpuctop: PID \(child.pid): its start time is unknown (not visible in /proc), so it may be another process; not signalled\n")
+        usleep(100_000)
+        XCTAssertTrue(child.process.isRunning)
     }
 
     func testUnwritableAuditLogIsReportedButDoesNotDecideTheStatus() throws {
