@@ -18,6 +18,11 @@ public struct HostSpecError: Error, CustomStringConvertible {
     public let description: String
 }
 
+/// Why a line from a host's stream was refused (one line, for the host's entry).
+public struct RemoteStreamError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+}
+
 /// `[user@]HOST[:PORT]` (an IPv6 address in brackets: `[::1]:2222`).
 public struct HostSpec: Equatable, Sendable {
     public var user: String?
@@ -33,39 +38,89 @@ public struct HostSpec: Equatable, Sendable {
         self.user = user; self.host = host; self.port = port
     }
 
+    /// Refuses what ssh or a shell could take for something else: a user or host
+    /// that starts with `-` (ssh reads `-oProxyCommand=...@x` as an option and runs
+    /// it), blanks, control characters and shell characters (`;`, `$`, quotes, ...).
     public init(parsing raw: String) throws(HostSpecError) {
         var text = Substring(trimBlanks(raw))
         guard !text.isEmpty else { throw HostSpecError(description: "empty host") }
         if let at = text.lastIndex(of: "@") {
             let u = String(text[..<at])
-            guard !u.isEmpty else { throw HostSpecError(description: "empty user in '\(raw)'") }
+            guard !u.isEmpty else { throw HostSpecError(description: "empty user in '\(Self.shown(raw))'") }
+            guard Self.isValidUser(u) else {
+                throw HostSpecError(description: "bad user name '\(Self.shown(u))' (letters, digits, '.', '_', '-' not first)")
+            }
             user = u
             text = text[text.index(after: at)...]
         }
         var portText: Substring?
         if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { throw HostSpecError(description: "missing ']' in '\(raw)'") }
+            guard let close = text.firstIndex(of: "]") else { throw HostSpecError(description: "missing ']' in '\(Self.shown(raw))'") }
             host = String(text[text.index(after: text.startIndex)..<close])
             let rest = text[text.index(after: close)...]
             if rest.hasPrefix(":") { portText = rest.dropFirst() } else if !rest.isEmpty {
-                throw HostSpecError(description: "unexpected '\(rest)' in '\(raw)'")
+                throw HostSpecError(description: "unexpected '\(Self.shown(String(rest)))' in '\(Self.shown(raw))'")
             }
-        } else if let colon = text.firstIndex(of: ":") {
-            host = String(text[..<colon])
-            portText = text[text.index(after: colon)...]
+            guard Self.isValidIPv6(host) else { throw HostSpecError(description: "bad IPv6 address '\(Self.shown(host))'") }
         } else {
-            host = String(text)
-        }
-        guard !host.isEmpty else { throw HostSpecError(description: "empty host in '\(raw)'") }
-        guard host.allSatisfy({ !$0.isWhitespace && $0 != "/" && $0 != "'" && $0 != "\"" }), !host.hasPrefix("-") else {
-            throw HostSpecError(description: "bad host name '\(host)'")
+            if let colon = text.firstIndex(of: ":") {
+                host = String(text[..<colon])
+                portText = text[text.index(after: colon)...]
+            } else {
+                host = String(text)
+            }
+            guard !host.isEmpty else { throw HostSpecError(description: "empty host in '\(Self.shown(raw))'") }
+            guard Self.isValidHostName(host) else {
+                throw HostSpecError(description: "bad host name '\(Self.shown(host))' (letters, digits, '.', '_', '-' not first)")
+            }
         }
         if let portText {
-            guard let p = Int(portText), p > 0, p < 65536 else {
-                throw HostSpecError(description: "bad port '\(portText)' in '\(raw)' (1 to 65535)")
+            // Digits only: Int() would also take "+22".
+            guard portText.count <= 5, portText.allSatisfy({ $0 >= "0" && $0 <= "9" }), let p = Int(portText), p > 0, p < 65536 else {
+                throw HostSpecError(description: "bad port '\(Self.shown(String(portText)))' in '\(Self.shown(raw))' (1 to 65535)")
             }
             port = p
         }
+    }
+
+    /// A user name as login names are made: ASCII letters, digits, `.`, `_`, `-` (not first).
+    static func isValidUser(_ u: String) -> Bool {
+        u.utf8.count <= 255 && u.first != "-" && u.unicodeScalars.allSatisfy { isNameScalar($0) }
+    }
+
+    /// A DNS name, an ssh config alias or an IPv4 address: the same characters as a
+    /// user name, and neither `-` nor `.` first.
+    static func isValidHostName(_ h: String) -> Bool {
+        h.utf8.count <= 255 && h.first != "-" && h.first != "." && h.unicodeScalars.allSatisfy { isNameScalar($0) }
+    }
+
+    /// What stood in brackets: hex digits, `:` and `.` (an IPv4 tail), at least one
+    /// `:`, and optionally `%ZONE` with a zone named like a network interface.
+    static func isValidIPv6(_ h: String) -> Bool {
+        let parts = h.split(separator: "%", maxSplits: 1, omittingEmptySubsequences: false)
+        let address = parts[0]
+        guard address.contains(":"), address.utf8.count <= 45,
+              address.unicodeScalars.allSatisfy({ $0.properties.isASCIIHexDigit || $0 == ":" || $0 == "." }) else { return false }
+        guard parts.count == 2 else { return true }
+        let zone = String(parts[1])
+        return !zone.isEmpty && zone.utf8.count <= 64 && isValidHostName(zone)
+    }
+
+    private static func isNameScalar(_ c: Unicode.Scalar) -> Bool {
+        switch c {
+        case "a"..."z", "A"..."Z", "0"..."9", ".", "_", "-": return true
+        default: return false
+        }
+    }
+
+    /// `text` for an error message: printable ASCII as it is, anything else as \u{HEX},
+    /// so a control character in a hosts file cannot reach the terminal.
+    static func shown(_ text: String) -> String {
+        var out = ""
+        for c in text.unicodeScalars {
+            if c.value >= 0x20 && c.value < 0x7f { out.unicodeScalars.append(c) } else { out += "\\u{\(String(c.value, radix: 16))}" }
+        }
+        return out
     }
 
     /// One host per line; `#` starts a comment; blank lines are skipped.
@@ -102,11 +157,42 @@ public struct RemoteConfig: Sendable {
     }
 
     /// The full ssh command line that runs `gpuctop ARGUMENTS` on `host`.
+    ///
+    /// `--` ends ssh's options, so the destination is never read as one. ssh joins the
+    /// words after the destination with spaces and the remote sshd hands that line to
+    /// the user's shell: each argument is quoted for it, so whatever an argument holds
+    /// (a remote's container id `c0ffee;touch x`) arrives as one word. The remote
+    /// command itself is the local user's own setting (GPUCTOP_REMOTE_COMMAND) and
+    /// goes as given, so it may carry its own words (`sudo gpuctop`).
     public func command(for host: HostSpec, _ arguments: [String], keepAlive: Bool = true) -> [String] {
         var argv = ssh + ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
         if keepAlive { argv += ["-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2"] }
         if let port = host.port { argv += ["-p", "\(port)"] }
-        return argv + [host.destination, remoteCommand] + arguments
+        return argv + ["--", host.destination, remoteCommand] + arguments.map(Self.shellQuoted)
+    }
+
+    /// One word for a POSIX shell: as it is when made only of characters no shell
+    /// treats specially, else in single quotes (a `'` inside as `'\''`).
+    public static func shellQuoted(_ word: String) -> String {
+        if !word.isEmpty && word.unicodeScalars.allSatisfy(isShellSafe) { return word }
+        var out = "'"
+        for c in word.unicodeScalars {
+            if c == "'" { out += "'\\''" } else { out.unicodeScalars.append(c) }
+        }
+        return out + "'"
+    }
+
+    private static func isShellSafe(_ c: Unicode.Scalar) -> Bool {
+        switch c {
+        case "a"..."z", "A"..."Z", "0"..."9", ".", "_", "-", "/", "=", ":", ",", "+", "@", "%": return true
+        default: return false
+        }
+    }
+
+    /// A container id that may be sent to a remote host's action: 1 to 64 hex digits,
+    /// as Docker and Podman make them. A remote's snapshot is not trusted to hold one.
+    public static func isSafeContainerID(_ id: String) -> Bool {
+        (1...64).contains(id.utf8.count) && id.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit }
     }
 
     public var streamArguments: [String] {
@@ -393,7 +479,6 @@ public final class RemoteHosts: @unchecked Sendable {
     private func follow(_ i: Int) {
         let host = hosts[i]
         var backoff = 1.0
-        let decoder = JSONDecoder()
         while !isStopping {
             let argv = config.command(for: host, config.streamArguments)
             let child: Subprocess
@@ -412,12 +497,14 @@ public final class RemoteHosts: @unchecked Sendable {
                 return true
             }
             if !registered { child.terminate(grace: 0.2); break }
-            var outBuffer: [UInt8] = []
+            var lines = LineSplitter(limit: Self.maxLineBytes)
             var errText: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 65536)
             var lastLine = monotonicNow()
             var gotLine = false
             var timeoutReason: String?
+            // Why the latest line was refused; shown instead of "no data" if nothing good follows.
+            var refusal: String?
             var outOpen = true, errOpen = true
             let slowLimit = 3 * config.interval
             // The first line may wait for the connection as well.
@@ -433,20 +520,22 @@ public final class RemoteHosts: @unchecked Sendable {
                         if n < 0 && errno == EINTR { continue }
                         outOpen = false
                     } else {
-                        outBuffer.append(contentsOf: chunk[0..<n])
-                        while let nl = outBuffer.firstIndex(of: UInt8(ascii: "\n")) {
-                            let line = outBuffer[0..<nl]
-                            defer { outBuffer.removeSubrange(0...nl) }
-                            guard !line.isEmpty else { continue }
-                            if let s = try? decoder.decode(Snapshot.self, from: Data(line)) {
+                        let pieces = chunk.withUnsafeBytes { lines.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                        for piece in pieces {
+                            switch Self.take(piece, from: host) {
+                            case nil: continue
+                            case .success(let s)?:
                                 set(i, .up(s))
                                 gotLine = true
                                 lastLine = monotonicNow()
                                 backoff = 1
+                                refusal = nil
+                            case .failure(let why)?:
+                                // The connection stays: the next good line brings the host back.
+                                refusal = why.description
+                                set(i, .down(reason: why.description, retryAt: wallNow()))
                             }
                         }
-                        // A line never ends: do not grow without bound.
-                        if outBuffer.count > 64 << 20 { outBuffer.removeAll() }
                     }
                 }
                 if r > 0 && errOpen && fds[1].revents != 0 {
@@ -458,8 +547,8 @@ public final class RemoteHosts: @unchecked Sendable {
                 }
                 let quiet = monotonicNow() - lastLine
                 if quiet > (gotLine ? slowLimit : firstLimit) {
-                    timeoutReason = gotLine ? "no data for \(Int(quiet.rounded())) s (slow or hung)"
-                                            : "no answer within \(Int(quiet.rounded())) s"
+                    timeoutReason = refusal ?? (gotLine ? "no data for \(Int(quiet.rounded())) s (slow or hung)"
+                                                        : "no answer within \(Int(quiet.rounded())) s")
                     break
                 }
             }
@@ -481,6 +570,51 @@ public final class RemoteHosts: @unchecked Sendable {
             set(i, .down(reason: reason, retryAt: retryAt))
             sleep(until: retryAt)
             backoff = min(30, backoff * 2)
+        }
+    }
+
+    /// The longest line taken from a host. A real line is far shorter: a snapshot of
+    /// 5,000 processes in 500 containers on 8 GPUs, with long command lines, is 2.8 MiB
+    /// of JSON (RemoteLineTests measures it: some 500 bytes a process). A longer line
+    /// is not a gpuctop stream, and decoding it would take memory out of all proportion
+    /// (10^6 processes in one line took 1.45 GB).
+    public static let maxLineBytes = 8 << 20
+
+    /// A line from a host's stream as a snapshot, or why it is refused (one line).
+    /// nil for an empty line.
+    public static func take(_ piece: LineSplitter.Piece, from host: HostSpec) -> Result<Snapshot, RemoteStreamError>? {
+        switch piece {
+        case .overflow:
+            return .failure(RemoteStreamError(description:
+                "line longer than \(maxLineBytes >> 20) MiB from \(host.name); not a gpuctop stream?"))
+        case .line(let bytes):
+            return bytes.isEmpty ? nil : decodeLine(bytes)
+        }
+    }
+
+    /// One line of `gpuctop snapshot --json --stream` as the dashboard may use it:
+    /// decoded, refused when it holds more rows than SnapshotLimits allows, and with
+    /// absurd numbers (non-finite, out of range) made unavailable, since the other
+    /// end is not trusted. The fuzz target (fuzz/Sources/FuzzRemoteLine) runs this.
+    public static func decodeLine(_ line: [UInt8]) -> Result<Snapshot, RemoteStreamError> {
+        let s: Snapshot
+        do {
+            s = try JSONDecoder().decode(Snapshot.self, from: Data(line))
+        } catch {
+            return .failure(RemoteStreamError(description: "a line that is not a gpuctop snapshot (\(Self.kind(of: error)))"))
+        }
+        if let why = SnapshotLimits.violation(s) { return .failure(RemoteStreamError(description: "refused: " + why)) }
+        return .success(s.sanitized())
+    }
+
+    /// A short, one-line name for a decoding error (its full text quotes the input).
+    private static func kind(of error: Error) -> String {
+        switch error as? DecodingError {
+        case .dataCorrupted?: return "not JSON"
+        case .keyNotFound(let key, _)?: return "no '\(HostSpec.shown(key.stringValue))'"
+        case .typeMismatch(_, let context)?, .valueNotFound(_, let context)?:
+            return "bad '\(HostSpec.shown(context.codingPath.last?.stringValue ?? "?"))'"
+        default: return "undecodable"
         }
     }
 

@@ -305,6 +305,153 @@ final class MultiHostTests: XCTestCase {
         }
     }
 
+    /// ssh reads a destination that starts with `-` as an option (`-oProxyCommand=...`
+    /// runs a local command); a shell reads `;`, `$`, quotes and blanks. Users and
+    /// hosts are refused unless made of what real names use.
+    func testHostSpecRefusesWhatSshOrAShellWouldTakeForSomethingElse() throws {
+        let bad = ["-oProxyCommand=touch /tmp/pwned@x", "-oProxyCommand=x@gpu1", "al ice@gpu1", "alice@gpu 1",
+                   "al\tice@gpu1", "alice@gpu1\u{1B}[2J", "al\u{7}ice@gpu1", "a;id@gpu1", "alice@gpu1;id", "a$(id)@gpu1",
+                   "alice$@gpu1", "alice@$HOST", "a`id`@gpu1", "a'b@gpu1", "a\"b@gpu1", "alice@-gpu1", "alice@.gpu1",
+                   "alice@gpu1/x", "ålice@gpu1", "alice@gpu1\u{202E}", "[::1;id]:22", "[gpu1]:22", "[::1%eth0;x]",
+                   "alice@gpu1:22;id", "gpu1:+22"]
+        for raw in bad {
+            XCTAssertThrowsError(try HostSpec(parsing: raw), raw) { error in
+                let text = "\(error)"
+                XCTAssertFalse(text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f || $0.value == 0x202E },
+                               "the error shows no control or format character: \(text.debugDescription)")
+            }
+        }
+        let line = #"-oProxyCommand=sh -c "id > /tmp/p"@gpu2"#
+        XCTAssertThrowsError(try HostSpec.parseList("gpu1\n\(line)\n")) { error in
+            XCTAssertTrue("\(error)".hasPrefix("line 2: bad user name"), "\(error)")
+        }
+        XCTAssertEqual(try HostSpec(parsing: "alice@gpu-1.example.com:2222"),
+                       HostSpec(user: "alice", host: "gpu-1.example.com", port: 2222))
+        XCTAssertEqual(try HostSpec(parsing: "[::1]:2222"), HostSpec(host: "::1", port: 2222))
+        XCTAssertEqual(try HostSpec(parsing: "bob_x@10.0.0.1"), HostSpec(user: "bob_x", host: "10.0.0.1"))
+        XCTAssertEqual(try HostSpec(parsing: "[fe80::1%eth0]").host, "fe80::1%eth0")
+        XCTAssertEqual(try HostSpec(parsing: "first.last-2@gpu_rack3").destination, "first.last-2@gpu_rack3")
+    }
+
+    /// A fake `ssh` that checks `--` comes before the destination, then does what sshd
+    /// does with the rest: joins the words with spaces and runs them with `sh -c`, in `dir`.
+    func fakeSSH(in dir: URL, body: String? = nil) throws -> String {
+        let path = dir.appendingPathComponent("ssh").path
+        try """
+        #!/bin/sh
+        while [ $# -gt 0 ] && [ "$1" != "--" ]; do shift; done
+        [ "$1" = "--" ] || { echo "fake ssh: no -- before the destination" >&2; exit 99; }
+        dest=$2; shift 2
+        cd \(TmuxSession.quote(dir.path)) || exit 98
+        \(body ?? #"exec /bin/sh -c "$*""#)
+
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        return path
+    }
+
+    /// Every argument after the remote command reaches the remote shell as one word:
+    /// a remote's container id `c0ffee;touch x` is an argument, never a command.
+    func testTheRemoteCommandLineEndsSshOptionsAndQuotesEveryArgument() throws {
+        let dir = TestEnv.temporaryDirectory("remote-quote")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var config = RemoteConfig(environment: ["GPUCTOP_SSH": "-F /dev/null", "GPUCTOP_REMOTE_COMMAND": "printf '%s\\n'"],
+                                  interval: 1)
+        let host = try HostSpec(parsing: "ops@gpu1:2222")
+        let args = ["stop", "c0ffee;touch x", "$(touch y)", "`touch z`", "it's", "a b", "", "*", "new\nline", "a|b&c>w", "--yes"]
+        let argv = config.command(for: host, args, keepAlive: false)
+        let at = try XCTUnwrap(argv.firstIndex(of: "ops@gpu1"), "\(argv)")
+        XCTAssertEqual(argv[at - 1], "--", "\(argv)")
+        XCTAssertEqual(Array(argv[(at + 1)...]).first, "printf '%s\\n'", "the user's own remote command goes as given")
+        XCTAssertEqual(argv[argv.count - 1], "--yes", "safe words stay readable")
+        XCTAssertEqual(argv[at + 3], "'c0ffee;touch x'", "\(argv)")
+
+        config.ssh = [try fakeSSH(in: dir)]
+        let (status, output) = Subprocess.run(config.command(for: host, args, keepAlive: false), timeout: 10)
+        XCTAssertEqual(status, 0, output)
+        XCTAssertEqual(output, args.joined(separator: "\n") + "\n", "each argument arrived as one word, unchanged")
+        for file in ["x", "y", "z", "w"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent(file).path), "\(file) was created")
+        }
+        XCTAssertTrue(RemoteConfig.isSafeContainerID("c0ffee"))
+        XCTAssertTrue(RemoteConfig.isSafeContainerID(String(repeating: "aB3", count: 21) + "f"))
+        for id in ["", "c0ffee;touch x", "c0ffee ", "-c0ffee", "g00d", String(repeating: "a", count: 65), "ｃ0ffee"] {
+            XCTAssertFalse(RemoteConfig.isSafeContainerID(id), id)
+        }
+    }
+
+    /// The real binary, as the issue ran it: the file is not made, and the command
+    /// line is refused (status 2, one `gpuctop:` line). In a terminal, since without
+    /// one the dashboard stops before ssh anyway.
+    func testAnOptionInTheUserPartRunsNothing() throws {
+        let dir = TestEnv.temporaryDirectory("remote-inject")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let target = dir.appendingPathComponent("pwned").path
+        let err = dir.appendingPathComponent("stderr").path
+        let hostArg = TmuxSession.quote("-oProxyCommand=touch \(target)@x")
+        let t = try TmuxSession(
+            command: "\(TestEnv.gpuctopBinary.path) --host \(hostArg) 2>\(TmuxSession.quote(err)); echo EXITED=$?; sleep 600",
+            environment: ["GPUCTOP_SSH": "-F /dev/null", "XDG_STATE_HOME": dir.path, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"])
+        defer { _ = try? t.send("q"); _ = try? t.tmux(["kill-server"]) }
+        let made = { FileManager.default.fileExists(atPath: target) || FileManager.default.fileExists(atPath: target + "@x") }
+        let deadline = Date().addingTimeInterval(15)
+        var screen = ""
+        while Date() < deadline && !made() && !screen.contains("EXITED=") {
+            usleep(100_000)
+            screen = try t.screen()
+        }
+        usleep(500_000)
+        XCTAssertFalse(made(), "ssh ran the ProxyCommand")
+        screen = try t.screen()
+        XCTAssertTrue(screen.contains("EXITED=2"), screen)
+        let text = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+        XCTAssertTrue(text.hasPrefix("gpuctop: bad user name '-oProxyCommand=touch "), text)
+        XCTAssertEqual(text.filter { $0 == "\n" }.count, 1, "one line: \(text)")
+    }
+
+    /// A host whose stream goes wrong (a line past 8 MiB, a snapshot past the limits)
+    /// is marked with the reason while its connection stays, its next good line brings
+    /// it back, and the other host stays up throughout.
+    func testABadStreamMarksItsHostWithTheReasonAndSparesTheOthers() throws {
+        let dir = TestEnv.temporaryDirectory("remote-stream")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var good = Snapshot(time: Date().timeIntervalSince1970, host: "x")
+        good.gpus = [GPU(index: 0)]
+        try JSONEncoder().encode(good).write(to: dir.appendingPathComponent("good"))
+        let process = #"{"pid":1,"gpuIndex":0,"kind":"compute"}"#
+        let big = #"{"schema":1,"time":1,"host":"h","degraded":[],"gpus":[],"containers":[],"processes":["#
+            + Array(repeating: process, count: SnapshotLimits.processes + 1).joined(separator: ",") + "]}"
+        try big.write(to: dir.appendingPathComponent("big"), atomically: true, encoding: .utf8)
+        let ssh = try fakeSSH(in: dir, body: """
+            if [ "$dest" = bad ]; then
+                head -c 9000000 /dev/zero | tr '\\0' x; echo; sleep 2
+                cat good; echo; sleep 2
+                cat big; echo; sleep 2
+                cat good; echo; sleep 60
+            else
+                while :; do cat good; echo; sleep 0.3; done
+            fi
+            """)
+        var config = RemoteConfig(environment: [:], interval: 1)
+        config.ssh = [ssh]
+        let remote = RemoteHosts(hosts: [HostSpec(host: "bad"), HostSpec(host: "good")], config: config)
+        remote.start()
+        defer { remote.stop() }
+        let steps: [(String, (HostState) -> Bool)] = [
+            ("the over-long line", { if case .down(let r, _) = $0 { return r == "line longer than 8 MiB from bad; not a gpuctop stream?" }; return false }),
+            ("the good line after it", { if case .up = $0 { return true }; return false }),
+            ("the refused snapshot", { if case .down(let r, _) = $0 { return r.hasPrefix("refused: \(SnapshotLimits.processes + 1) processes") }; return false }),
+            ("the good line after that", { if case .up = $0 { return true }; return false }),
+        ]
+        for (what, holds) in steps {
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline && !holds(remote.state(0)) { usleep(20_000) }
+            XCTAssertTrue(holds(remote.state(0)), "\(what): \(remote.state(0))")
+            if case .up = remote.state(1) {} else { XCTFail("the good host during \(what): \(remote.state(1))") }
+        }
+        XCTAssertEqual(remote.merged().gpus.count, 2)
+    }
+
     func testAHostWithoutGpuctopIsMarkedAndTheCommandLineIsChecked() throws {
         let r = try Run.gpuctop(["snapshot", "--host", "gpu1"])
         XCTAssertEqual(r.status, 2)
