@@ -194,7 +194,7 @@ enum Columns {
         Column(id: .uptime, title: "UPTIME", width: 7, alignRight: true, numeric: true, dropOrder: 5,
                text: { row, now, _ in
                    guard let start = startTime(row) else { return "" }
-                   return Format.coarseDuration(now - start)
+                   return Format.elapsed(since: start, now: now).map(Format.coarseDuration) ?? "n/a"
                },
                sortKey: { row in .number(-(startTime(row) ?? 0)) }),
         Column(id: .command, title: "COMMAND", width: 0, alignRight: false, numeric: false, dropOrder: 2,
@@ -245,15 +245,16 @@ enum Columns {
         switch row {
         case .container(_, let ps):
             let values = uniqueProcesses(ps).compactMap { $0.info?.residentBytes }
-            return values.isEmpty ? nil : values.reduce(0, &+)
+            return values.isEmpty ? nil : Format.saturatingSum(values)
         case .process(let p, _, _): return p.info?.residentBytes
         }
     }
 
     static func startTime(_ row: TableRow) -> Double? {
         switch row {
-        case .container(let c, let ps): return c.startedAt ?? ps.compactMap { $0.info?.startTime }.min()
-        case .process(let p, _, _): return p.info?.startTime
+        // 0 is a decoder's "unknown" (SaneRange.requiredTime): it is no start time.
+        case .container(let c, let ps): return SaneRange.knownTime(c.startedAt) ?? ps.compactMap { SaneRange.knownTime($0.info?.startTime) }.min()
+        case .process(let p, _, _): return SaneRange.knownTime(p.info?.startTime)
         }
     }
 

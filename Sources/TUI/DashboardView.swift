@@ -123,7 +123,7 @@ public enum DashboardView {
             x = f.put(x + 2, 0, m.readOnly ? "read-only" : "actions on", m.readOnly ? .dim : .accent)
         }
         if let age = m.staleSeconds {
-            f.put(x + 2, 0, "data \(Int(age))s old", .warn)
+            f.put(x + 2, 0, "data \(Format.safeInt(age).map(String.init) ?? "?")s old", .warn)
         }
         var y = 1
         for d in (s?.degraded ?? []).prefix(layout.headerLines - 1) {
@@ -410,7 +410,9 @@ public enum DashboardView {
         if let r = c.runtime { line("runtime", r.rawValue) }
         line("image", c.image ?? "n/a")
         line("status", [c.status, c.health].compactMap { $0 }.joined(separator: ", ").ifEmpty("n/a"))
-        if let started = c.startedAt { line("up", Format.duration(s.time - started) + " (since \(Format.localTime(started)))") }
+        if let started = c.startedAt {
+            line("up", (Format.elapsed(since: started, now: s.time).map(Format.duration) ?? "n/a") + " (since \(Format.localTime(started)))")
+        }
         line("service/pod", SnapshotText.serviceOrPod(c))
         line("GPU request", c.gpuRequest ?? "none seen")
         line("GPU use", c.idleAllocation ? "idle: no GPU process" :
@@ -419,7 +421,8 @@ public enum DashboardView {
             let w = max(10, min(60, m.width - 30))
             line("SM history", m.glyphs.sparkline(series.sm.values, width: w, maxValue: max(100, series.sm.values.max() ?? 0)), .accent)
             // Memory against the total of its GPUs, so a steady job does not fill the line.
-            let total = s.gpus.filter { c.gpus.contains($0.index) && $0.host == c.host }.compactMap(\.memoryTotal).reduce(0, +)
+            let totals = s.gpus.filter { c.gpus.contains($0.index) && $0.host == c.host }.compactMap(\.memoryTotal)
+            let total = Format.saturatingSum(totals)
             line("mem history", m.glyphs.sparkline(series.memory.values, width: w, maxValue: max(1, Double(total) / Double(1 << 30))), .good)
             line("", "one cell per \(Format.seconds(Series.bucketSeconds)), newest on the right", .dim)
         }

@@ -1,5 +1,8 @@
-// Number formatting shared by the text output and the dashboard.
+// Number formatting shared by the text output and the dashboard. Every figure
+// may come from a remote host or a recording, so no conversion here may trap:
+// a number that does not fit is shown as "n/a".
 import Glibc
+import Telemetry
 
 public enum Format {
     /// Bytes in binary units with one decimal: "1.5 GiB", "512 MiB".
@@ -21,7 +24,13 @@ public enum Format {
 
     /// Whole watts, for estimates whose decimals would claim false precision.
     public static func wattsRounded(_ milliwatts: Int) -> String {
-        "\(Int((Double(milliwatts) / 1000).rounded())) W"
+        fixed(Double(milliwatts) / 1000, 0) + " W"
+    }
+
+    /// The integer part of `value`, or nil when it is not finite or does not fit
+    /// an Int (`Int(Double)` would trap on 1e300 or NaN).
+    public static func safeInt(_ value: Double) -> Int? {
+        Int(exactly: value.rounded(.towardZero))
     }
 
     public static func percent(_ value: Int?) -> String {
@@ -30,7 +39,7 @@ public enum Format {
     }
 
     public static func percent(_ value: Double?) -> String {
-        guard let value else { return "n/a" }
+        guard let value, safeInt(value) != nil else { return "n/a" }
         return fixed(value, value < 10 ? 1 : 0) + "%"
     }
 
@@ -40,17 +49,19 @@ public enum Format {
         var scale = 1.0
         for _ in 0..<decimals { scale *= 10 }
         let rounded = (value * scale).rounded() / scale
-        if decimals == 0 { return String(Int(rounded)) }
-        let whole = Int(rounded.magnitude)
-        let frac = Int(((rounded.magnitude - Double(whole)) * scale).rounded())
+        guard let whole = safeInt(rounded.magnitude),
+              let frac = safeInt(((rounded.magnitude - Double(whole)) * scale).rounded()) else { return "n/a" }
+        if decimals == 0 { return (rounded < 0 ? "-" : "") + String(whole) }
         var fracText = String(frac)
         while fracText.count < decimals { fracText = "0" + fracText }
         return (rounded < 0 ? "-" : "") + "\(whole).\(fracText)"
     }
 
-    /// Local wall-clock time, "2026-11-22 03:04:05".
+    /// Local wall-clock time, "2026-11-22 03:04:05"; "n/a" for a time outside
+    /// `SaneRange.time` or 0 (what a decoder makes of an absurd required time).
     public static func localTime(_ seconds: Double) -> String {
-        var t = time_t(seconds)
+        guard let known = SaneRange.knownTime(seconds), let whole = safeInt(known) else { return "n/a" }
+        var t = time_t(whole)
         var parts = tm()
         localtime_r(&t, &parts)
         var buffer = [CChar](repeating: 0, count: 32)
@@ -60,8 +71,7 @@ public enum Format {
 
     /// A duration as "5s", "3m12s", "4h05m", "2d03h".
     public static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite, seconds >= 0 else { return "n/a" }
-        let s = Int(seconds)
+        guard seconds >= 0, let s = safeInt(seconds) else { return "n/a" }
         if s < 60 { return "\(s)s" }
         if s < 3600 { return "\(s / 60)m\(pad2(s % 60))s" }
         if s < 86400 { return "\(s / 3600)h\(pad2((s % 3600) / 60))m" }
@@ -72,8 +82,7 @@ public enum Format {
     /// most once a minute, so a table of uptimes does not rewrite every row on every
     /// refresh (terminal bytes over ssh); the detail view keeps the seconds.
     public static func coarseDuration(_ seconds: Double) -> String {
-        guard seconds.isFinite, seconds >= 0 else { return "n/a" }
-        let s = Int(seconds)
+        guard seconds >= 0, let s = safeInt(seconds) else { return "n/a" }
         if s < 60 { return "<1m" }
         if s < 3600 { return "\(s / 60)m" }
         return duration(seconds)
@@ -81,14 +90,30 @@ public enum Format {
 
     /// An interval: "1s", "0.25s", "1m".
     public static func seconds(_ s: Double) -> String {
-        if s >= 60 && s.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(s / 60))m" }
-        if s == s.rounded() { return "\(Int(s))s" }
+        if s >= 60 && s.truncatingRemainder(dividingBy: 60) == 0, let m = safeInt(s / 60) { return "\(m)m" }
+        if s == s.rounded(), let whole = safeInt(s) { return "\(whole)s" }
         return fixed(s, s < 1 ? 2 : 1).replacingTrailingZeros() + "s"
     }
 
     /// A replay speed: "1x", "0.25x", "16x".
     public static func speed(_ s: Double) -> String {
-        (s == s.rounded() ? "\(Int(s))" : fixed(s, 2).replacingTrailingZeros()) + "x"
+        (s == s.rounded() ? fixed(s, 0) : fixed(s, 2).replacingTrailingZeros()) + "x"
+    }
+
+    /// Seconds from `start` to `now`, for an uptime: nil when either time is unknown.
+    public static func elapsed(since start: Double?, now: Double) -> Double? {
+        guard let start = SaneRange.knownTime(start), let now = SaneRange.knownTime(now) else { return nil }
+        return now - start
+    }
+
+    /// A sum of byte counts that stops at UInt64.max instead of trapping: two
+    /// GPUs a remote host claims have UInt64.max / 2 + 1 bytes each must not take
+    /// the view of every other host down.
+    public static func saturatingSum<S: Sequence>(_ values: S) -> UInt64 where S.Element == UInt64 {
+        values.reduce(0) { total, v in
+            let (sum, overflow) = total.addingReportingOverflow(v)
+            return overflow ? .max : sum
+        }
     }
 
     static func pad2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }

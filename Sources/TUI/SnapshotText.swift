@@ -119,7 +119,7 @@ public enum SnapshotText {
             TextColumn("SM%", 4, right: true) { Format.percent($0.smUtilization) },
             TextColumn("~POWER", 7, right: true) { c in c.estimatedPowerShare.map { "~" + Format.wattsRounded($0) } ?? "n/a" },
             TextColumn("STATUS", 9) { $0.status ?? "-" },
-            TextColumn("UPTIME", 7, right: true) { c in c.startedAt.map { Format.duration(now - $0) } ?? "-" },
+            TextColumn("UPTIME", 7, right: true) { c in Format.elapsed(since: c.startedAt, now: now).map(Format.duration) ?? "-" },
             TextColumn("GPU REQUEST", 0) { c in
                 c.idleAllocation ? "\(c.gpuRequest ?? "GPUs") requested, no GPU process" : (c.gpuRequest ?? "-")
             },
@@ -166,7 +166,7 @@ public enum SnapshotText {
             TextColumn("CPU%", 5, right: true) { Format.percent($0.info?.cpuPercent) },
             TextColumn("HOST MEM", 9, right: true) { Format.bytes($0.info?.residentBytes) },
             TextColumn("USER", 8) { $0.info?.user ?? "?" },
-            TextColumn("UPTIME", 7, right: true) { p in p.info.map { Format.duration(now - $0.startTime) } ?? "n/a" },
+            TextColumn("UPTIME", 7, right: true) { p in Format.elapsed(since: p.info?.startTime, now: now).map(Format.duration) ?? "n/a" },
             TextColumn("CONTAINER", 20) { p in
                 guard let info = p.info else { return "?" }
                 guard let ref = info.container else { return "host" }
