@@ -3,20 +3,23 @@
 //
 // --listen serves GET /metrics (MetricsServer.swift); without --listen and
 // --textfile it listens on 127.0.0.1:9835, loopback only: any other address has to
-// be asked for. --textfile writes DIR/gpuctop.prom atomically (DIR/.gpuctop.prom.tmp,
-// then rename) for node_exporter's textfile collector; --once writes it once and
-// exits. A sampler thread refreshes; the server's threads serve the latest body, so a
-// scrape never waits for NVML or the container engine. The main thread waits for
-// SIGINT/SIGTERM, which stop it even while a refresh hangs: the server stops
+// be asked for. --textfile writes DIR/gpuctop.prom atomically (a fresh temporary file,
+// then rename: Textfile.swift) for node_exporter's textfile collector; --once writes it
+// once and exits. A sampler thread refreshes; the server's threads serve the latest
+// body, so a scrape never waits for NVML or the container engine. The main thread waits
+// for SIGINT/SIGTERM, which stop it even while a refresh hangs: the server stops
 // accepting, the textfile is removed (so node_exporter does not go on serving figures
-// nobody refreshes), exit status 0.
+// nobody refreshes), exit status 0. Even a write blocked in a hung filesystem does not
+// hold the stop: the removal waits for it at most a second, then gpuctop says the file
+// may be left and exits with status 1.
 import Glibc
 import Telemetry
 
 enum ExportCommand {
     static let defaultListen = "127.0.0.1:9835"
     static let textfileName = "gpuctop.prom"
-    static let temporaryName = ".gpuctop.prom.tmp"
+    /// How long the stop waits for a blocked textfile write before giving up on the removal.
+    static let removalDeadline = 1.0
 
     static func run(_ options: Options) -> Int32 {
         var args = CommandArguments(command: "export", options.arguments)
@@ -55,16 +58,12 @@ enum ExportCommand {
 
         var textfile: Textfile?
         if let directory {
-            var st = stat()
-            guard stat(directory, &st) == 0 else {
-                printError("cannot write metrics to \(directory): \(String(cString: strerror(errno)))")
+            do {
+                textfile = try Textfile(directory: directory)
+            } catch {
+                printError("\(error)")
                 return 1
             }
-            guard st.st_mode & S_IFMT == S_IFDIR else {
-                printError("cannot write metrics to \(directory): not a directory")
-                return 1
-            }
-            textfile = Textfile(directory: directory)
         }
 
         var server: MetricsServer?
@@ -94,7 +93,11 @@ enum ExportCommand {
         }
         job.stop()
         server?.stop()
-        if let textfile { unlink(textfile.path) }
+        if let textfile, !job.removeTextfile(within: removalDeadline) {
+            printError("stopped, but \(textfile.path) may be left: a write to it did not finish within "
+                       + "\(formatSeconds(removalDeadline)) s (is its filesystem hung?)")
+            return 1
+        }
         return 0
     }
 
@@ -104,8 +107,10 @@ enum ExportCommand {
 }
 
 /// The sampler thread of `export`: samples every interval, publishes the rendered body
-/// to the server and writes the textfile. Textfile writes and `stop()` share a lock, so
-/// no write lands after the stop removed the file.
+/// to the server and writes the textfile. Textfile writes and the removal at the stop
+/// share `writeLock`, so no write lands after the removal; `stop()` itself takes only
+/// `mutex`, which nobody holds across I/O, so a write blocked in a hung filesystem
+/// cannot hold up the stop.
 final class ExportJob: @unchecked Sendable {
     let options: Options
     let server: MetricsServer?
@@ -115,8 +120,10 @@ final class ExportJob: @unchecked Sendable {
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let writeLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var stopped = false      // guarded by mutex
     private var status: Int32?       // guarded by mutex
+    private var removed = false      // guarded by mutex
 
     init(options: Options, server: MetricsServer?, textfile: Textfile?, once: Bool, mainThread: pthread_t) {
         self.options = options
@@ -126,13 +133,22 @@ final class ExportJob: @unchecked Sendable {
         self.mainThread = mainThread
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(cond, nil)
+        pthread_mutex_init(writeLock, nil)
     }
 
     deinit {
+        pthread_mutex_destroy(writeLock)
         pthread_cond_destroy(cond)
         pthread_mutex_destroy(mutex)
+        writeLock.deallocate()
         cond.deallocate()
         mutex.deallocate()
+    }
+
+    private var isStopped: Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return stopped
     }
 
     /// The exit status the job asks for (after --once or a failed first write).
@@ -158,9 +174,41 @@ final class ExportJob: @unchecked Sendable {
 
     /// Writes the textfile unless stopped; nil when written or stopped.
     private func writeTextfile(_ textfile: Textfile, _ text: String) -> String? {
+        pthread_mutex_lock(writeLock)
+        defer { pthread_mutex_unlock(writeLock) }
+        return isStopped ? nil : textfile.write(text)
+    }
+
+    /// After `stop()`: removes the textfile once no write is in progress, on a thread of
+    /// its own (the removal can block too), waiting for it at most `seconds`. False when
+    /// it did not happen in time.
+    func removeTextfile(within seconds: Double) -> Bool {
+        guard let textfile else { return true }
+        let started = startDetachedThread { [self] in
+            pthread_mutex_lock(writeLock)
+            textfile.remove()
+            pthread_mutex_unlock(writeLock)
+            pthread_mutex_lock(mutex)
+            removed = true
+            pthread_cond_broadcast(cond)
+            pthread_mutex_unlock(mutex)
+        }
+        guard started else { return false }
+        let due = monotonicSeconds() + seconds
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        return stopped ? nil : textfile.write(text)
+        while !removed && monotonicSeconds() < due { timedWait(seconds: min(due - monotonicSeconds(), 0.1)) }
+        return removed
+    }
+
+    /// One wait on `cond` (mutex held) of at most `seconds`.
+    private func timedWait(seconds: Double) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let ns = Int(ts.tv_nsec) + Int(max(seconds, 0) * 1e9)
+        ts.tv_sec += ns / 1_000_000_000
+        ts.tv_nsec = ns % 1_000_000_000
+        pthread_cond_timedwait(cond, mutex, &ts)
     }
 
     /// Sleeps until the monotonic time `due`; false when stopped first.
@@ -170,12 +218,7 @@ final class ExportJob: @unchecked Sendable {
         while !stopped {
             let left = due - monotonicSeconds()
             if left <= 0 { return true }
-            var ts = timespec()
-            clock_gettime(CLOCK_REALTIME, &ts)
-            let ns = Int(ts.tv_nsec) + Int(min(left, 1) * 1e9)
-            ts.tv_sec += ns / 1_000_000_000
-            ts.tv_nsec = ns % 1_000_000_000
-            pthread_cond_timedwait(cond, mutex, &ts)
+            timedWait(seconds: min(left, 1))
         }
         return false
     }
@@ -198,10 +241,7 @@ final class ExportJob: @unchecked Sendable {
         }
         if let server {
             server.publish(body)
-            pthread_mutex_lock(mutex)
-            let stopping = stopped
-            pthread_mutex_unlock(mutex)
-            if stopping { return }
+            if isStopped { return }
             server.start()
             writeOut("serving metrics on http://\(server.address.description)/metrics, refreshed every \(ExportCommand.formatSeconds(interval)) s\n")
         }
@@ -229,43 +269,5 @@ final class ExportJob: @unchecked Sendable {
                 lastProblem = problem
             }
         }
-    }
-}
-
-/// DIR/gpuctop.prom, replaced atomically: written to DIR/.gpuctop.prom.tmp, then renamed.
-struct Textfile {
-    let directory: String
-    var path: String { directory + "/" + ExportCommand.textfileName }
-    var temporaryPath: String { directory + "/" + ExportCommand.temporaryName }
-
-    /// nil when written; otherwise a one-line reason.
-    func write(_ text: String) -> String? {
-        let fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return "cannot write \(temporaryPath): \(String(cString: strerror(errno)))" }
-        let bytes = Array(text.utf8)
-        var offset = 0
-        var failure: Int32 = 0
-        bytes.withUnsafeBytes { raw in
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
-                }
-                offset += n
-            }
-        }
-        if close(fd) != 0 && failure == 0 { failure = errno }
-        if failure != 0 {
-            unlink(temporaryPath)
-            return "cannot write \(temporaryPath): \(String(cString: strerror(failure)))"
-        }
-        guard rename(temporaryPath, path) == 0 else {
-            let e = errno
-            unlink(temporaryPath)
-            return "cannot rename \(temporaryPath) to \(path): \(String(cString: strerror(e)))"
-        }
-        return nil
     }
 }
