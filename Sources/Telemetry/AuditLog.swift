@@ -1,5 +1,15 @@
 // The audit log of actions: one line per action, whatever its result, appended to
 // `$XDG_STATE_HOME/gpuctop/actions.log` (else `~/.local/state/gpuctop/actions.log`).
+// Under sudo (SudoInvocation.swift) the environment is the invoking user's (`sudo -E`),
+// so root's own home from the password database is used instead: a user must not choose
+// where root writes.
+//
+// The file is opened without following a symbolic link and without blocking (a FIFO
+// there must not hang gpuctop after the action is done), and must be a regular file.
+// When root writes, every directory on the way must be root's and not writable by
+// others (unless sticky, like /tmp), and the file root's: else a user who can write one
+// of them could swap in a link to any file. A log that fails these checks is an error
+// (one line); the action it records has been done all the same.
 //
 // Each line is logfmt (`key=value`, values with spaces or quotes double-quoted with
 // backslash escapes), written with one write(2) on an O_APPEND descriptor, so lines of
@@ -77,11 +87,12 @@ public struct AuditRecord: Equatable, Sendable {
         self.outcome = outcome
     }
 
-    /// A record for now, this process's user and this host.
+    /// A record for now, this process's user and this host. SUDO_USER is recorded only
+    /// when gpuctop really runs under sudo (SudoInvocation), not because the environment says so.
     public static func now(action: String, target: AuditTarget, previous: String?, outcome: AuditOutcome,
                            environment: [String: String] = [:]) -> AuditRecord {
         let uid = getuid()
-        let sudo = environment["SUDO_USER"].flatMap { $0.isEmpty ? nil : $0 }
+        let sudo = SudoInvocation.invokingUser(environment: environment)
         return AuditRecord(time: SnapshotSampler.now(), user: AuditLog.userName(uid), uid: uid, sudoUser: sudo,
                            host: SnapshotSampler.readHostName(), action: action, target: target,
                            previous: previous, outcome: outcome)
@@ -121,10 +132,20 @@ public struct AuditLogError: Error, Equatable, CustomStringConvertible {
     public var path: String
     public var operation: String
     public var errno: Int32
+    /// Said instead of the operation and strerror, when those would not explain it.
+    public var reason: String?
+
+    public init(path: String, operation: String, errno: Int32, reason: String? = nil) {
+        self.path = path
+        self.operation = operation
+        self.errno = errno
+        self.reason = reason
+    }
 
     public var description: String {
-        let reason = strerror(errno).map { String(cString: $0) } ?? "errno \(errno)"
-        return "cannot write the audit log \(path): \(operation): \(reason)"
+        if let reason { return "cannot write the audit log \(path): \(reason)" }
+        let text = strerror(errno).map { String(cString: $0) } ?? "errno \(errno)"
+        return "cannot write the audit log \(path): \(operation): \(text)"
     }
 }
 
@@ -135,8 +156,16 @@ public struct AuditLog: Sendable {
 
     /// `$XDG_STATE_HOME/gpuctop/actions.log` when XDG_STATE_HOME is an absolute path (the XDG
     /// spec says to ignore a relative one), else `$HOME/.local/state/gpuctop/actions.log`,
-    /// HOME from the environment or the password database.
+    /// HOME from the environment or the password database. Under sudo, neither variable:
+    /// they may be the invoking user's (`sudo -E`), and root would write where that user says.
     public static func defaultPath(environment: [String: String]) -> String {
+        defaultPath(environment: environment, underSudo: SudoInvocation.invokingUser(environment: environment) != nil)
+    }
+
+    public static func defaultPath(environment: [String: String], underSudo: Bool) -> String {
+        if underSudo {
+            return join(passwordEntry(geteuid())?.home ?? "/root", ".local/state/gpuctop/actions.log")
+        }
         if let state = environment["XDG_STATE_HOME"], state.hasPrefix("/") {
             return join(state, "gpuctop/actions.log")
         }
@@ -159,8 +188,8 @@ public struct AuditLog: Sendable {
     public func append(line: String) throws(AuditLogError) {
         let directory = Self.parent(path)
         try Self.makeDirectories(directory, reportAs: path)
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0o600)
-        guard fd >= 0 else { throw AuditLogError(path: path, operation: "open", errno: errno) }
+        if geteuid() == 0 { try Self.checkOwnedByRoot(directory, reportAs: path) }
+        let fd = try openRegularFile()
         defer { close(fd) }
         let bytes = Array((line + "\n").utf8)
         while true {
@@ -171,6 +200,72 @@ public struct AuditLog: Sendable {
             // as a second write that another process's line could split.
             throw AuditLogError(path: path, operation: "write", errno: n < 0 ? errno : ENOSPC)
         }
+    }
+
+    /// Opens the log for appending: no link followed (ELOOP), no wait for a FIFO's reader
+    /// (ENXIO), and nothing but a regular file accepted (a FIFO with a reader, a device).
+    /// O_NONBLOCK is cleared afterwards, so that a full disk is an error, not EAGAIN.
+    func openRegularFile() throws(AuditLogError) -> Int32 {
+        let flags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY
+        let fd = open(path, flags, 0o600)
+        guard fd >= 0 else {
+            let e = errno
+            switch e {
+            case ELOOP: throw AuditLogError(path: path, operation: "open", errno: e, reason: "it is a symbolic link (not followed)")
+            case ENXIO: throw AuditLogError(path: path, operation: "open", errno: e, reason: "it is not a regular file")
+            default: throw AuditLogError(path: path, operation: "open", errno: e)
+            }
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let e = errno
+            close(fd)
+            throw AuditLogError(path: path, operation: "fstat", errno: e)
+        }
+        if let problem = Self.fileProblem(st) {
+            close(fd)
+            throw AuditLogError(path: path, operation: "open", errno: EINVAL, reason: problem)
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        return fd
+    }
+
+    /// What is wrong with the opened file, if anything: not a regular file, or (when root
+    /// writes) someone else's, planted in a directory others may create files in.
+    static func fileProblem(_ st: stat) -> String? {
+        if st.st_mode & S_IFMT != S_IFREG { return "it is not a regular file" }
+        if geteuid() == 0 && st.st_uid != 0 { return "it belongs to uid \(st.st_uid), not root" }
+        return nil
+    }
+
+    /// Root's log: every directory from / down to `directory` (links resolved) is owned by
+    /// root and not writable by group or others unless sticky. Else whoever can write one of
+    /// them could replace what lies below with a link to any file root then appends to.
+    static func checkOwnedByRoot(_ directory: String, reportAs logPath: String) throws(AuditLogError) {
+        guard let resolved = realpath(directory, nil) else {
+            throw AuditLogError(path: logPath, operation: "realpath \(directory)", errno: errno)
+        }
+        let real = String(cString: resolved)
+        free(resolved)
+        var prefix = ""
+        for component in ([""] + real.split(separator: "/").map(String.init)) {
+            prefix = component.isEmpty ? "/" : join(prefix, component)
+            var st = stat()
+            guard lstat(prefix, &st) == 0 else {
+                throw AuditLogError(path: logPath, operation: "lstat \(prefix)", errno: errno)
+            }
+            if let problem = directoryProblem(st) {
+                throw AuditLogError(path: logPath, operation: "check", errno: EPERM, reason: "\(prefix) \(problem)")
+            }
+        }
+    }
+
+    /// Why root must not trust this directory, if it must not.
+    static func directoryProblem(_ st: stat) -> String? {
+        if st.st_mode & S_IFMT != S_IFDIR { return "is not a directory (changed while checked)" }
+        if st.st_uid != 0 { return "belongs to uid \(st.st_uid), not root" }
+        if st.st_mode & 0o022 != 0 && st.st_mode & S_ISVTX == 0 { return "is writable by group or others and not sticky" }
+        return nil
     }
 
     // MARK: - Helpers
@@ -210,10 +305,13 @@ public struct AuditLog: Sendable {
     }
 
     /// A logfmt value: bare when it is plain, else double-quoted with `\"`, `\\` and control
-    /// characters escaped (`\n`, `\t`, `\u{1b}`), so a value can never break the line.
+    /// characters escaped (`\n`, `\t`, `\u{1b}`), so a value can never break the line. Line and
+    /// paragraph separators (U+2028, U+2029; NEL is a C1 control) end a line for some readers,
+    /// and format characters (the bidi overrides U+202E...) reorder what a terminal shows:
+    /// both are escaped the same way.
     public static func quote(_ value: String) -> String {
         let plain = !value.isEmpty && value.unicodeScalars.allSatisfy { s in
-            s.value > 0x20 && s.value != 0x7f && s != "\"" && s != "\\" && s != "=" && !(0x80...0x9f).contains(s.value)
+            s.value > 0x20 && s != "\"" && s != "\\" && s != "=" && !needsEscape(s)
         }
         if plain { return value }
         var out = "\""
@@ -225,7 +323,7 @@ public struct AuditLog: Sendable {
             case "\t": out += "\\t"
             case "\r": out += "\\r"
             default:
-                if s.value < 0x20 || s.value == 0x7f || (0x80...0x9f).contains(s.value) {
+                if needsEscape(s) {
                     out += "\\u{\(String(s.value, radix: 16))}"
                 } else {
                     out.unicodeScalars.append(s)
@@ -233,6 +331,16 @@ public struct AuditLog: Sendable {
             }
         }
         return out + "\""
+    }
+
+    /// C0 and C1 controls, DEL, line and paragraph separators, format characters.
+    static func needsEscape(_ s: Unicode.Scalar) -> Bool {
+        if s.value < 0x20 || (0x7f...0x9f).contains(s.value) { return true }
+        if s.value < 0xad { return false }   // the rest of ASCII and Latin-1: no property lookup
+        switch s.properties.generalCategory {
+        case .format, .lineSeparator, .paragraphSeparator: return true
+        default: return false
+        }
     }
 
     /// The user name for `uid`, or the number.

@@ -1,0 +1,77 @@
+// Whether gpuctop runs under sudo, and for whom. sudo leaves SUDO_USER and SUDO_UID in
+// the command's environment, but so can anything else: an environment inherited from a
+// sudo shell long gone, or one written by hand. The audit log names the sudo user and,
+// under sudo, ignores the environment's HOME and XDG_STATE_HOME (they may be the
+// invoking user's, `sudo -E`), so both need more than the variables:
+//
+// - the real uid is 0 (sudo's target; `sudo -u bob` is not root's concern here),
+// - SUDO_UID names, in the password database, the user SUDO_USER names,
+// - and a sudo process is among gpuctop's ancestors (`sudo gpuctop`, or gpuctop run from
+//   a `sudo -s` shell), found by walking /proc/PID/stat's parent field.
+//
+// A root shell can still forge all three, but root can also edit the log: the check is
+// against stale or stray variables, not against root.
+import Glibc
+
+public enum SudoInvocation {
+    /// How far up the process tree a sudo process is looked for.
+    static let maxAncestors = 32
+
+    /// SUDO_USER when gpuctop runs under sudo as described above; nil otherwise.
+    public static func invokingUser(environment: [String: String]) -> String? {
+        invokingUser(environment: environment, realUID: getuid(), hasSudoAncestor: hasSudoAncestor)
+    }
+
+    /// The decision, with the process facts given (for tests).
+    public static func invokingUser(environment: [String: String], realUID: UInt32,
+                                    hasSudoAncestor: () -> Bool) -> String? {
+        guard realUID == 0,
+              let name = environment["SUDO_USER"], !name.isEmpty,
+              let uidText = environment["SUDO_UID"], let uid = UInt32(uidText),
+              AuditLog.passwordEntry(uid)?.name == name,
+              hasSudoAncestor() else { return nil }
+        return name
+    }
+
+    /// True when a process up the tree from ours (parent first) runs a `sudo` executable.
+    static func hasSudoAncestor() -> Bool {
+        var pid = getppid()
+        for _ in 0..<maxAncestors where pid > 1 {
+            if isSudo(executable(of: pid)) { return true }
+            guard let parent = parentPID(of: pid) else { return false }
+            pid = parent
+        }
+        return false
+    }
+
+    /// `sudo` or `sudo-rs`, by the executable's file name (not the process's settable name).
+    static func isSudo(_ executable: String?) -> Bool {
+        guard let executable else { return false }
+        let name = executable.split(separator: "/").last.map(String.init) ?? executable
+        return name == "sudo" || name == "sudo-rs"
+    }
+
+    /// /proc/PID/exe's target, or nil.
+    static func executable(of pid: Int32) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The parent field of /proc/PID/stat: the fourth, counted after the command name's
+    /// closing parenthesis (the name itself may hold spaces and parentheses).
+    static func parentPID(of pid: Int32) -> Int32? {
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        let n = read(fd, &buffer, buffer.count)
+        guard n > 0 else { return nil }
+        let text = String(decoding: buffer[0..<n], as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count >= 2 else { return nil }
+        return Int32(fields[1])
+    }
+}
