@@ -3,6 +3,7 @@
 // after the command word is left in `arguments` for that command to parse (see
 // CommandArguments), so each command owns its own flags. Errors are one line and
 // exit status 2.
+import TUI
 
 struct UsageError: Error, CustomStringConvertible {
     let description: String
@@ -32,7 +33,7 @@ enum CommandLineParser {
     static func parse(_ args: [String], environment: [String: String]) throws -> Options {
         var o = Options()
         o.nvmlPath = environment["GPUCTOP_NVML"].flatMap { $0.isEmpty ? nil : $0 }
-        o.readOnly = environment["GPUCTOP_READ_ONLY"] == "1"
+        o.readOnly = try readOnlySetting(environment["GPUCTOP_READ_ONLY"])
         var i = 0
         var sawCommand = false
         func value(_ name: String) throws -> String {
@@ -89,6 +90,19 @@ enum CommandLineParser {
             i += 1
         }
         return o
+    }
+
+    /// GPUCTOP_READ_ONLY: the usual spellings of on and off; anything else is refused
+    /// rather than read as "off", so a typo cannot leave actions on (fail closed).
+    static func readOnlySetting(_ value: String?) throws -> Bool {
+        guard let value else { return false }
+        switch value.lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "", "0", "false", "no", "off": return false
+        default:
+            // Shown visible: the value comes from the environment and may hold escapes.
+            throw UsageError(description: "GPUCTOP_READ_ONLY=\(Sanitize.visible(value)): expected 1, true, yes, on, 0, false, no or off")
+        }
     }
 
     static let help = """
