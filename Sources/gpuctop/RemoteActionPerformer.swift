@@ -1,9 +1,11 @@
 // Actions of a several-host dashboard (`--host`): each goes to its row's host as
 //   ssh HOST gpuctop stop|restart|kill ID --yes
-//   ssh HOST gpuctop signal PID --signal NAME --yes
+//   ssh HOST gpuctop signal PID --signal NAME --start-time TICKS --yes
 //   ssh HOST gpuctop power set GPU|all W|P%|default --yes
 // The remote gpuctop checks, acts and writes its own audit log there; its last
 // line of output is the dashboard's status line. Runs on the action thread.
+// The remote's snapshot is not trusted: a container id that is not hex, or a process
+// whose start time it did not give, goes nowhere.
 import FoundationEssentials
 import Telemetry
 import TUI
@@ -21,11 +23,28 @@ final class RemoteActionPerformer: DashboardActionPerformer {
         self.timeout = timeout
     }
 
-    /// The remote gpuctop arguments for a request.
+    /// Why a request must not be forwarded; nil when it may.
+    static func refusal(_ request: ActionRequest) -> String? {
+        switch request {
+        case .container(let id, let name, let verb) where !RemoteConfig.isSafeContainerID(id):
+            return "\(verb.rawValue) \(name): refusing a container id that is not 1 to 64 hex digits"
+        case .signal(let pid, _, _, _, nil):
+            // Without it the remote gpuctop could not tell the process from a later one with its PID.
+            return SignalError.startUnknown(pid).description
+        case .onHost:
+            return "nested host request"
+        default:
+            return nil
+        }
+    }
+
+    /// The remote gpuctop arguments for a request that `refusal` lets through.
     static func arguments(_ request: ActionRequest) -> [String]? {
+        guard refusal(request) == nil else { return nil }
         switch request {
         case .container(let id, _, let verb): return [verb.rawValue, id, "--yes"]
-        case .signal(let pid, _, let name, _): return ["signal", "\(pid)", "--signal", name, "--yes"]
+        case .signal(let pid, _, let name, _, let startTicks?):
+            return ["signal", "\(pid)", "--signal", name, "--start-time", "\(startTicks)", "--yes"]
         case .power(let target, let setting):
             let t: String
             switch target {
@@ -39,7 +58,7 @@ final class RemoteActionPerformer: DashboardActionPerformer {
             case .defaultLimit: v = "default"
             }
             return ["power", "set", t, v, "--yes"]
-        case .onHost: return nil
+        case .signal, .onHost: return nil
         }
     }
 
@@ -48,7 +67,8 @@ final class RemoteActionPerformer: DashboardActionPerformer {
             return "this dashboard watches remote hosts; the row has no host"
         }
         guard let host = hosts[name] else { return "\(name): unknown host" }
-        guard let args = Self.arguments(inner) else { return "\(name): nested host request" }
+        if let refusal = Self.refusal(inner) { return "\(name): " + Sanitize.visible(refusal) }
+        guard let args = Self.arguments(inner) else { return "\(name): not forwarded" }
         let (status, output) = Subprocess.run(config.command(for: host, args, keepAlive: false), timeout: timeout)
         let lines = output.split(whereSeparator: { $0.isNewline })
             .map { String($0.drop(while: { $0 == " " })) }
