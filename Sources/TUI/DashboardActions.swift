@@ -111,7 +111,7 @@ extension DashboardModel {
         // A grouped child row carries no container: find it in the snapshot.
         let c = listed ?? snapshot?.containers.first { $0.id == row.containerId && $0.host == p.host }
         let lines = ["Send SIG\(name) to host PID \(p.pid)" + (info.namespacePid.map { " (PID \($0) in its container)" } ?? "")
-                        + (p.host.map { " on host \($0)" } ?? "") + ": \(Self.shortCommand(info.command))?",
+                        + ": \(Self.shortCommand(info.command))" + (p.host.map { ", on host \($0)" } ?? "") + "?",
                      "command \(info.command)",
                      "container \(c.map(SnapshotText.containerName) ?? "host"), \(Format.bytes(p.usedGpuMemory)) on GPU \(p.gpuIndex)"]
         let request = ActionRequest.signal(pid: p.pid, signal: number, signalName: name, command: info.command, startTicks: startTicks)
