@@ -52,6 +52,8 @@ public enum RecordingFile {
     public static let defaultKeyframeInterval = 60
     /// A frame longer than this is garbage, not a record.
     static let maxBodyLength = 64 << 20
+    /// The header is a few hundred bytes of JSON.
+    static let maxHeaderLength = 1 << 20
     static let frameOverhead = 8
 
     enum Kind: UInt8 {
@@ -262,41 +264,51 @@ public final class RecordingReader {
 
     public var count: Int { times.count }
 
+    /// Reads the file frame by frame: its magic first (so /dev/zero or a large file
+    /// that is no recording costs 12 bytes), then each frame once its length is
+    /// checked, and nothing past the first record that does not read.
     public convenience init(path: String) throws(RecordingError) {
-        let bytes: [UInt8]
+        let input: RecordingInput
         do {
-            bytes = try RecordingReader.readFile(path)
+            input = try RecordingInput(path: path)
         } catch let code {
             throw .cannotRead(path: path, reason: errnoText(code.code))
         }
-        try self.init(bytes: bytes, path: path)
+        defer { input.close() }
+        try self.init(input: input, path: path)
     }
 
-    public init(bytes: [UInt8], path: String = "recording") throws(RecordingError) {
+    public convenience init(bytes: [UInt8], path: String = "recording") throws(RecordingError) {
+        try self.init(input: RecordingInput(bytes: bytes), path: path)
+    }
+
+    private init(input: RecordingInput, path: String) throws(RecordingError) {
         self.path = path
-        self.bytes = bytes
-        self.fileSize = bytes.count
         let magic = RecordingFile.magic
-        guard !bytes.isEmpty else { throw .notARecording(path: path, reason: "the file is empty") }
-        guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else {
-            if bytes.count < magic.count && Array(magic[0..<bytes.count]) == bytes {
-                throw .badHeader(path: path, reason: "the file ends after \(bytes.count) bytes")
+        let start = try Self.available(input, path: path, from: 0, wanted: magic.count)
+        guard start > 0 else { throw .notARecording(path: path, reason: "the file is empty") }
+        guard start >= magic.count, Array(input.bytes[0..<magic.count]) == magic else {
+            if start < magic.count && Array(magic[0..<start]) == Array(input.bytes[0..<start]) {
+                throw .badHeader(path: path, reason: "the file ends after \(start) bytes")
             }
             throw .notARecording(path: path, reason: "it does not start with GPUCTOP-REC")
         }
         // The header frame.
-        var input = ByteReader(bytes, from: magic.count)
-        guard input.remaining >= RecordingFile.frameOverhead,
-              let length = try? Int(input.u32()), let crc = try? input.u32() else {
+        let frameStart = magic.count
+        let overhead = RecordingFile.frameOverhead
+        guard try Self.available(input, path: path, from: frameStart, wanted: overhead) >= overhead else {
             throw .badHeader(path: path, reason: "the file ends in the header")
         }
-        guard length <= RecordingFile.maxBodyLength else {
+        let length = Int(input.u32(at: frameStart))
+        let crc = input.u32(at: frameStart + 4)
+        guard length <= RecordingFile.maxHeaderLength else {
             throw .badHeader(path: path, reason: "implausible header length \(length)")
         }
-        guard length <= input.remaining else {
+        let headerStart = frameStart + overhead
+        guard try Self.available(input, path: path, from: headerStart, wanted: length) >= length else {
             throw .badHeader(path: path, reason: "the file ends in the header")
         }
-        let headerBytes = bytes[input.position..<(input.position + length)]
+        let headerBytes = input.bytes[headerStart..<(headerStart + length)]
         guard CRC32.checksum(headerBytes) == crc else {
             throw .badHeader(path: path, reason: "checksum mismatch")
         }
@@ -316,13 +328,16 @@ public final class RecordingReader {
             throw .badHeader(path: path, reason: "format version \(formatVersion)")
         }
         do {
-            header = try decoder.decode(RecordingHeader.self, from: Data(headerBytes))
+            var h = try decoder.decode(RecordingHeader.self, from: Data(headerBytes))
+            // --at resolves against it: an absurd start time is unknown, as in a snapshot.
+            h.startTime = SaneRange.requiredTime(h.startTime)
+            header = h
         } catch {
             throw .badHeader(path: path, reason: "\(error)")
         }
 
         // The records: check each one and decode it, keeping only the last state.
-        var position = input.position + length
+        var position = headerStart + length
         var times: [Double] = []
         var offsets: [Int] = []
         var keyframeOf: [Int] = []
@@ -334,7 +349,7 @@ public final class RecordingReader {
         while stop == nil {
             let n = times.count
             func halt(_ reason: String) { stop = RecordingStop(record: n, offset: position, reason: reason) }
-            let left = bytes.count - position
+            var left = try Self.available(input, path: path, from: position, wanted: RecordingFile.frameOverhead)
             if left == 0 {
                 if !ended {
                     halt("the file ends without an end record after \(recordName(n)) (the recorder was stopped abruptly, or is still running)")
@@ -342,30 +357,31 @@ public final class RecordingReader {
                 break
             }
             if ended {
-                halt("\(left) bytes follow the end record")
+                halt("\(input.size.map { $0 - position } ?? left) bytes follow the end record")
                 break
             }
-            var frame = ByteReader(bytes, from: position)
             guard left >= RecordingFile.frameOverhead else {
                 halt("the file ends inside a record (\(left) of its 8 frame bytes)")
                 break
             }
-            let length = Int(try! frame.u32())
-            let crc = try! frame.u32()
+            let length = Int(input.u32(at: position))
+            let crc = input.u32(at: position + 4)
             guard length >= 2, length <= RecordingFile.maxBodyLength else {
                 halt("implausible record length \(length) (corrupt data)")
                 break
             }
-            guard length <= frame.remaining else {
-                halt("the file ends inside a record (\(frame.remaining) of its \(length) bytes)")
+            // Only now, with its length checked, is the record itself read.
+            let bodyStart = position + RecordingFile.frameOverhead
+            left = try Self.available(input, path: path, from: bodyStart, wanted: length)
+            guard length <= left else {
+                halt("the file ends inside a record (\(left) of its \(length) bytes)")
                 break
             }
-            let bodyStart = frame.position
-            guard CRC32.checksum(bytes[bodyStart..<(bodyStart + length)]) == crc else {
+            guard CRC32.checksum(input.bytes[bodyStart..<(bodyStart + length)]) == crc else {
                 halt("checksum mismatch (corrupt data)")
                 break
             }
-            var body = ByteReader(bytes, from: bodyStart, to: bodyStart + length)
+            var body = ByteReader(input.bytes, from: bodyStart, to: bodyStart + length)
             let kindByte = try! body.u8()
             let version = Int(try! body.u8())
             guard version <= recordingFormatVersion else {
@@ -397,7 +413,7 @@ public final class RecordingReader {
                     let base = kind == .keyframe ? RecSchemas.snapshot.nullRow : state!.row
                     let row = try decoder.row(base: base, schema: RecSchemas.snapshot)
                     body = decoder.input
-                    let snapshot = try RecRows.snapshot(row, schema: Int(schema))
+                    let snapshot = try RecRows.snapshot(row, schema: Int(schema)).sanitized()
                     if kind == .keyframe { lastKeyframe = n }
                     state = (row, decoder.strings)
                     times.append(snapshot.time)
@@ -420,6 +436,17 @@ public final class RecordingReader {
         self.offsets = offsets
         self.keyframeOf = keyframeOf
         self.stopReason = stop
+        self.bytes = input.bytes
+        self.fileSize = input.size ?? input.bytes.count
+    }
+
+    /// Bytes of `input` from `from` on, reading up to `wanted` of them; a read error is thrown one-line.
+    private static func available(_ input: RecordingInput, path: String, from: Int, wanted: Int) throws(RecordingError) -> Int {
+        do {
+            return try input.available(from: from, wanted: wanted)
+        } catch let code {
+            throw .cannotRead(path: path, reason: errnoText(code.code))
+        }
     }
 
     /// Every valid snapshot, decoded (for long recordings prefer `snapshot(index:)`).
@@ -451,7 +478,8 @@ public final class RecordingReader {
             state = (i, try! decoder.row(base: state.row, schema: RecSchemas.snapshot), decoder.strings, schema)
         }
         cursor = state
-        return try! RecRows.snapshot(state.row, schema: state.schema)
+        // Sanitised as when the file was opened: the times there and here agree.
+        return try! RecRows.snapshot(state.row, schema: state.schema).sanitized()
     }
 
     /// Index of the snapshot whose time is nearest `time` (the earlier one on a tie); nil when empty.
@@ -472,29 +500,5 @@ public final class RecordingReader {
     /// The snapshot nearest `time` (seconds since 1970); nil when there is none.
     public func snapshot(at time: Double) -> Snapshot? {
         nearestIndex(to: time).map { snapshot(index: $0) }
-    }
-
-    struct ReadError: Error { let code: Int32 }
-
-    static func readFile(_ path: String) throws(ReadError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ReadError(code: errno) }
-        defer { Glibc.close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw ReadError(code: errno) }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw ReadError(code: EISDIR) }
-        var result: [UInt8] = []
-        result.reserveCapacity(Int(max(0, st.st_size)))
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-            if n > 0 {
-                result.append(contentsOf: chunk[0..<n])
-            } else if n == 0 {
-                return result
-            } else if errno != EINTR {
-                throw ReadError(code: errno)
-            }
-        }
     }
 }

@@ -286,9 +286,44 @@ struct RecRowEncoder {
 
 // MARK: - Decoding
 
+/// The most rows one decoded list of this kind may hold. Checked on the count,
+/// before any row exists: a row of "same as row 0" costs two bytes in the file and
+/// hundreds in memory, so a 4 MB record could otherwise become gigabytes.
+extension RecRowSchema {
+    var maxRows: Int {
+        if self === RecSchemas.gpu { return SnapshotLimits.gpus }
+        if self === RecSchemas.process { return SnapshotLimits.processes }
+        if self === RecSchemas.container { return SnapshotLimits.containers }
+        // NVML has at most 7 MIG instances a GPU; a degraded source per host of a merged view.
+        if self === RecSchemas.mig { return 64 }
+        return 4_096
+    }
+
+    /// "processes", "GPUs", for a one-line refusal.
+    var plural: String {
+        switch name {
+        case "process": return "processes"
+        case "GPU": return "GPUs"
+        default: return name + "s"
+        }
+    }
+}
+
 struct RecRowDecoder {
     var input: ByteReader
     var strings: [String]
+    /// Values (rows, list items) one record may still make. Each costs at least a
+    /// byte in the file and up to some hundreds in memory; with the row limits
+    /// above this keeps a record's decoded size within a few hundred MB even at
+    /// the 64 MiB a frame may have (a real snapshot makes a few thousand).
+    var budget = RecRowDecoder.maxValues
+    static let maxValues = 4_000_000
+
+    /// Counts `n` more values against the budget.
+    mutating func spend(_ n: Int) throws {
+        guard n <= budget else { throw RecDecodeError("more than \(Self.maxValues) values in one record") }
+        budget -= n
+    }
 
     mutating func string() throws -> String {
         let ref = try input.varint()
@@ -341,12 +376,14 @@ struct RecRowDecoder {
             return .string(try string())
         case .ints:
             let n = try input.count()
+            try spend(n)
             var xs: [Int64] = []
             xs.reserveCapacity(n)
             for _ in 0..<n { xs.append(try input.zigzag()) }
             return .ints(xs)
         case .strings:
             let n = try input.count()
+            try spend(n)
             var xs: [String] = []
             xs.reserveCapacity(n)
             for _ in 0..<n { xs.append(try string()) }
@@ -360,6 +397,11 @@ struct RecRowDecoder {
 
     mutating func list(base: [[RecField]], schema: RecRowSchema) throws -> [[RecField]] {
         let n = try input.count()
+        guard n <= schema.maxRows else {
+            let within = schema === RecSchemas.mig ? "GPU" : "snapshot"
+            throw RecDecodeError("\(n) \(schema.plural) in one \(within) (at most \(schema.maxRows))")
+        }
+        try spend(n * schema.kinds.count)
         var rows: [[RecField]] = []
         rows.reserveCapacity(n)
         var expected = 0

@@ -291,8 +291,22 @@ final class RecordingTests: XCTestCase {
         _ = try write([s, t, s], to: path2)
         let decoded = try RecordingReader(path: path2).snapshots
         XCTAssertEqual(decoded.count, 3)
-        for (i, (a, b)) in zip([s, t, s], decoded).enumerated() { assertSame(a, b, "extreme \(i)") }
+        // The codec keeps every value exactly; the reader then makes the absurd ones
+        // unavailable (Snapshot.sanitized()), as any decoder of untrusted bytes does.
+        for (i, (a, b)) in zip([s, t, s], decoded).enumerated() { assertSame(a.sanitized(), b, "extreme \(i)") }
+        for (i, a) in [s, t].enumerated() {
+            var encoder = RecRowEncoder(strings: [:])
+            encoder.row(RecRows.row(a), base: RecSchemas.snapshot.nullRow, schema: RecSchemas.snapshot)
+            var decoder = RecRowDecoder(input: ByteReader(encoder.out.bytes), strings: [])
+            let row = try decoder.row(base: RecSchemas.snapshot.nullRow, schema: RecSchemas.snapshot)
+            assertSame(a, try RecRows.snapshot(row, schema: a.schema), "codec, extreme \(i)")
+        }
         XCTAssertEqual(decoded[0].time.sign, .minus, "-0.0 keeps its sign")
+        XCTAssertEqual(decoded[1].time, 0, "1e300 is no time: unknown")
+        XCTAssertNil(decoded[0].gpus[0].temperature, "Int.max degrees is unavailable")
+        XCTAssertEqual(decoded[0].processes[0].info?.startTime, 0, "greatestFiniteMagnitude is no start time")
+        XCTAssertNil(decoded[1].processes[0].info?.cpuPercent, "-infinity is unavailable")
+        XCTAssertEqual(decoded[0].gpus[0].memoryTotal, UInt64.max, "any byte count is kept: the views sum it saturating")
     }
 
     // MARK: - Damage
