@@ -1,10 +1,16 @@
 // Text from outside (container names, labels, command lines, NVML strings) is
 // shown, never interpreted: control characters become visible caret notation so
-// that nobody can smuggle escape sequences onto the operator's terminal.
+// that nobody can smuggle escape sequences onto the operator's terminal. Format
+// characters (general category Cf: the bidi overrides and isolates U+202A..U+202E,
+// U+2066..U+2069, the marks U+200E, U+200F, U+061C, zero-width spaces and joiners)
+// and the line and paragraph separators U+2028, U+2029 are shown too, as <U+202E>:
+// raw, they reorder or split what the terminal shows ("Trojan Source"), so a
+// command line could read as something it is not, or hide a part of itself.
 public enum Sanitize {
-    /// `ESC` becomes `^[`, other C0 controls `^@`..`^_`, DEL `^?`, C1 controls `<U+0080>`..
+    /// `ESC` becomes `^[`, other C0 controls `^@`..`^_`, DEL `^?`; C1 controls,
+    /// format characters and line/paragraph separators `<U+0080>`, `<U+202E>`, `<U+2028>`.
     public static func visible(_ text: String) -> String {
-        if !text.unicodeScalars.contains(where: isControl) { return text }
+        if !text.unicodeScalars.contains(where: needsEscape) { return text }
         var out = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
             switch scalar.value {
@@ -13,17 +19,38 @@ public enum Sanitize {
                 out.append(Unicode.Scalar(UInt8(scalar.value) + 0x40))
             case 0x7F:
                 out.append(contentsOf: "^?".unicodeScalars)
-            case 0x80..<0xA0:
-                let hex = String(scalar.value, radix: 16, uppercase: true)
-                out.append(contentsOf: "<U+00\(hex)>".unicodeScalars)
             default:
-                out.append(scalar)
+                if needsEscape(scalar) {
+                    out.append(contentsOf: codePoint(scalar).unicodeScalars)
+                } else {
+                    out.append(scalar)
+                }
             }
         }
         return String(out)
     }
 
+    /// "<U+202E>": at least four hex digits, as Unicode writes code points.
+    static func codePoint(_ s: Unicode.Scalar) -> String {
+        var hex = String(s.value, radix: 16, uppercase: true)
+        while hex.count < 4 { hex = "0" + hex }
+        return "<U+\(hex)>"
+    }
+
     static func isControl(_ s: Unicode.Scalar) -> Bool {
         s.value < 0x20 || (s.value >= 0x7F && s.value < 0xA0)
+    }
+
+    /// A control character, or one the terminal would not show as itself: a format
+    /// character (invisible, or reordering what follows) or a line/paragraph separator.
+    static func needsEscape(_ s: Unicode.Scalar) -> Bool {
+        // Printable ASCII and Latin-1 letters are most of what is shown: no property lookup.
+        if s.value >= 0x20 && s.value < 0x7F { return false }
+        if isControl(s) { return true }
+        if s.value < 0xAD { return false }
+        switch s.properties.generalCategory {
+        case .format, .lineSeparator, .paragraphSeparator: return true
+        default: return false
+        }
     }
 }
