@@ -10,6 +10,8 @@ let package = Package(
         // For the fuzz targets in fuzz/ (a separate package that depends on this one).
         .library(name: "Telemetry", targets: ["Telemetry"]),
         .library(name: "DockerSocket", targets: ["DockerSocket"]),
+        // For FuzzRemoteLine: a remote host's snapshot down to the text formatter.
+        .library(name: "TUI", targets: ["TUI"]),
     ],
     targets: [
         // Our own declarations of the NVML ABI we use. Nothing links libnvidia-ml:

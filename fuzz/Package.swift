@@ -26,6 +26,8 @@ let package = Package(
         .executableTarget(name: "FuzzHTTP", dependencies: [.product(name: "DockerSocket", package: "gpuctop")]),
         .executableTarget(name: "FuzzDockerJSON", dependencies: [.product(name: "DockerSocket", package: "gpuctop")]),
         .executableTarget(name: "FuzzRecording", dependencies: [.product(name: "Telemetry", package: "gpuctop")]),
+        .executableTarget(name: "FuzzRemoteLine", dependencies: [.product(name: "Telemetry", package: "gpuctop"),
+                                                                 .product(name: "TUI", package: "gpuctop")]),
     ],
     swiftLanguageModes: [.v5]
 )
