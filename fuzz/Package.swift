@@ -25,8 +25,10 @@ let package = Package(
         .executableTarget(name: "FuzzCgroup", dependencies: [.product(name: "Telemetry", package: "gpuctop")]),
         .executableTarget(name: "FuzzHTTP", dependencies: [.product(name: "DockerSocket", package: "gpuctop")]),
         .executableTarget(name: "FuzzDockerJSON", dependencies: [.product(name: "DockerSocket", package: "gpuctop")]),
-        .executableTarget(name: "FuzzRecording", dependencies: [.product(name: "Telemetry", package: "gpuctop")]),
-        .executableTarget(name: "FuzzRemoteLine", dependencies: [.product(name: "Telemetry", package: "gpuctop"),
+        .executableTarget(name: "FuzzRecording", dependencies: [.product(name: "Recording", package: "gpuctop"),
+                                                                .product(name: "Model", package: "gpuctop")]),
+        .executableTarget(name: "FuzzRemoteLine", dependencies: [.product(name: "Fleet", package: "gpuctop"),
+                                                                 .product(name: "Model", package: "gpuctop"),
                                                                  .product(name: "TUI", package: "gpuctop")]),
     ],
     swiftLanguageModes: [.v5]

@@ -4,9 +4,9 @@
 // threads, hence @unchecked Sendable, but calls must not overlap). It holds one connection and
 // the negotiated API version and does no locking. The events stream has its own connection and
 // thread, so it can run while the client keeps answering calls.
-import Support
 import FoundationEssentials
 import Glibc
+import Support
 
 public final class DockerClient: @unchecked Sendable {
     public struct Options: Equatable, Sendable {

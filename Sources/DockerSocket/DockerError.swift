@@ -1,7 +1,7 @@
 // Every way a Docker call can fail, as one typed error. Callers show `description` in a status
 // line, so each description is a single line (daemon messages are flattened and truncated).
-import Support
 import Glibc
+import Support
 
 public enum DockerError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The socket path does not exist (ENOENT): no daemon installed or not started.

@@ -4,9 +4,9 @@
 // connection must stay free for list/inspect calls. The reader blocks in poll() on the socket
 // and on a pipe; stop() writes to the pipe, so stopping is immediate without a polling interval.
 // The daemon sends no keep-alives on this stream, so there is no read timeout once it is open.
-import Support
 import FoundationEssentials
 import Glibc
+import Support
 
 /// A running /events subscription. Callbacks run on the stream's own thread, one at a time and
 /// in order; keep them short (hand the event to your own queue) and never wait in them for a

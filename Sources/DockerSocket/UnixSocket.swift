@@ -1,7 +1,7 @@
 // Blocking-looking I/O on a non-blocking AF_UNIX stream socket. Every wait goes through poll()
 // with a deadline, so a daemon that accepts and then hangs costs at most the timeout.
-import Support
 import Glibc
+import Support
 
 /// Milliseconds left until `deadline`, rounded up, for poll(); 0 once it has passed.
 private func pollMilliseconds(until deadline: Double) -> Int32 {

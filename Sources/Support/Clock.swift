@@ -27,6 +27,13 @@ public func clockSeconds(_ clock: clockid_t) -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
+/// The same in nanoseconds, for cost accounting that sums many short intervals.
+public func clockNanoseconds(_ clock: clockid_t) -> UInt64 {
+    var ts = timespec()
+    clock_gettime(clock, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}
+
 /// A relative timespec for `seconds` (negative counts as zero), for sigtimedwait and friends.
 public func relativeTimespec(_ seconds: Double) -> timespec {
     let s = max(0, seconds)

@@ -1,6 +1,6 @@
 // The container table, defined once as htop does: each column's title, width,
 // sort key and formatter live in one table entry.
-import Telemetry
+import Model
 
 public enum ColumnID: String, CaseIterable, Sendable {
     case container, service, image, gpu, gpuMemory, sm, power, cpu, hostMemory, pid, cpid, uptime, command

@@ -1,7 +1,7 @@
 // The dashboard's state. Model-Update-View: `DashboardModel.update` turns an
 // event into new state (and effects for the run loop); `DashboardView` renders
 // state into a Frame. Neither touches the terminal, so both are tested as text.
-import Telemetry
+import Model
 
 public enum Key: Equatable, Sendable {
     case char(Character)

@@ -3,7 +3,8 @@
 // never waits for a sample, so a slow NVML call or a hung daemon shows up as
 // "data N s old" in the header, not as a frozen screen.
 import Glibc
-import Telemetry
+import Model
+import Support
 
 public final class DashboardRunner {
     public struct Config: Sendable {
@@ -66,13 +67,13 @@ public final class DashboardRunner {
                 raise(sig)
             }
         }
-        model.now = Clock.now()
+        model.now = WallClock.now()
         var nextReplayStep = Double.infinity
         func showReplayPosition(_ driver: ReplayDriver, rebuildHistory: Bool) {
             _ = model.update(.replayStatus(driver.status))
             if rebuildHistory { _ = model.update(.replaceHistory(Array(driver.historyWindow().dropLast()))) }
             _ = model.update(.snapshot(driver.current))
-            nextReplayStep = driver.secondsToNext.map { Clock.now() + $0 } ?? .infinity
+            nextReplayStep = driver.secondsToNext.map { MonotonicClock.now() + $0 } ?? .infinity
         }
         if let replay { showReplayPosition(replay, rebuildHistory: true) }
         screen.draw(DashboardView.render(model))
@@ -81,7 +82,7 @@ public final class DashboardRunner {
             var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: TerminalGuard.wakeRead, events: Int16(POLLIN), revents: 0)]
             // Wake at least once a second so the data age stays true; sooner for a replay step.
-            let untilStep = nextReplayStep - Clock.now()
+            let untilStep = nextReplayStep - MonotonicClock.now()
             let timeout = untilStep < 1 ? Int32(max(0, untilStep) * 1000) : 1000
             _ = poll(&fds, nfds_t(fds.count), timeout)
             if fds[0].revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { break }  // the terminal went away
@@ -94,7 +95,7 @@ public final class DashboardRunner {
                 screen.invalidate()
                 changed = true
             }
-            let now = Clock.now()
+            let now = WallClock.now()
             if now - lastTick >= 1 || !keys.isEmpty {
                 _ = model.update(.tick(now))
                 lastTick = now
@@ -148,15 +149,8 @@ public final class DashboardRunner {
     }
 
     private func startSampler(_ sample: @escaping () -> Snapshot) {
-        let box = Unmanaged.passRetained(SamplerJob(sample: sample, mailbox: mailbox))
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            let job = Unmanaged<SamplerJob>.fromOpaque(raw!).takeRetainedValue()
-            job.loop()
-            return nil
-        }, box.toOpaque())
-        guard rc == 0 else { box.release(); return }
-        pthread_detach(thread)
+        let job = SamplerJob(sample: sample, mailbox: mailbox)
+        startDetachedThread { job.loop() }
     }
 }
 
@@ -167,7 +161,7 @@ private final class SamplerJob {
 
     func loop() {
         while !mailbox.isStopping {
-            let start = Clock.now()
+            let start = MonotonicClock.now()
             let s = sample()
             if mailbox.isStopping { break }
             mailbox.post(s)

@@ -1,6 +1,6 @@
 // Renders the dashboard state into a Frame: header, GPU panels (with history and
 // MIG layout), the container table, and a footer; or the help or detail screens.
-import Telemetry
+import Model
 
 /// How the screen is divided; shared by the view and by selection paging.
 struct DashboardLayout {

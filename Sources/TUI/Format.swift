@@ -2,7 +2,7 @@
 // may come from a remote host or a recording, so no conversion here may trap:
 // a number that does not fit is shown as "n/a".
 import Glibc
-import Telemetry
+import Model
 
 public enum Format {
     /// Bytes in binary units with one decimal: "1.5 GiB", "512 MiB".

@@ -5,7 +5,7 @@
 // buckets are shown. A sparkline that shifted on every refresh rewrote all its
 // cells each second (most of the terminal bytes of a steady dashboard); now it moves
 // once per bucket, while the bars above show the live value.
-import Telemetry
+import Model
 
 public struct Series: Sendable, Equatable {
     /// Completed buckets, oldest first; -1 where nothing was known.

@@ -1,6 +1,7 @@
 // Drives the dashboard from a recording instead of live samplers: the position,
 // pause, stepping, jumps and speed of a replay. The UI thread owns it.
-import Telemetry
+import Model
+import Recording
 
 /// What the header shows of a replay.
 public struct ReplayStatus: Sendable, Equatable {

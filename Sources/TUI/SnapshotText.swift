@@ -1,6 +1,6 @@
 // `gpuctop snapshot`: one readable table of GPUs (MIG instances beneath their
 // GPU), then the GPU processes with their containers.
-import Telemetry
+import Model
 
 /// One column of a text table: defined once, used for header and rows.
 struct TextColumn<Row> {

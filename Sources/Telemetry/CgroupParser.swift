@@ -35,6 +35,7 @@
 // Everything else (user sessions, `containerd.service` itself, `/`) is a host
 // process: nil. Ids are 64 lowercase hex digits, never anything else.
 import FoundationEssentials
+import Model
 
 public enum CgroupParser {
     /// The container named by the text of a /proc/<pid>/cgroup file, or nil.

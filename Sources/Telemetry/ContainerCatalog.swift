@@ -9,6 +9,8 @@
 import DockerSocket
 import FoundationEssentials
 import Glibc
+import Model
+import Support
 
 public final class ContainerCatalog {
     /// What we show about one engine container.
@@ -148,38 +150,33 @@ public final class ContainerCatalog {
 }
 
 /// Changes reported by the events thread, taken by the sampler thread.
-final class PendingChanges: @unchecked Sendable {
-    private var lock = pthread_mutex_t()
-    private var dirty = false
-    private var streamEnded = false
-    private var invalidated: Set<String> = []
-
-    init() { pthread_mutex_init(&lock, nil) }
-    deinit { pthread_mutex_destroy(&lock) }
+final class PendingChanges: Sendable {
+    private struct State {
+        var dirty = false
+        var streamEnded = false
+        var invalidated: Set<String> = []
+    }
+    private let state = LockedValue(State())
 
     func note(_ event: DockerEvent) {
-        pthread_mutex_lock(&lock)
-        dirty = true
-        if let id = event.actorID { invalidated.insert(id) }
-        pthread_mutex_unlock(&lock)
+        state.withLock {
+            $0.dirty = true
+            if let id = event.actorID { $0.invalidated.insert(id) }
+        }
     }
 
     func noteStreamEnded() {
-        pthread_mutex_lock(&lock)
-        dirty = true
-        streamEnded = true
-        pthread_mutex_unlock(&lock)
+        state.withLock {
+            $0.dirty = true
+            $0.streamEnded = true
+        }
     }
 
     func take() -> (dirty: Bool, streamEnded: Bool, invalidated: Set<String>) {
-        pthread_mutex_lock(&lock)
-        defer {
-            dirty = false
-            streamEnded = false
-            invalidated = []
-            pthread_mutex_unlock(&lock)
+        state.withLock { state in
+            defer { state = State() }
+            return (state.dirty, state.streamEnded, state.invalidated)
         }
-        return (dirty, streamEnded, invalidated)
     }
 }
 

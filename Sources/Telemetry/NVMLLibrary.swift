@@ -34,12 +34,12 @@ public enum NVMLLoadError: Error, CustomStringConvertible, Equatable {
 
 /// The process-list entry points come in two layouts: v1 without MIG ids, and
 /// v2/v3 with them.
-enum ProcessListFunction {
+public enum ProcessListFunction {
     case withInstanceIds(cnvml_processes_fn)
     case v1(cnvml_processes_v1_fn)
 }
 
-enum MemoryInfoFunction {
+public enum MemoryInfoFunction {
     case v2(cnvml_memory_v2_fn)
     case v1(cnvml_memory_v1_fn)
 }
@@ -52,46 +52,46 @@ public final class NVMLLibrary: @unchecked Sendable {
     public let resolved: [String: String]
 
     private let handle: UnsafeMutableRawPointer
-    let initialize: cnvml_void_fn
-    let shutdownFn: cnvml_void_fn?
-    let errorStringFn: cnvml_error_string_fn?
-    let driverVersion: cnvml_string_fn?
-    let cudaDriverVersion: cnvml_int_out_fn?
-    let deviceCount: cnvml_uint_out_fn
-    let handleByIndex: cnvml_handle_by_index_fn
-    let name: cnvml_device_string_fn?
-    let uuid: cnvml_device_string_fn?
-    let pciInfo: cnvml_pci_fn?
-    let utilization: cnvml_utilization_fn?
-    let memoryInfo: MemoryInfoFunction?
-    let memoryInfoV1: cnvml_memory_v1_fn?
-    let temperature: cnvml_device_sensor_fn?
-    let fanSpeed: cnvml_device_uint_fn?
-    let clockInfo: cnvml_device_sensor_fn?
-    let performanceState: cnvml_device_int_fn?
-    let powerUsage: cnvml_device_uint_fn?
-    let enforcedPowerLimit: cnvml_device_uint_fn?
-    let powerManagementLimit: cnvml_device_uint_fn?
-    let powerManagementDefaultLimit: cnvml_device_uint_fn?
-    let powerManagementLimitConstraints: cnvml_device_uint_uint_fn?
-    let totalEnergy: cnvml_device_ull_fn?
-    let persistenceMode: cnvml_device_int_fn?
-    let computeMode: cnvml_device_int_fn?
-    let encoderUtilization: cnvml_device_uint_uint_fn?
-    let decoderUtilization: cnvml_device_uint_uint_fn?
-    let computeProcesses: ProcessListFunction?
-    let graphicsProcesses: ProcessListFunction?
-    let mpsProcesses: ProcessListFunction?
-    let processUtilization: cnvml_process_utilization_fn?
+    public let initialize: cnvml_void_fn
+    public let shutdownFn: cnvml_void_fn?
+    public let errorStringFn: cnvml_error_string_fn?
+    public let driverVersion: cnvml_string_fn?
+    public let cudaDriverVersion: cnvml_int_out_fn?
+    public let deviceCount: cnvml_uint_out_fn
+    public let handleByIndex: cnvml_handle_by_index_fn
+    public let name: cnvml_device_string_fn?
+    public let uuid: cnvml_device_string_fn?
+    public let pciInfo: cnvml_pci_fn?
+    public let utilization: cnvml_utilization_fn?
+    public let memoryInfo: MemoryInfoFunction?
+    public let memoryInfoV1: cnvml_memory_v1_fn?
+    public let temperature: cnvml_device_sensor_fn?
+    public let fanSpeed: cnvml_device_uint_fn?
+    public let clockInfo: cnvml_device_sensor_fn?
+    public let performanceState: cnvml_device_int_fn?
+    public let powerUsage: cnvml_device_uint_fn?
+    public let enforcedPowerLimit: cnvml_device_uint_fn?
+    public let powerManagementLimit: cnvml_device_uint_fn?
+    public let powerManagementDefaultLimit: cnvml_device_uint_fn?
+    public let powerManagementLimitConstraints: cnvml_device_uint_uint_fn?
+    public let totalEnergy: cnvml_device_ull_fn?
+    public let persistenceMode: cnvml_device_int_fn?
+    public let computeMode: cnvml_device_int_fn?
+    public let encoderUtilization: cnvml_device_uint_uint_fn?
+    public let decoderUtilization: cnvml_device_uint_uint_fn?
+    public let computeProcesses: ProcessListFunction?
+    public let graphicsProcesses: ProcessListFunction?
+    public let mpsProcesses: ProcessListFunction?
+    public let processUtilization: cnvml_process_utilization_fn?
     /// The newer per-process call (drivers 550+); only timed by NVMLProbe for now.
-    let processesUtilizationInfo: cnvml_processes_utilization_info_fn?
-    let migMode: cnvml_device_uint_uint_fn?
-    let maxMigDeviceCount: cnvml_device_uint_fn?
-    let migDeviceHandle: cnvml_mig_handle_fn?
-    let gpuInstanceId: cnvml_device_uint_fn?
-    let computeInstanceId: cnvml_device_uint_fn?
-    let attributes: cnvml_attributes_fn?
-    let setPowerManagementLimit: cnvml_device_set_uint_fn?
+    public let processesUtilizationInfo: cnvml_processes_utilization_info_fn?
+    public let migMode: cnvml_device_uint_uint_fn?
+    public let maxMigDeviceCount: cnvml_device_uint_fn?
+    public let migDeviceHandle: cnvml_mig_handle_fn?
+    public let gpuInstanceId: cnvml_device_uint_fn?
+    public let computeInstanceId: cnvml_device_uint_fn?
+    public let attributes: cnvml_attributes_fn?
+    public let setPowerManagementLimit: cnvml_device_set_uint_fn?
 
     /// The library name the dynamic loader finds on every driver install.
     public static let defaultPath = "libnvidia-ml.so.1"

@@ -4,6 +4,8 @@
 // this says which call is to blame. Only read calls are made (never a set call).
 import CNVML
 import Glibc
+import Model
+import Support
 
 public struct NVMLCallTiming: Sendable {
     public var gpu: Int
@@ -95,9 +97,7 @@ public enum NVMLProbe {
                     return buffer.withUnsafeMutableBufferPointer { f(h, $0.baseAddress, &n, 0) }
                 }
                 rows[rows.count - 1].call += " (since 0)"
-                var ts = timespec()
-                clock_gettime(CLOCK_REALTIME, &ts)
-                let secondAgo = (UInt64(ts.tv_sec) - 1) * 1_000_000 + UInt64(ts.tv_nsec / 1000)
+                let secondAgo = UInt64((WallClock.now() - 1) * 1e6)
                 time("processUtilization") {
                     var n = UInt32(buffer.count)
                     return buffer.withUnsafeMutableBufferPointer { f(h, $0.baseAddress, &n, secondAgo) }

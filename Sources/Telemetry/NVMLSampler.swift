@@ -7,6 +7,7 @@
 // others go on.
 import CNVML
 import Glibc
+import Model
 
 /// How often the costly or slowly changing fields are read. Measured on an H100
 /// with driver 580 (`gpuctop profile`, BENCHMARKS.md): most calls take about 1 µs,
@@ -81,13 +82,13 @@ public final class NVMLSampler {
     }
 
     /// Handle of GPU `index` for actions (power limits); nil when unknown or lost.
-    func handle(ofGPU index: Int) -> nvmlDevice_t? {
+    public func handle(ofGPU index: Int) -> nvmlDevice_t? {
         guard index >= 0, index < devices.count, !devices[index].lost else { return nil }
         return devices[index].handle
     }
 
     /// Reads an NVML string into a buffer of `size` bytes; nil on any error.
-    static func readString(_ size: Int32, _ call: (UnsafeMutablePointer<CChar>, UInt32) -> nvmlReturn_t?) -> String? {
+    public static func readString(_ size: Int32, _ call: (UnsafeMutablePointer<CChar>, UInt32) -> nvmlReturn_t?) -> String? {
         var buffer = [CChar](repeating: 0, count: Int(size))
         let rc = buffer.withUnsafeMutableBufferPointer { call($0.baseAddress!, UInt32(size)) }
         guard rc == NVML_SUCCESS else { return nil }

@@ -16,6 +16,8 @@
 // Not thread-safe: use one ProcReader from one thread (the sampler).
 import FoundationEssentials
 import Glibc
+import Model
+import Support
 
 public final class ProcReader {
     public let procRoot: String
@@ -524,10 +526,5 @@ public final class ProcReader {
         staleKeys.removeAll(keepingCapacity: true)
         for (pid, e) in cache where e.generation != generation { staleKeys.append(pid) }
         for pid in staleKeys { cache.removeValue(forKey: pid) }
-    }
-
-    private func errnoText(_ e: Int32) -> String {
-        guard let s = strerror(e) else { return "errno \(e)" }
-        return String(cString: s)
     }
 }

@@ -2,6 +2,7 @@
 // time. Always measured (a handful of clock_gettime calls per refresh, well under a
 // microsecond) so `gpuctop profile` and the scale benchmark can say where the time goes.
 import Glibc
+import Support
 
 /// CPU and wall nanoseconds spent in one stage.
 public struct StageCost: Sendable, Equatable {
@@ -51,9 +52,5 @@ public struct StageTimer {
         return StageCost(cpuNanoseconds: c &- cpu, wallNanoseconds: w &- wall)
     }
 
-    static func read(_ clock: clockid_t) -> UInt64 {
-        var ts = timespec()
-        clock_gettime(clock, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
+    static func read(_ clock: clockid_t) -> UInt64 { clockNanoseconds(clock) }
 }

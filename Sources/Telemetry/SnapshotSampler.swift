@@ -2,9 +2,10 @@
 //
 // NVML is optional: a missing library or a failing nvmlInit becomes a degraded
 // source with its one-line reason, and the rest (processes, containers) goes on.
-import DockerSocket
 import FoundationEssentials
 import Glibc
+import Model
+import Support
 
 public struct SamplerOptions: Sendable {
     /// Path of libnvidia-ml (`--nvml`, `GPUCTOP_NVML`); nil means the loader's default.
@@ -65,7 +66,7 @@ public final class SnapshotSampler {
     }
 
     public func sample() -> Snapshot {
-        let now = Self.now()
+        let now = WallClock.now()
         var cost = RefreshCost()
         var timer = StageTimer()
         defer { lastCost = cost }
@@ -127,12 +128,6 @@ public final class SnapshotSampler {
                 source: "procfs",
                 reason: "none of the \(pids.count) GPU processes is visible in \(options.procRoot) (another PID namespace? mount the host's /proc and use --proc-root)"))
         }
-    }
-
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     public static func readHostName() -> String {

@@ -6,11 +6,14 @@
 // Every action, whatever its result, is appended to the audit log. Exit status: 0 done,
 // 1 failed (daemon, NVML or kernel error), 2 usage, 3 refused (not confirmed, read-only,
 // ambiguous, out of range, no --yes without a terminal). Each message is one line.
+import Actions
 import DockerSocket
 import FoundationEssentials
 import Glibc
-import Telemetry
+import Model
+import Support
 import TUI
+import Telemetry
 
 enum ExitStatus {
     static let ok: Int32 = 0
@@ -253,7 +256,7 @@ enum ActionCommands {
         }
 
         let reader = ProcReader(procRoot: options.procRoot)
-        let info = reader.sample(pids: [pid], now: now())[pid]
+        let info = reader.sample(pids: [pid], now: WallClock.now())[pid]
         // The process the question describes: the one named, or the one that has the PID now.
         let started = givenStart ?? ProcessSignal.startTicks(pid: pid, procRoot: options.procRoot)
         let previous = info?.command
@@ -283,12 +286,6 @@ enum ActionCommands {
             throw UsageError(description: "--start-time '\(Sanitize.visible(text))' is not a start time (clock ticks since boot, as snapshot --json's startTicks)")
         }
         return ticks
-    }
-
-    private static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     // MARK: - power
@@ -361,11 +358,11 @@ enum ActionCommands {
             writeOut("No GPUs.\n")
             return ExitStatus.ok
         }
-        func w(_ mw: Int?) -> String { mw.map { PowerControl.formatWatts($0) } ?? "n/a" }
+        func w(_ mw: Int?) -> String { mw.map { PowerFormat.watts($0) } ?? "n/a" }
         var rows = [["GPU", "NAME", "DRAW", "LIMIT", "ENFORCED", "DEFAULT", "RANGE"]]
         for r in readings {
             let range: String
-            if let lo = r.powerLimitMin, let hi = r.powerLimitMax { range = PowerControl.formatRange(lo, hi) } else { range = "n/a" }
+            if let lo = r.powerLimitMin, let hi = r.powerLimitMax { range = PowerFormat.range(lo, hi) } else { range = "n/a" }
             if r.lost {
                 rows.append(["\(r.index)", "(lost)", "", "", "", "", ""])
             } else {
@@ -433,10 +430,10 @@ enum ActionCommands {
             printError("NVML reports no GPUs")
             return ExitStatus.failure
         }
-        func from(_ c: PowerChange) -> String { c.previousLimit.map { PowerControl.formatWatts($0) } ?? "unknown" }
+        func from(_ c: PowerChange) -> String { c.previousLimit.map { PowerFormat.watts($0) } ?? "unknown" }
         if dryRun {
             for c in changes {
-                writeOut("dry run: would set \(Sanitize.visible(c.label)) from \(from(c)) to \(PowerControl.formatWatts(c.newLimit)) (range \(PowerControl.formatRange(c.minLimit, c.maxLimit)))\n")
+                writeOut("dry run: would set \(Sanitize.visible(c.label)) from \(from(c)) to \(PowerFormat.watts(c.newLimit)) (range \(PowerFormat.range(c.minLimit, c.maxLimit)))\n")
             }
             return ExitStatus.ok
         }
@@ -444,10 +441,10 @@ enum ActionCommands {
         let subject: String
         if changes.count == 1 {
             let c = changes[0]
-            subject = "the power limit of \(c.label) from \(from(c)) to \(PowerControl.formatWatts(c.newLimit))"
+            subject = "the power limit of \(c.label) from \(from(c)) to \(PowerFormat.watts(c.newLimit))"
         } else {
             subject = "the power limit of \(changes.count) GPUs: "
-                + changes.map { "GPU \($0.gpu) \(from($0)) -> \(PowerControl.formatWatts($0.newLimit))" }.joined(separator: ", ")
+                + changes.map { "GPU \($0.gpu) \(from($0)) -> \(PowerFormat.watts($0.newLimit))" }.joined(separator: ", ")
         }
         let question = "Set \(subject)? It lasts until the driver is reloaded or the machine reboots."
         if let refusal = refusal(context.confirm(Sanitize.visible(question), yes: yes)) {
@@ -462,13 +459,13 @@ enum ActionCommands {
             let auditTarget = AuditTarget.gpu(index: c.gpu, uuid: c.uuid)
             do {
                 let result = try control.apply(c)
-                let limit = result.limit.map { PowerControl.formatWatts($0) } ?? "unknown"
-                let enforced = result.enforced.map { PowerControl.formatWatts($0) } ?? "unknown"
+                let limit = result.limit.map { PowerFormat.watts($0) } ?? "unknown"
+                let enforced = result.enforced.map { PowerFormat.watts($0) } ?? "unknown"
                 context.audit(action, auditTarget, previous: from(c), .ok("set to \(limit), enforced \(enforced)"))
                 writeOut("\(Sanitize.visible(c.label)): power limit \(from(c)) -> \(limit) (enforced \(enforced))\n")
             } catch {
                 // What the driver holds now, read back: a failed set changed nothing.
-                let still = control.reading(gpu: c.gpu).powerLimit.map { "; the limit is still \(PowerControl.formatWatts($0))" } ?? ""
+                let still = control.reading(gpu: c.gpu).powerLimit.map { "; the limit is still \(PowerFormat.watts($0))" } ?? ""
                 context.audit(action, auditTarget, previous: from(c),
                               error.isRefusal ? .refused(error.description) : .failed(error.description + still))
                 printError(Sanitize.visible(error.description) + still)

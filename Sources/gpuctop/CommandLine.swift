@@ -3,6 +3,7 @@
 // after the command word is left in `arguments` for that command to parse (see
 // CommandArguments), so each command owns its own flags. Errors are one line and
 // exit status 2.
+import Model
 import TUI
 
 struct UsageError: Error, CustomStringConvertible {

@@ -1,7 +1,9 @@
 // `gpuctop` with no command: the ncurses dashboard over live samples.
+import Fleet
 import Glibc
-import Telemetry
+import Model
 import TUI
+import Telemetry
 
 enum DashboardCommand {
     static func run(_ options: Options) -> Int32 {

@@ -1,8 +1,9 @@
 // Carries out the dashboard's actions with the same Telemetry code as the
 // command line (ContainerActions, ProcessSignal, PowerControl), and logs each
 // to the audit log. Runs on the dashboard's worker thread, one action at a time.
+import Actions
 import DockerSocket
-import Telemetry
+import Model
 import TUI
 
 final class DashboardPerformer: DashboardActionPerformer {
@@ -76,10 +77,10 @@ final class DashboardPerformer: DashboardActionPerformer {
         var done: [String] = []
         do {
             for change in try control.plan(target, setting) {
-                let previous = change.previousLimit.map(PowerControl.formatWatts)
+                let previous = change.previousLimit.map(PowerFormat.watts)
                 do {
                     let result = try control.apply(change)
-                    let enforced = result.enforced.map(PowerControl.formatWatts) ?? "unknown"
+                    let enforced = result.enforced.map(PowerFormat.watts) ?? "unknown"
                     context.audit(action, .gpu(index: change.gpu, uuid: change.uuid), previous: previous, .ok("enforced \(enforced)"))
                     done.append("GPU \(change.gpu) \(previous ?? "?") -> \(enforced)")
                 } catch {

@@ -12,12 +12,13 @@
 // nobody refreshes), exit status 0. Even a write blocked in a hung filesystem does not
 // hold the stop: the removal waits for it at most a second, then gpuctop says the file
 // may be left and exits with status 1.
+import Export
 import Glibc
+import Support
 import Telemetry
 
 enum ExportCommand {
     static let defaultListen = "127.0.0.1:9835"
-    static let textfileName = "gpuctop.prom"
     /// How long the stop waits for a blocked textfile write before giving up on the removal.
     static let removalDeadline = 1.0
 
@@ -194,10 +195,10 @@ final class ExportJob: @unchecked Sendable {
             pthread_mutex_unlock(mutex)
         }
         guard started else { return false }
-        let due = monotonicSeconds() + seconds
+        let due = MonotonicClock.now() + seconds
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        while !removed && monotonicSeconds() < due { timedWait(seconds: min(due - monotonicSeconds(), 0.1)) }
+        while !removed && MonotonicClock.now() < due { timedWait(seconds: min(due - MonotonicClock.now(), 0.1)) }
         return removed
     }
 
@@ -216,7 +217,7 @@ final class ExportJob: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while !stopped {
-            let left = due - monotonicSeconds()
+            let left = due - MonotonicClock.now()
             if left <= 0 { return true }
             timedWait(seconds: min(left, 1))
         }
@@ -229,7 +230,7 @@ final class ExportJob: @unchecked Sendable {
         // dcgm-exporter users expect the energy counter; the exporter pays its 2.6 ms a read.
         samplerOptions.nvmlSchedule.energy = true
         let sampler = SnapshotSampler(options: samplerOptions)
-        let start = monotonicSeconds()
+        let start = MonotonicClock.now()
         var body = PrometheusText.render(sampler.sample(), up: nil, version: gpuctopVersion)
         if let textfile {
             // The first write decides: a directory we cannot write to is an error, not a warning.
@@ -253,7 +254,7 @@ final class ExportJob: @unchecked Sendable {
         while true {
             // Next tick on the schedule; skip ticks that sampling overran.
             tick += 1
-            let now = monotonicSeconds()
+            let now = MonotonicClock.now()
             var due = start + Double(tick) * interval
             if due < now {
                 tick = Int(((now - start) / interval).rounded(.up))

@@ -7,8 +7,10 @@
 // mapping, and the median time of each NVML call on each GPU. Read-only.
 import FoundationEssentials
 import Glibc
-import Telemetry
+import Model
+import Support
 import TUI
+import Telemetry
 
 enum ProfileCommand {
     static func run(_ options: Options) -> Int32 {
@@ -156,11 +158,7 @@ enum ProfileCommand {
     private static func processCPUNanoseconds() -> UInt64 { readClock(CLOCK_PROCESS_CPUTIME_ID) }
     private static func monotonicNanoseconds() -> UInt64 { readClock(CLOCK_MONOTONIC) }
 
-    private static func readClock(_ clock: clockid_t) -> UInt64 {
-        var ts = timespec()
-        clock_gettime(clock, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
+    private static func readClock(_ clock: clockid_t) -> UInt64 { clockNanoseconds(clock) }
 
     private static func sleepUntil(_ deadline: UInt64) {
         var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))

@@ -5,6 +5,8 @@
 import DockerSocket
 import FoundationEssentials
 import Glibc
+import Recording
+import Support
 import Telemetry
 
 enum RecordCommand {
@@ -41,7 +43,7 @@ enum RecordCommand {
 
         let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot,
                                                               dockerHost: options.dockerHost))
-        let start = monotonicNow()
+        let start = MonotonicClock.now()
         var snapshot = sampler.sample()
         let header = RecordingHeader(host: snapshot.host, driverVersion: snapshot.driverVersion,
                                      gpuctopVersion: gpuctopVersion, startTime: snapshot.time)
@@ -69,7 +71,7 @@ enum RecordCommand {
             }
             // Next tick on the schedule; skip ticks that sampling overran.
             tick += 1
-            let now = monotonicNow()
+            let now = MonotonicClock.now()
             var due = start + Double(tick) * interval
             if due < now {
                 tick = Int(((now - start) / interval).rounded(.up))
@@ -101,19 +103,13 @@ enum RecordCommand {
         return status
     }
 
-    static func monotonicNow() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-
     /// Waits until the monotonic time `deadline`; true if a stop signal came first.
     static func waitForSignal(_ set: sigset_t, until deadline: Double) -> Bool {
         var set = set
         while true {
-            let left = deadline - monotonicNow()
+            let left = deadline - MonotonicClock.now()
             if left <= 0 { return false }
-            var ts = timespec(tv_sec: Int(left), tv_nsec: Int((left - left.rounded(.down)) * 1e9))
+            var ts = relativeTimespec(left)
             let signal = sigtimedwait(&set, nil, &ts)
             if signal > 0 { return true }
             // EAGAIN: the time is up (checked above); EINTR: another signal, wait on.

@@ -6,8 +6,11 @@
 // line of output is the dashboard's status line. Runs on the action thread.
 // The remote's snapshot is not trusted: a container id that is not hex, or a process
 // whose start time it did not give, goes nowhere.
+import Actions
+import Fleet
 import FoundationEssentials
-import Telemetry
+import Model
+import Support
 import TUI
 
 final class RemoteActionPerformer: DashboardActionPerformer {

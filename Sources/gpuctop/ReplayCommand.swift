@@ -1,6 +1,5 @@
 // `gpuctop replay FILE [--at TIME]`: the dashboard, driven by a recording.
 import Glibc
-import Telemetry
 import TUI
 
 enum ReplayCommand {

@@ -6,8 +6,10 @@
 // what `gpuctop --host` reads over ssh (RemoteHosts.swift).
 import FoundationEssentials
 import Glibc
-import Telemetry
+import Model
+import Support
 import TUI
+import Telemetry
 
 enum SnapshotCommand {
     static func run(_ options: Options) -> Int32 {
@@ -50,7 +52,7 @@ enum SnapshotCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         while true {
-            let start = monotonicSeconds()
+            let start = MonotonicClock.now()
             let line: [UInt8]
             do {
                 line = Array(try encoder.encode(sampler.sample())) + [UInt8(ascii: "\n")]
@@ -67,19 +69,13 @@ enum SnapshotCommand {
                 }
                 offset += n
             }
-            var left = start + interval - monotonicSeconds()
+            var left = start + interval - MonotonicClock.now()
             while left > 0 {
-                var ts = timespec(tv_sec: Int(left), tv_nsec: Int((left - left.rounded(.down)) * 1e9))
+                var ts = relativeTimespec(left)
                 _ = nanosleep(&ts, nil)
-                left = start + interval - monotonicSeconds()
+                left = start + interval - MonotonicClock.now()
             }
         }
-    }
-
-    static func monotonicSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// Prints one snapshot as text or JSON; the live and the recorded path share it.

@@ -1,7 +1,6 @@
 // gpuctop's entry point: parse the command line, run one command, exit.
 import CMalloc
 import Glibc
-import Telemetry
 import TUI
 
 let gpuctopVersion = "0.1.0"

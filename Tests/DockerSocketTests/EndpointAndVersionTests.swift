@@ -1,7 +1,7 @@
 // Pure pieces: socket selection, API version negotiation, timestamps, error descriptions, JSON models.
+@testable import DockerSocket
 import Foundation
 import XCTest
-@testable import DockerSocket
 
 final class EndpointTests: XCTestCase {
     func testResolutionOrder() throws {

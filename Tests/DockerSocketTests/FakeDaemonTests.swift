@@ -1,8 +1,8 @@
 // Error paths and connection handling against fake daemons on real AF_UNIX sockets. Each case
 // must end in a typed error within its timeout: never a crash, never a hang.
+@testable import DockerSocket
 import Foundation
 import XCTest
-@testable import DockerSocket
 
 final class FakeDaemonTests: XCTestCase {
     private var servers: [FakeDockerServer] = []

@@ -1,6 +1,6 @@
 // The HTTP parser on literal byte strings: framing, splits at every position, and garbage.
-import XCTest
 @testable import DockerSocket
+import XCTest
 
 final class HTTPResponseParserTests: XCTestCase {
     private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }

@@ -1,9 +1,9 @@
 // Against the private dockerd of scripts/test-dockerd.sh (GPUCTOP_TEST_DOCKER_HOST). Containers
 // are created with the docker CLI, as a user would, and removed afterwards.
-import Foundation
-import XCTest
-import TestSupport
 @testable import DockerSocket
+import Foundation
+import TestSupport
+import XCTest
 
 final class RealDaemonTests: XCTestCase {
     private var containers: [String] = []

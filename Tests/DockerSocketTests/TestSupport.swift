@@ -1,9 +1,9 @@
 // Shared test helpers: a client of the test daemon (its docker CLI is TestSupport's `Docker`),
 // temporary socket paths, and a scriptable fake Docker daemon on an AF_UNIX socket.
-import Foundation
-import XCTest
-import TestSupport
 @testable import DockerSocket
+import Foundation
+import TestSupport
+import XCTest
 
 enum TestDaemon {
     /// A client of the test dockerd (TestSupport's `Docker.host()`, which fails the test when unset).

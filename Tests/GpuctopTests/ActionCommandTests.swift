@@ -2,10 +2,11 @@
 // (its set log records every set call), `signal` against real child processes, and
 // `stop`/`restart`/`kill` against the private test dockerd (GPUCTOP_TEST_DOCKER_HOST).
 // Every test points XDG_STATE_HOME at its own directory and reads the audit log there.
+import Actions
 import Foundation
-import XCTest
-import Telemetry
+import Model
 import TestSupport
+import XCTest
 
 final class ActionCommandTests: XCTestCase {
     var children: [Child] = []

@@ -5,9 +5,9 @@
 // Another test run may use the same daemon at the same time: every container gets a unique
 // name, assertions look containers up by id, and everything is removed in tearDown.
 import Foundation
-import XCTest
-import Telemetry
+import Model
 import TestSupport
+import XCTest
 
 /// What the join tests need of the shared test daemon beyond TestSupport's `Docker`.
 enum JoinTestDaemon {

@@ -31,7 +31,7 @@ final class HostileFilesTests: XCTestCase {
     }
 
     private func fake() throws -> (args: [String], env: [String: String]) {
-        (["--nvml", try FakeNVML.privateCopy()], ["FAKE_NVML_SCENARIO": try FakeNVML.scenario(ExportTests.scenario([]))])
+        (["--nvml", try FakeNVML.privateCopy()], ["FAKE_NVML_SCENARIO": try FakeNVML.scenario(ExportCommandTests.scenario([]))])
     }
 
     private func contents(_ path: String) -> String {

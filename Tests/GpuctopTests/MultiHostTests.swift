@@ -2,10 +2,12 @@
 // loopback ports, each giving the remote gpuctop its own fake NVML scenario
 // (sshd_config SetEnv), the merged dashboard in tmux, actions forwarded to the
 // right host, a host going down and coming back. Plus `snapshot --json --stream`.
+import Fleet
 import Foundation
-import XCTest
-import Telemetry
+import Model
+import Support
 import TestSupport
+import XCTest
 
 /// A private sshd on 127.0.0.1:port, run with `-D -e -f CONFIG`.
 final class TestSSHD {

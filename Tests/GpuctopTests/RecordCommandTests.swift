@@ -1,9 +1,10 @@
 // `gpuctop record` and `gpuctop snapshot --from` end to end: the real binary, the
 // fake NVML, signals, a full disk.
 import Foundation
-import XCTest
+import Model
+import Recording
 import TestSupport
-import Telemetry
+import XCTest
 
 final class RecordCommandTests: XCTestCase {
     var children: [Child] = []

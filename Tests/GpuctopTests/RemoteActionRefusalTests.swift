@@ -4,9 +4,9 @@
 // signal carries the start time its question was asked with (`--start-time`), so the
 // remote gpuctop refuses a PID that has become another process.
 import Foundation
-import XCTest
-import Telemetry
+import Model
 import TestSupport
+import XCTest
 
 final class RemoteActionRefusalTests: XCTestCase {
     /// One GPU; container `c0ffee;touch x` running `python evil.py` (PID 4242, start

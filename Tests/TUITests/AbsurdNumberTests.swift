@@ -2,9 +2,9 @@
 // sums past 2^64) reach the text output and the dashboard without a trap: the
 // display is safe on its own, and decoders make such values unavailable first.
 import Foundation
-import XCTest
-import Telemetry
+import Model
 @testable import TUI
+import XCTest
 
 final class AbsurdNumberTests: XCTestCase {
     /// The container snapshot of the frame tests, with `value` in every Double a

@@ -1,9 +1,9 @@
 // The action dialogs as state: what a confirmation names, that the default is
 // no, that read-only removes every action, and that the power dialog refuses
 // out-of-range input with the range instead of clamping.
-import XCTest
-import Telemetry
+import Model
 @testable import TUI
+import XCTest
 
 final class DashboardActionModelTests: XCTestCase {
     func model(readOnly: Bool = false) -> DashboardModel {

@@ -1,10 +1,11 @@
 // Frame tests: the dashboard rendered in memory from real samples (fake NVML,
 // real processes) and from synthetic container data, checked as text.
 import Foundation
-import XCTest
-import TestSupport
-import Telemetry
+import Model
 @testable import TUI
+import Telemetry
+import TestSupport
+import XCTest
 
 final class DashboardFrameTests: XCTestCase {
     var children: [Child] = []

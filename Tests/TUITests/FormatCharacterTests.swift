@@ -1,9 +1,8 @@
 // Bidi overrides and other format characters (Unicode Cf) and the line and
 // paragraph separators, in text that others control, are shown as <U+XXXX>,
 // never sent raw: a terminal that obeys U+202E shows "gpj.exe" for "exe.jpg".
-import XCTest
-import Telemetry
 @testable import TUI
+import XCTest
 
 final class FormatCharacterTests: XCTestCase {
     static let hostile: [Unicode.Scalar] = [

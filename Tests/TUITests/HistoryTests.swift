@@ -1,7 +1,7 @@
 // Sparkline history: samples are averaged into wall-clock buckets and only whole
 // buckets are shown, so a steady dashboard rewrites its sparklines once per bucket.
-import XCTest
 @testable import TUI
+import XCTest
 
 final class HistoryTests: XCTestCase {
     func testSamplesAverageIntoCompletedBuckets() {

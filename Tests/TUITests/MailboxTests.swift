@@ -3,40 +3,20 @@
 // the interval and stopping, and action threads posting results (detachedThread, as
 // DashboardRunner.perform does). Meant to run under TSan too (scripts/test.sh).
 import Glibc
-import XCTest
-import Telemetry
+import Model
+import Support
 @testable import TUI
+import XCTest
 
 /// A count that one thread raises and another waits for.
-private final class Latch: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var condition = pthread_cond_t()
-    private var count = 0
-    init() { pthread_mutex_init(&mutex, nil); pthread_cond_init(&condition, nil) }
-    deinit { pthread_cond_destroy(&condition); pthread_mutex_destroy(&mutex) }
+private final class Latch: Sendable {
+    private let count = LockedValue(0)
 
-    func raise() {
-        pthread_mutex_lock(&mutex)
-        count += 1
-        pthread_cond_broadcast(&condition)
-        pthread_mutex_unlock(&mutex)
-    }
+    func raise() { count.update { $0 += 1 } }
 
     /// Waits until the count reaches `target` or `seconds` pass; returns whether it did.
     func wait(for target: Int, seconds: Double) -> Bool {
-        let deadline = Clock.now() + seconds
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        while count < target {
-            let left = deadline - Clock.now()
-            if left <= 0 { return false }
-            var ts = timespec()
-            let whole = deadline.rounded(.down)
-            ts.tv_sec = Int(whole)
-            ts.tv_nsec = Int((deadline - whole) * 1e9)
-            pthread_cond_timedwait(&condition, &mutex, &ts)
-        }
-        return true
+        count.wait(until: { $0 >= target }, deadline: MonotonicClock.now() + seconds)
     }
 }
 
@@ -46,7 +26,7 @@ final class MailboxTests: XCTestCase {
         var n = 0.0
         detachedThread {
             while !mailbox.isStopping {
-                let start = Clock.now()
+                let start = MonotonicClock.now()
                 n += 1
                 var s = Snapshot(time: n, host: "sampler")
                 s.driverVersion = "580.95.05"
@@ -67,8 +47,8 @@ final class MailboxTests: XCTestCase {
         // The UI side: take whatever is newest; times only go up, nothing is taken twice.
         var last = 0.0
         var taken = 0
-        let deadline = Clock.now() + 10
-        while taken < 50 && Clock.now() < deadline {
+        let deadline = MonotonicClock.now() + 10
+        while taken < 50 && MonotonicClock.now() < deadline {
             if let s = mailbox.take() {
                 XCTAssertGreaterThan(s.time, last)
                 XCTAssertEqual(s.host, "sampler")
@@ -84,11 +64,11 @@ final class MailboxTests: XCTestCase {
         // A long interval, then stop: the sampler must leave its wait at once.
         mailbox.setInterval(60)
         usleep(20_000)  // the sampler is now in its 60 s wait
-        let stopped = Clock.now()
+        let stopped = MonotonicClock.now()
         mailbox.stop()
         XCTAssertTrue(mailbox.isStopping)
         XCTAssertTrue(exited.wait(for: 1, seconds: 5), "the sampler did not stop while waiting for its next refresh")
-        XCTAssertLessThan(Clock.now() - stopped, 5)
+        XCTAssertLessThan(MonotonicClock.now() - stopped, 5)
         XCTAssertTrue(samples.wait(for: Int(last), seconds: 0))
     }
 
@@ -122,14 +102,14 @@ final class MailboxTests: XCTestCase {
 
     func testWaitReturnsAtTheDeadlineAndIntervalChangesWakeIt() {
         let mailbox = Mailbox(interval: 0.05)
-        let start = Clock.now()
+        let start = MonotonicClock.now()
         XCTAssertTrue(mailbox.waitForNextRefresh(since: start))
-        XCTAssertGreaterThanOrEqual(Clock.now() - start, 0.049)
+        XCTAssertGreaterThanOrEqual(MonotonicClock.now() - start, 0.049)
 
         // A waiter on a 60 s interval wakes when another thread shortens it.
         mailbox.setInterval(60)
         let woke = Latch()
-        let waitStart = Clock.now()
+        let waitStart = MonotonicClock.now()
         detachedThread {
             if mailbox.waitForNextRefresh(since: waitStart) { woke.raise() }
         }

@@ -1,8 +1,8 @@
 // A several-host dashboard as state: rows keyed by host, the HOST column, and
 // actions and questions that name the row's host.
-import XCTest
-import Telemetry
+import Model
 @testable import TUI
+import XCTest
 
 final class MultiHostModelTests: XCTestCase {
     /// gpu1: a host process; gpu2: a container. Both hosts have GPU 0 with the same uuid.

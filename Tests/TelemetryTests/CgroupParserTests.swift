@@ -1,5 +1,6 @@
-import XCTest
+@testable import Model
 @testable import Telemetry
+import XCTest
 
 final class CgroupParserTests: XCTestCase {
     let id1 = "3f4d2b1c0a9e8d7c6b5a49382716059483726150a9b8c7d6e5f4a3b2c1d0e9f8"

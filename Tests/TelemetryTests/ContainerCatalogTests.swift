@@ -3,10 +3,10 @@
 // with the same script in its own directory, for exact call counts (no other test's events)
 // and for crashing and restarting the daemon under a live catalog.
 import Foundation
-import XCTest
-import DockerSocket
+import Model
 import Telemetry
 import TestSupport
+import XCTest
 
 /// A dockerd (and containerd) of our own, in a directory of our own: stopping it disturbs nobody.
 final class PrivateDockerd: @unchecked Sendable {

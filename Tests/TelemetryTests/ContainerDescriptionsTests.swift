@@ -1,8 +1,9 @@
 // The cache of container descriptions: kept while the catalog is unchanged, dropped
 // when it changes, and pruned of containers the joins no longer see (containers no
 // engine sends events about would otherwise stay forever).
-import XCTest
+@testable import Model
 @testable import Telemetry
+import XCTest
 
 final class ContainerDescriptionsTests: XCTestCase {
     func testKeptUntilTheCatalogChangesAndPrunedWhenUnused() {

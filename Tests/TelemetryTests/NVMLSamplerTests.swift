@@ -1,9 +1,10 @@
 // The NVML loader and sampler against the fake NVML: every field, every
 // injected error, the symbol fallbacks, and the buffer-size protocol.
 import Foundation
-import XCTest
-import TestSupport
+@testable import Model
 @testable import Telemetry
+import TestSupport
+import XCTest
 
 final class NVMLSamplerTests: XCTestCase {
     /// Opens a private copy of the fake library with `scenario` and starts NVML.

@@ -1,6 +1,7 @@
 import Foundation
-import XCTest
+@testable import Model
 @testable import Telemetry
+import XCTest
 
 final class ProcReaderTests: XCTestCase {
     private var children: [Process] = []

@@ -9,7 +9,8 @@
 // and read back: they must come back field for field (doubles bit for bit).
 // Opening may throw a RecordingError; nothing may trap.
 import Glibc
-@testable import Telemetry
+import Model
+@testable import Recording
 
 private func fail(_ why: String, _ bytes: [UInt8]) -> Never {
     fatalError("FuzzRecording: \(why) for \(bytes)")

@@ -10,7 +10,8 @@
 // SnapshotLimits, and written back as JSON it must decode to the same snapshot.
 // Decoding may refuse; nothing may trap.
 import FoundationEssentials
-import Telemetry
+import Fleet
+import Model
 import TUI
 
 private func fail(_ why: String, _ bytes: [UInt8]) -> Never {

@@ -1,11 +1,13 @@
 // PowerControl against the fake NVML (never a real GPU): reading, planning, range checks,
 // setting with read-back, and the NVML errors; the fake's set log shows exactly which set
 // calls were made. ActionLogicTests: the audit log, container resolution, signal parsing.
-import DockerSocket
+@testable import Actions
+@testable import DockerSocket
 import Foundation
-import XCTest
-import TestSupport
+@testable import Model
 @testable import Telemetry
+import TestSupport
+import XCTest
 
 final class PowerControlTests: XCTestCase {
     var setLog = ""
@@ -57,10 +59,10 @@ final class PowerControlTests: XCTestCase {
         for bad in ["", "-1", "x", "1.0", "GPU0"] {
             XCTAssertThrowsError(try PowerTarget(parsing: bad), "'\(bad)' should be refused")
         }
-        XCTAssertEqual(PowerControl.formatWatts(250_500), "250.5 W")
-        XCTAssertEqual(PowerControl.formatWatts(57_600), "57.6 W")
-        XCTAssertEqual(PowerControl.formatWatts(125), "0.125 W")
-        XCTAssertEqual(PowerControl.formatRange(100_000, 400_000), "100..400 W")
+        XCTAssertEqual(PowerFormat.watts(250_500), "250.5 W")
+        XCTAssertEqual(PowerFormat.watts(57_600), "57.6 W")
+        XCTAssertEqual(PowerFormat.watts(125), "0.125 W")
+        XCTAssertEqual(PowerFormat.range(100_000, 400_000), "100..400 W")
     }
 
     // MARK: - Reading

@@ -9,15 +9,20 @@
 // sampler published last: a scrape never waits for a refresh, and a refresh never
 // waits for a scrape. Whether the body is fresh (gpuctop_up) is decided per scrape.
 import Glibc
-import Telemetry
+import Support
 
-struct ListenAddress: Equatable {
-    var host: String
-    var port: UInt16
+/// A `--listen` value that is not an address.
+public struct ListenAddressError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+public struct ListenAddress: Equatable {
+    public var host: String
+    public var port: UInt16
 
     /// `HOST:PORT`, `[IPV6]:PORT` or `:PORT` (all IPv4 interfaces).
-    static func parse(_ text: String) throws -> ListenAddress {
-        let bad = UsageError(description: "--listen takes HOST:PORT, [IPV6]:PORT or :PORT, not '\(text)'")
+    public static func parse(_ text: String) throws -> ListenAddress {
+        let bad = ListenAddressError(description: "--listen takes HOST:PORT, [IPV6]:PORT or :PORT, not '\(text)'")
         var host: Substring
         var portText: Substring
         if text.hasPrefix("[") {
@@ -38,21 +43,21 @@ struct ListenAddress: Equatable {
         return ListenAddress(host: String(host), port: UInt16(port))
     }
 
-    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
-struct ServerError: Error, CustomStringConvertible {
-    let description: String
+public struct ServerError: Error, CustomStringConvertible {
+    public let description: String
 }
 
-final class MetricsServer: @unchecked Sendable {
-    static let maxHeaderBytes = 8192
-    static let maxQueued = 64
+public final class MetricsServer: @unchecked Sendable {
+    public static let maxHeaderBytes = 8192
+    public static let maxQueued = 64
 
-    let address: ListenAddress          // with the port the kernel chose for port 0
-    let readTimeout: Double
-    let writeTimeout: Double
-    let staleAfter: Double
+    public let address: ListenAddress          // with the port the kernel chose for port 0
+    public let readTimeout: Double
+    public let writeTimeout: Double
+    public let staleAfter: Double
     private let listenFD: Int32
     private let workerCount: Int
 
@@ -72,7 +77,7 @@ final class MetricsServer: @unchecked Sendable {
     private let downBody = Array(PrometheusText.upFamily(false).utf8)
 
     /// Binds and listens (connections wait in the backlog until `start`).
-    init(address: ListenAddress, workers: Int = 4, readTimeout: Double = 5, writeTimeout: Double = 10,
+    public init(address: ListenAddress, workers: Int = 4, readTimeout: Double = 5, writeTimeout: Double = 10,
          staleAfter: Double) throws {
         self.readTimeout = readTimeout
         self.writeTimeout = writeTimeout
@@ -135,16 +140,16 @@ final class MetricsServer: @unchecked Sendable {
     }
 
     /// The body later scrapes serve (without the gpuctop_up family, added per scrape).
-    func publish(_ text: String) {
+    public func publish(_ text: String) {
         let bytes = Array(text.utf8)
-        let now = monotonicSeconds()
+        let now = MonotonicClock.now()
         locked {
             body = bytes
             refreshedAt = now
         }
     }
 
-    func start() {
+    public func start() {
         var started: [pthread_t] = []
         if let t = spawnThread({ [self] in acceptLoop() }) { started.append(t) }
         for _ in 0..<workerCount {
@@ -155,7 +160,7 @@ final class MetricsServer: @unchecked Sendable {
 
     /// Stops accepting, lets requests in progress finish (up to `grace` seconds), and
     /// closes whatever is still queued.
-    func stop(grace: Double = 2) {
+    public func stop(grace: Double = 2) {
         let all: [pthread_t] = locked {
             stopping = true
             pthread_cond_broadcast(cond)
@@ -164,9 +169,9 @@ final class MetricsServer: @unchecked Sendable {
         // The acceptor polls with a short timeout and then sees `stopping`.
         if let acceptor = all.first { pthread_join(acceptor, nil) }
         shutdown(listenFD, Int32(SHUT_RDWR))
-        let deadline = monotonicSeconds() + grace
+        let deadline = MonotonicClock.now() + grace
         pthread_mutex_lock(mutex)
-        while busy > 0 && monotonicSeconds() < deadline {
+        while busy > 0 && MonotonicClock.now() < deadline {
             var ts = timespec()
             clock_gettime(CLOCK_REALTIME, &ts)
             ts.tv_nsec += 50_000_000
@@ -190,7 +195,7 @@ final class MetricsServer: @unchecked Sendable {
             let conn = accept(listenFD, nil, nil)
             if conn < 0 { continue }
             _ = fcntl(conn, F_SETFD, FD_CLOEXEC)
-            let now = monotonicSeconds()
+            let now = MonotonicClock.now()
             let queued: Bool = locked {
                 guard !stopping, queue.count < Self.maxQueued else { return false }
                 queue.append((conn, now))
@@ -249,7 +254,7 @@ final class MetricsServer: @unchecked Sendable {
             }
             // What has arrived is read even past the deadline (a request that waited in
             // the queue); only a wait for more ends in 408.
-            let left = max(0, deadline - monotonicSeconds())
+            let left = max(0, deadline - MonotonicClock.now())
             var p = pollfd(fd: conn, events: Int16(POLLIN), revents: 0)
             let ready = poll(&p, 1, Int32(min(left * 1000, 1000).rounded(.up)))
             if ready < 0 && errno != EINTR { return }
@@ -272,7 +277,7 @@ final class MetricsServer: @unchecked Sendable {
     }
 
     /// Index just past the blank line ending the headers (CRLF CRLF, or LF LF).
-    static func findHeaderEnd(_ b: [UInt8], from start: Int) -> Int? {
+    public static func findHeaderEnd(_ b: [UInt8], from start: Int) -> Int? {
         var i = start
         while i < b.count {
             if b[i] == 10 {
@@ -304,12 +309,12 @@ final class MetricsServer: @unchecked Sendable {
                                  body: Array("method not allowed: use GET\n".utf8))
         }
         let (current, at) = locked { (body, refreshedAt) }
-        let fresh = monotonicSeconds() - at <= staleAfter
+        let fresh = MonotonicClock.now() - at <= staleAfter
         return Self.response(status: "200 OK", contentType: PrometheusText.contentType,
                              body: (fresh ? upBody : downBody) + current)
     }
 
-    static func response(status: String, contentType: String = "text/plain; charset=utf-8",
+    public static func response(status: String, contentType: String = "text/plain; charset=utf-8",
                          extra: [String] = [], body: [UInt8]) -> [UInt8] {
         var head = "HTTP/1.1 \(status)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n"
         for line in extra { head += line + "\r\n" }
@@ -319,11 +324,11 @@ final class MetricsServer: @unchecked Sendable {
 
     /// Writes everything, or gives up at the write deadline or on an error.
     private func write(_ conn: Int32, _ bytes: [UInt8]) {
-        let deadline = monotonicSeconds() + writeTimeout
+        let deadline = MonotonicClock.now() + writeTimeout
         var offset = 0
         bytes.withUnsafeBytes { raw in
             while offset < raw.count {
-                let left = deadline - monotonicSeconds()
+                let left = deadline - MonotonicClock.now()
                 if left <= 0 { return }
                 var p = pollfd(fd: conn, events: Int16(POLLOUT), revents: 0)
                 let ready = poll(&p, 1, Int32(min(left * 1000, 1000).rounded(.up)))
@@ -340,11 +345,11 @@ final class MetricsServer: @unchecked Sendable {
     /// so unread request bytes do not turn the close into a reset that loses the answer.
     private func lingeringClose(_ conn: Int32, for seconds: Double) {
         shutdown(conn, Int32(SHUT_WR))
-        let deadline = monotonicSeconds() + seconds
+        let deadline = MonotonicClock.now() + seconds
         var drained = 0
         var sink = [UInt8](repeating: 0, count: 4096)
         while drained < 256 * 1024 {
-            let left = max(0, deadline - monotonicSeconds())
+            let left = max(0, deadline - MonotonicClock.now())
             var p = pollfd(fd: conn, events: Int16(POLLIN), revents: 0)
             let ready = poll(&p, 1, Int32((left * 1000).rounded(.up)))
             if ready <= 0 { if ready < 0 && errno == EINTR { continue }; break }
@@ -356,8 +361,4 @@ final class MetricsServer: @unchecked Sendable {
     }
 }
 
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
+

@@ -18,6 +18,8 @@
 // newer format or schema, or does not decode, and says where and why it stopped.
 import FoundationEssentials
 import Glibc
+import Model
+import Support
 
 /// Version of the recording format; bump it when the encoding changes.
 public let recordingFormatVersion = 1
@@ -109,12 +111,6 @@ public struct RecordingStop: Sendable, Equatable, CustomStringConvertible {
     public var description: String { oneLine("stopped at record \(record) (byte \(offset)): \(reason)") }
 }
 
-func errnoText(_ code: Int32) -> String { String(cString: strerror(code)) }
-
-/// Control characters (from a path or a damaged file) shown as '?', so a message stays one line.
-func oneLine(_ text: String) -> String {
-    String(String.UnicodeScalarView(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : $0 }))
-}
 
 // MARK: - Writer
 

@@ -9,106 +9,8 @@
 import CNVML
 import FoundationEssentials
 import Glibc
-
-/// One GPU's power figures, in milliwatts (nil: not available on this GPU).
-public struct PowerReading: Codable, Sendable, Equatable {
-    public var index: Int
-    public var name: String?
-    public var uuid: String?
-    public var lost: Bool = false
-    public var powerDraw: Int?
-    /// The power-management limit (what a set changes).
-    public var powerLimit: Int?
-    /// The limit in force (the lowest of every limiter: ours, the in-band one, the board's).
-    public var powerLimitEnforced: Int?
-    public var powerLimitDefault: Int?
-    public var powerLimitMin: Int?
-    public var powerLimitMax: Int?
-
-    public init(index: Int) { self.index = index }
-}
-
-/// Which GPUs a set applies to.
-public enum PowerTarget: Equatable, Sendable, CustomStringConvertible {
-    case gpu(Int)
-    case all
-
-    /// `all` or a GPU index.
-    public init(parsing text: String) throws(PowerInputError) {
-        if text.lowercased() == "all" { self = .all; return }
-        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), text.count <= 6, let i = Int(text) else {
-            throw PowerInputError(description: "GPU must be an index or 'all', not '\(text)'")
-        }
-        self = .gpu(i)
-    }
-
-    public var description: String {
-        switch self {
-        case .gpu(let i): return "GPU \(i)"
-        case .all: return "all GPUs"
-        }
-    }
-}
-
-/// What limit to set: watts, a percentage of the GPU's default limit, or the default.
-public enum PowerSetting: Equatable, Sendable, CustomStringConvertible {
-    case milliwatts(Int)
-    /// Percent of each GPU's own default limit (80 means 80 %).
-    case percentOfDefault(Double)
-    case defaultLimit
-
-    /// `250`, `250W`, `250.5`, `250.5 W` (watts, up to 3 decimals), `80%`, `default`.
-    public init(parsing raw: String) throws(PowerInputError) {
-        let text = trimSpaces(raw)
-        let lower = text.lowercased()
-        if lower == "default" { self = .defaultLimit; return }
-        if lower.hasSuffix("%") {
-            let number = trimSpaces(String(lower.dropLast()))
-            guard let thousandths = Self.decimalThousandths(number), thousandths > 0, thousandths <= 1_000_000 else {
-                throw PowerInputError(description: "'\(raw)' is not a percentage of the default limit (e.g. 80%)")
-            }
-            self = .percentOfDefault(Double(thousandths) / 1000)
-            return
-        }
-        var number = lower
-        if number.hasSuffix("w") { number = trimSpaces(String(number.dropLast())) }
-        guard let mw = Self.decimalThousandths(number), mw > 0 else {
-            throw PowerInputError(description: "'\(raw)' is not a power limit: give watts (250, 250W, 250.5), a percentage of the default (80%) or 'default'")
-        }
-        guard mw <= Int(UInt32.max) else {
-            throw PowerInputError(description: "'\(raw)' W is far beyond any GPU's power limit")
-        }
-        self = .milliwatts(mw)
-    }
-
-    /// "12.5" -> 12500; digits with at most 3 decimals; nil otherwise (no signs, exponents, hex).
-    static func decimalThousandths(_ text: String) -> Int? {
-        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let whole = parts.first, !whole.isEmpty, whole.count <= 9,
-              whole.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let w = Int(whole) else { return nil }
-        var fraction = 0
-        if parts.count == 2 {
-            let f = parts[1]
-            guard !f.isEmpty, f.count <= 3, f.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let v = Int(f) else { return nil }
-            fraction = v * [1, 100, 10, 1][f.count]
-        }
-        return w * 1000 + fraction
-    }
-
-    public var description: String {
-        switch self {
-        case .milliwatts(let mw): return PowerControl.formatWatts(mw)
-        case .percentOfDefault(let p): return "\(PowerControl.formatNumber(p))% of the default"
-        case .defaultLimit: return "the default"
-        }
-    }
-}
-
-/// A bad GPU or limit argument (a usage error).
-public struct PowerInputError: Error, Equatable, CustomStringConvertible {
-    public var description: String
-    public init(description: String) { self.description = description }
-}
+import Model
+import Telemetry
 
 /// One planned change, checked against the GPU's range.
 public struct PowerChange: Equatable, Sendable {
@@ -123,7 +25,7 @@ public struct PowerChange: Equatable, Sendable {
     public var maxLimit: Int
 
     /// "GPU 0 (NVIDIA H200)".
-    public var label: String { PowerControl.label(gpu: gpu, name: name) }
+    public var label: String { PowerFormat.gpuLabel(gpu: gpu, name: name) }
 }
 
 /// A limit that was set, with what the driver reports afterwards.
@@ -182,7 +84,7 @@ public enum PowerControlError: Error, Equatable, CustomStringConvertible {
             return "GPU \(g): this GPU does not allow changing its power limit"
         case .outOfRange(let violations):
             let parts = violations.map {
-                "\(PowerControl.label(gpu: $0.gpu, name: $0.name)): \(PowerControl.formatWatts($0.requested)) is outside its range \(PowerControl.formatRange($0.minLimit, $0.maxLimit))"
+                "\(PowerFormat.gpuLabel(gpu: $0.gpu, name: $0.name)): \(PowerFormat.watts($0.requested)) is outside its range \(PowerFormat.range($0.minLimit, $0.maxLimit))"
             }
             return parts.joined(separator: "; ") + "; nothing was set"
         case .noDefault(let g):
@@ -361,7 +263,7 @@ public final class PowerControl {
         let rc = set(h, UInt32(change.newLimit))
         guard rc == NVML_SUCCESS else {
             if rc == NVML_ERROR_INVALID_ARGUMENT {
-                throw .nvml(gpu: index, operation: "setting the power limit to \(Self.formatWatts(change.newLimit))",
+                throw .nvml(gpu: index, operation: "setting the power limit to \(PowerFormat.watts(change.newLimit))",
                             code: rc.rawValue, message: library.errorString(rc))
             }
             throw error(rc, gpu: index, operation: "setting the power limit")
@@ -407,49 +309,6 @@ public final class PowerControl {
         default: return .nvml(gpu: gpu, operation: operation, code: rc.rawValue, message: library.errorString(rc))
         }
     }
-
-    // MARK: - Formatting
-
-    /// 250000 -> "250 W", 250500 -> "250.5 W".
-    public static func formatWatts(_ mw: Int) -> String {
-        formatMilli(mw) + " W"
-    }
-
-    /// "200..700 W".
-    public static func formatRange(_ lo: Int, _ hi: Int) -> String {
-        "\(formatMilli(lo))..\(formatMilli(hi)) W"
-    }
-
-    /// "GPU 0 (NVIDIA H200)", or "GPU 0" without a name.
-    public static func label(gpu: Int, name: String?) -> String {
-        guard let name, !name.isEmpty else { return "GPU \(gpu)" }
-        return "GPU \(gpu) (\(name))"
-    }
-
-    static func formatMilli(_ v: Int) -> String {
-        let sign = v < 0 ? "-" : ""
-        let a = abs(v)
-        var text = "\(a / 1000)"
-        if a % 1000 != 0 {
-            var f = String(a % 1000)
-            while f.count < 3 { f = "0" + f }
-            while f.hasSuffix("0") { f.removeLast() }
-            text += "." + f
-        }
-        return sign + text
-    }
-
-    static func formatNumber(_ v: Double) -> String {
-        formatMilli(Int((v * 1000).rounded()))
-    }
-}
-
-/// `text` without leading and trailing spaces and tabs.
-func trimSpaces(_ text: String) -> String {
-    var s = Substring(text)
-    while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
-    while let c = s.last, c == " " || c == "\t" { s.removeLast() }
-    return String(s)
 }
 
 /// An NVML return code as an Error, for Result.

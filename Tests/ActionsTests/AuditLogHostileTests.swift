@@ -2,11 +2,11 @@
 // links, FIFOs with and without a reader, directories others own or can write, a file
 // that is someone else's; line and paragraph separators in values; SUDO_USER that does
 // not come from sudo. Real links, real FIFOs (mkfifo), real ownership (chown, as root).
+import Actions
 import Foundation
 import Glibc
-import XCTest
-import Telemetry
 import TestSupport
+import XCTest
 
 final class AuditLogHostileTests: XCTestCase {
     private var directories: [URL] = []

@@ -3,9 +3,10 @@
 // file, and absurd numbers. Each gives a one-line answer quickly, in bounded
 // memory, and what can be shown is shown without a trap.
 import Foundation
+@testable import Model
+@testable import Recording
+@testable import TUI
 import XCTest
-@testable import Telemetry
-import TUI
 
 final class RecordingHostileTests: XCTestCase {
     private var dir: URL!

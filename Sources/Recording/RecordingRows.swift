@@ -1,6 +1,7 @@
 // Snapshot <-> rows of fields for the recording codec (RecordingCodec.swift).
 // The field order is part of recording format version 1: append new fields at the
 // end of a row and bump recordingFormatVersion when a field's meaning changes.
+import Model
 
 enum RecSchemas {
     static let degraded = RecRowSchema("degraded", [.string, .string], key: [0])

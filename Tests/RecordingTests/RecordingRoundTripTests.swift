@@ -2,9 +2,11 @@
 // processes in real containers of the test dockerd), read it back, and compare
 // every snapshot field by field.
 import Foundation
-import XCTest
-import TestSupport
+@testable import Model
+@testable import Recording
 @testable import Telemetry
+import TestSupport
+import XCTest
 
 final class RecordingRoundTripTests: XCTestCase {
     let container = "rt-\(UUID().uuidString.prefix(6).lowercased())"

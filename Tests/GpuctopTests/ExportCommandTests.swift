@@ -152,7 +152,7 @@ enum RawHTTP {
     }
 }
 
-final class ExportTests: XCTestCase {
+final class ExportCommandTests: XCTestCase {
     private var daemons: [Daemon] = []
     private var children: [Child] = []
     private var containers: [String] = []

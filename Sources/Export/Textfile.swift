@@ -12,19 +12,22 @@
 // DIR may be a symbolic link: it is resolved once, by the operator's own path, and the
 // checks apply to the directory it leads to.
 import Glibc
+import Support
 
-final class Textfile: @unchecked Sendable {
-    let directory: String
+public final class Textfile: @unchecked Sendable {
+    /// The file node_exporter's textfile collector reads.
+    public static let fileName = "gpuctop.prom"
+    public let directory: String
     private let fd: Int32
 
-    var path: String { directory + "/" + ExportCommand.textfileName }
+    public var path: String { directory + "/" + Textfile.fileName }
 
     /// Opens and checks DIR; a one-line reason when it cannot be used.
-    init(directory: String) throws {
+    public init(directory: String) throws {
         self.directory = directory
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else {
-            let reason = errno == ENOTDIR ? "not a directory" : String(cString: strerror(errno))
+            let reason = errno == ENOTDIR ? "not a directory" : errnoText(errno)
             throw ServerError(description: "cannot write metrics to \(directory): \(reason)")
         }
         var st = stat()
@@ -40,12 +43,12 @@ final class Textfile: @unchecked Sendable {
     deinit { close(fd) }
 
     /// nil when written; otherwise a one-line reason.
-    func write(_ text: String) -> String? {
+    public func write(_ text: String) -> String? {
         let name: String, file: Int32
         do {
             (name, file) = try createTemporary()
         } catch {
-            return "cannot create a temporary file in \(directory): \(String(cString: strerror(error.code)))"
+            return "cannot create a temporary file in \(directory): \(errnoText(error.errno))"
         }
         let shown = directory + "/" + name
         // 0644 whatever the umask: node_exporter usually runs as another user.
@@ -55,38 +58,36 @@ final class Textfile: @unchecked Sendable {
         if close(file) != 0 && failure == 0 { failure = errno }
         if failure != 0 {
             unlinkat(fd, name, 0)
-            return "cannot write \(shown): \(String(cString: strerror(failure)))"
+            return "cannot write \(shown): \(errnoText(failure))"
         }
-        guard renameat(fd, name, fd, ExportCommand.textfileName) == 0 else {
+        guard renameat(fd, name, fd, Textfile.fileName) == 0 else {
             let e = errno
             unlinkat(fd, name, 0)
-            return "cannot rename \(shown) to \(path): \(String(cString: strerror(e)))"
+            return "cannot rename \(shown) to \(path): \(errnoText(e))"
         }
         return nil
     }
 
     /// Removes gpuctop.prom (at the stop).
-    func remove() {
-        unlinkat(fd, ExportCommand.textfileName, 0)
+    public func remove() {
+        unlinkat(fd, Textfile.fileName, 0)
     }
-
-    struct SystemError: Error { let code: Int32 }
 
     /// A new file `.gpuctop.prom.XXXXXXXX` in DIR, open for writing. O_EXCL and O_NOFOLLOW:
     /// whatever is already there under that name (a link, a FIFO someone guessed) is never
     /// opened; another name is tried instead.
     private func createTemporary() throws(SystemError) -> (name: String, file: Int32) {
         for _ in 0..<16 {
-            let name = "." + ExportCommand.textfileName + "." + Self.randomSuffix()
+            let name = "." + Textfile.fileName + "." + Self.randomSuffix()
             let file = openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0o600)
             if file >= 0 { return (name, file) }
-            if errno != EEXIST { throw SystemError(code: errno) }
+            if errno != EEXIST { throw SystemError("create \(name)") }
         }
-        throw SystemError(code: EEXIST)
+        throw SystemError("create a new name", errno: EEXIST)
     }
 
     /// Eight letters and digits from the system's random source (getrandom).
-    static func randomSuffix() -> String {
+    public static func randomSuffix() -> String {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         var generator = SystemRandomNumberGenerator()
         return String((0..<8).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })

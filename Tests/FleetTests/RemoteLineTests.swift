@@ -1,9 +1,10 @@
 // A remote host's stream, without ssh: the line splitter (linear time, bounded
 // memory, over-long lines dropped and reported) and the decoder the reader uses
 // (RemoteHosts.decodeLine: JSON, then SnapshotLimits).
+import Fleet
 import Foundation
+import Model
 import XCTest
-import Telemetry
 
 final class RemoteLineTests: XCTestCase {
     /// CPU seconds this thread has used.

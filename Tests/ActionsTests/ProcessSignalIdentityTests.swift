@@ -3,10 +3,10 @@
 // /proc/PID/stat) is the one the question was asked with. A reused PID cannot be made
 // on demand, so a reuse is played by asking with a start time that /proc does not show,
 // which is exactly what the kill sees after one.
+@testable import Actions
 import Foundation
-import XCTest
 import TestSupport
-@testable import Telemetry
+import XCTest
 
 final class ProcessSignalIdentityTests: XCTestCase {
     var children: [Child] = []

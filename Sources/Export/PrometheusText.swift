@@ -10,6 +10,7 @@
 // Each family is written once, HELP and TYPE first, its samples together. A field
 // NVML could not give is omitted (never NaN); a family without samples is left out.
 import FoundationEssentials
+import Model
 
 public enum PrometheusText {
     /// The Content-Type of the 0.0.4 text format.
@@ -205,7 +206,7 @@ public enum PrometheusText {
     static func addContainers(_ s: Snapshot, to out: inout Exposition) {
         // Per (container, GPU), from the processes, counted as ContainerJoin counts them:
         // one entry per process context, power shares from the same apportioning.
-        let processes = ContainerJoin.contexts(s.processes)
+        let processes = ProcessContexts.merged(s.processes)
         let shares = PowerShares(processes: processes, gpus: s.gpus)
         struct Key: Hashable { var id: String; var gpu: Int }
         var usage: [Key: ContainerGPU] = [:]

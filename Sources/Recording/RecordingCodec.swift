@@ -21,6 +21,7 @@
 // Doubles are exact: varint (zigzag(k - baseK) << 1) when the value is k / 100
 // for an integer k (baseK likewise from the base value, else 0); otherwise varint 1
 // and the 8 bytes of the IEEE bit pattern, little-endian.
+import Model
 
 // MARK: - Fields and schemas
 

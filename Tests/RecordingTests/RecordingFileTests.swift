@@ -1,8 +1,9 @@
 // Recordings: round trips of varied snapshots (keyframes and deltas), every kind
 // of damage a file can suffer, typed writer errors, and the size per refresh.
 import Foundation
+@testable import Model
+@testable import Recording
 import XCTest
-@testable import Telemetry
 
 /// A small deterministic generator (SplitMix64), so failures reproduce.
 struct SeededRandom {
@@ -22,7 +23,7 @@ struct SeededRandom {
     mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
 
-final class RecordingTests: XCTestCase {
+final class RecordingFileTests: XCTestCase {
     private var tempDirs: [URL] = []
 
     override func tearDown() {

@@ -20,6 +20,8 @@
 //   container_id=4f2a... previous="running (Up 5 minutes)" result=ok detail=stopped
 import FoundationEssentials
 import Glibc
+import Support
+import Telemetry
 
 /// What an action was aimed at.
 public enum AuditTarget: Equatable, Sendable {
@@ -93,7 +95,7 @@ public struct AuditRecord: Equatable, Sendable {
                            environment: [String: String] = [:]) -> AuditRecord {
         let uid = getuid()
         let sudo = SudoInvocation.invokingUser(environment: environment)
-        return AuditRecord(time: SnapshotSampler.now(), user: AuditLog.userName(uid), uid: uid, sudoUser: sudo,
+        return AuditRecord(time: WallClock.now(), user: AuditLog.userName(uid), uid: uid, sudoUser: sudo,
                            host: SnapshotSampler.readHostName(), action: action, target: target,
                            previous: previous, outcome: outcome)
     }

@@ -1,9 +1,10 @@
 // The Prometheus text format of a snapshot: dcgm-exporter's names, units and labels,
 // gpuctop's own families, escaping, grouping, omitted fields, and promtool's verdict.
+@testable import Export
 import Foundation
-import XCTest
-@testable import Telemetry
+@testable import Model
 import TestSupport
+import XCTest
 
 final class PrometheusTextTests: XCTestCase {
     /// Two GPUs (one full of fields, one MIG GPU with almost nothing), processes in two

@@ -13,6 +13,8 @@
 // another's pipe open.
 import FoundationEssentials
 import Glibc
+import Model
+import Support
 
 public struct HostSpecError: Error, CustomStringConvertible {
     public let description: String
@@ -204,182 +206,6 @@ public struct RemoteConfig: Sendable {
     }
 }
 
-// MARK: - Processes
-
-/// A child process with pipes, started with posix_spawnp (PATH lookup).
-public final class Subprocess {
-    public let pid: pid_t
-    /// Its stdout (and stderr, when merged), or -1.
-    public private(set) var stdout: Int32
-    /// Its stderr when kept apart, or -1.
-    public private(set) var stderr: Int32
-    private var reaped: Int32?
-
-    public struct SpawnError: Error, CustomStringConvertible {
-        public let description: String
-    }
-
-    /// stdin is /dev/null; the child runs in its own process group, so the
-    /// terminal's keys (^C) never reach it; SIGPIPE, SIGINT, SIGTERM at default.
-    public init(_ argv: [String], mergeStderr: Bool = false) throws(SpawnError) {
-        // One spawn at a time: a pipe made by another thread must be close-on-exec
-        // before any child is started, or that child would hold it open.
-        Self.spawnLock.lock()
-        defer { Self.spawnLock.unlock() }
-        var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
-        guard Self.cloexecPipe(&outPipe) else { throw SpawnError(description: "pipe: \(String(cString: strerror(errno)))") }
-        if !mergeStderr {
-            guard Self.cloexecPipe(&errPipe) else {
-                close(outPipe[0]); close(outPipe[1])
-                throw SpawnError(description: "pipe: \(String(cString: strerror(errno)))")
-            }
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, mergeStderr ? outPipe[1] : errPipe[1], 2)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attr, &none)
-        posix_spawnattr_setpgroup(&attr, 0)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
-        let cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { cArgs.forEach { free($0) } }
-        var child: pid_t = 0
-        let rc = posix_spawnp(&child, argv[0], &actions, &attr, cArgs, environ)
-        close(outPipe[1])
-        if !mergeStderr { close(errPipe[1]) }
-        guard rc == 0 else {
-            close(outPipe[0])
-            if !mergeStderr { close(errPipe[0]) }
-            throw SpawnError(description: "cannot run \(argv[0]): \(String(cString: strerror(rc)))")
-        }
-        pid = child
-        stdout = outPipe[0]
-        stderr = mergeStderr ? -1 : errPipe[0]
-    }
-
-    private static let spawnLock = SpawnLock()
-
-    private static func cloexecPipe(_ fds: inout [Int32]) -> Bool {
-        guard pipe(&fds) == 0 else { return false }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        return true
-    }
-
-    /// Exit status (128 + signal when killed); nil while running.
-    public func poll() -> Int32? {
-        if let reaped { return reaped }
-        var status: Int32 = 0
-        let r = waitpid(pid, &status, WNOHANG)
-        guard r == pid else { return nil }
-        reaped = Self.decode(status)
-        return reaped
-    }
-
-    /// Sends `signal` to its process group, waits up to `grace` s, then KILLs; returns the status.
-    @discardableResult
-    public func terminate(grace: Double = 1) -> Int32 {
-        if let s = poll() { return s }
-        kill(-pid, SIGTERM)
-        kill(pid, SIGTERM)
-        let deadline = monotonicNow() + grace
-        while monotonicNow() < deadline {
-            if let s = poll() { return s }
-            usleep(10_000)
-        }
-        kill(-pid, SIGKILL)
-        kill(pid, SIGKILL)
-        return wait()
-    }
-
-    /// Waits for exit; returns the status.
-    @discardableResult
-    public func wait() -> Int32 {
-        if let reaped { return reaped }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        reaped = Self.decode(status)
-        return reaped!
-    }
-
-    public func closePipes() {
-        if stdout >= 0 { close(stdout); stdout = -1 }
-        if stderr >= 0 { close(stderr); stderr = -1 }
-    }
-
-    deinit {
-        closePipes()
-        if reaped == nil { terminate(grace: 0.2) }
-    }
-
-    static func decode(_ status: Int32) -> Int32 {
-        status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    }
-
-    /// Runs `argv` to the end (stderr merged into the output), killing it after `timeout` s.
-    public static func run(_ argv: [String], timeout: Double) -> (status: Int32, output: String) {
-        let p: Subprocess
-        do { p = try Subprocess(argv, mergeStderr: true) } catch { return (127, error.description) }
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let deadline = monotonicNow() + timeout
-        var timedOut = false
-        while true {
-            let left = deadline - monotonicNow()
-            if left <= 0 { timedOut = true; break }
-            var fds = [pollfd(fd: p.stdout, events: Int16(POLLIN), revents: 0)]
-            let r = Glibc.poll(&fds, 1, Int32(min(left, 1) * 1000))
-            if r < 0 && errno == EINTR { continue }
-            if r <= 0 { continue }
-            let n = read(p.stdout, &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            if output.count < 1 << 20 { output.append(contentsOf: buffer[0..<n]) }
-        }
-        let status = timedOut ? p.terminate(grace: 0.5) : p.wait()
-        p.closePipes()
-        var text = String(decoding: output, as: UTF8.self)
-        if timedOut { text += "\n(no answer within \(Int(timeout)) s)" }
-        return (status, text)
-    }
-}
-
-private final class SpawnLock: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    func lock() { pthread_mutex_lock(&mutex) }
-    func unlock() { pthread_mutex_unlock(&mutex) }
-}
-
-/// Without spaces and tabs at either end (CharacterSet trimming is not in FoundationEssentials' String).
-func trimBlanks<S: StringProtocol>(_ text: S) -> String {
-    let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
-    guard let first = text.firstIndex(where: { !blank($0) }), let last = text.lastIndex(where: { !blank($0) }) else { return "" }
-    return String(text[first...last])
-}
-
-func monotonicNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
-func wallNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
 // MARK: - Hosts
 
 /// Where one host stands.
@@ -393,86 +219,61 @@ public enum HostState: Equatable, Sendable {
 }
 
 /// Runs one ssh per host and merges what they send.
-public final class RemoteHosts: @unchecked Sendable {
+public final class RemoteHosts: Sendable {
     public let hosts: [HostSpec]
     public let config: RemoteConfig
-    private var states: [HostState]
-    private var mutex = pthread_mutex_t()
-    private var cond = pthread_cond_t()
-    private var stopping = false
-    private var running: [Subprocess?]
-    private var threadsLeft = 0
+
+    /// What the reader threads, stop() and merged() share.
+    private struct Shared {
+        var states: [HostState]
+        var running: [Subprocess?]
+        var stopping = false
+        var threadsLeft = 0
+    }
+    private let shared: LockedValue<Shared>
 
     public init(hosts: [HostSpec], config: RemoteConfig) {
         self.hosts = hosts
         self.config = config
-        states = Array(repeating: .connecting, count: hosts.count)
-        running = Array(repeating: nil, count: hosts.count)
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&cond, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(&cond)
-        pthread_mutex_destroy(&mutex)
-    }
-
-    private func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return body()
+        shared = LockedValue(Shared(states: Array(repeating: .connecting, count: hosts.count),
+                                    running: Array(repeating: nil, count: hosts.count)))
     }
 
     /// Starts one reader thread per host.
     public func start() {
         for i in hosts.indices {
-            locked { threadsLeft += 1 }
+            shared.withLock { $0.threadsLeft += 1 }
             startDetachedThread { [self] in
                 self.follow(i)
-                self.locked { self.threadsLeft -= 1 }
-                pthread_cond_broadcast(&self.cond)
+                self.shared.update { $0.threadsLeft -= 1 }
             }
         }
     }
 
     /// Stops every ssh and waits (briefly) for the threads.
     public func stop() {
-        let children: [Subprocess] = locked {
-            stopping = true
-            return running.compactMap { $0 }
+        let children: [Subprocess] = shared.update {
+            $0.stopping = true
+            return $0.running.compactMap { $0 }
         }
-        pthread_cond_broadcast(&cond)
         for c in children {
             kill(-c.pid, SIGTERM)
             kill(c.pid, SIGTERM)
         }
-        let deadline = wallNow() + 3
-        pthread_mutex_lock(&mutex)
-        while threadsLeft > 0 && wallNow() < deadline {
-            var ts = Self.timespecAt(min(deadline, wallNow() + 0.1))
-            pthread_cond_timedwait(&cond, &mutex, &ts)
-        }
-        pthread_mutex_unlock(&mutex)
+        shared.wait(until: { $0.threadsLeft == 0 }, deadline: MonotonicClock.now() + 3)
     }
 
-    public var isStopping: Bool { locked { stopping } }
+    public var isStopping: Bool { shared.withLock { $0.stopping } }
 
-    public func state(_ i: Int) -> HostState { locked { states[i] } }
+    public func state(_ i: Int) -> HostState { shared.withLock { $0.states[i] } }
 
-    private func set(_ i: Int, _ s: HostState) { locked { states[i] = s } }
+    private func set(_ i: Int, _ s: HostState) { shared.withLock { $0.states[i] = s } }
 
-    /// Sleeps until `deadline` (wall clock) or stop.
+    /// Sleeps until the wall-clock `deadline` (shown to the user as "retrying in N s")
+    /// or stop; the wait itself runs on the monotonic clock.
     private func sleep(until deadline: Double) {
-        pthread_mutex_lock(&mutex)
-        while !stopping && wallNow() < deadline {
-            var ts = Self.timespecAt(deadline)
-            pthread_cond_timedwait(&cond, &mutex, &ts)
-        }
-        pthread_mutex_unlock(&mutex)
-    }
-
-    static func timespecAt(_ t: Double) -> timespec {
-        timespec(tv_sec: Int(t), tv_nsec: Int((t - t.rounded(.down)) * 1e9))
+        let monotonicDeadline = MonotonicClock.now() + (deadline - WallClock.now())
+        shared.wait(until: { $0.stopping }, deadline: monotonicDeadline)
     }
 
     /// One host's life: connect, read lines, and on any failure retry with backoff.
@@ -485,22 +286,22 @@ public final class RemoteHosts: @unchecked Sendable {
             do {
                 child = try Subprocess(argv)
             } catch {
-                let retryAt = wallNow() + backoff
+                let retryAt = WallClock.now() + backoff
                 set(i, .down(reason: error.description, retryAt: retryAt))
                 sleep(until: retryAt)
                 backoff = min(30, backoff * 2)
                 continue
             }
-            let registered: Bool = locked {
-                if stopping { return false }
-                running[i] = child
+            let registered: Bool = shared.withLock {
+                if $0.stopping { return false }
+                $0.running[i] = child
                 return true
             }
             if !registered { child.terminate(grace: 0.2); break }
             var lines = LineSplitter(limit: Self.maxLineBytes)
             var errText: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 65536)
-            var lastLine = monotonicNow()
+            var lastLine = MonotonicClock.now()
             var gotLine = false
             var timeoutReason: String?
             // Why the latest line was refused; shown instead of "no data" if nothing good follows.
@@ -527,13 +328,13 @@ public final class RemoteHosts: @unchecked Sendable {
                             case .success(let s)?:
                                 set(i, .up(s))
                                 gotLine = true
-                                lastLine = monotonicNow()
+                                lastLine = MonotonicClock.now()
                                 backoff = 1
                                 refusal = nil
                             case .failure(let why)?:
                                 // The connection stays: the next good line brings the host back.
                                 refusal = why.description
-                                set(i, .down(reason: why.description, retryAt: wallNow()))
+                                set(i, .down(reason: why.description, retryAt: WallClock.now()))
                             }
                         }
                     }
@@ -545,7 +346,7 @@ public final class RemoteHosts: @unchecked Sendable {
                         if errText.count > 8192 { errText.removeFirst(errText.count - 8192) }
                     }
                 }
-                let quiet = monotonicNow() - lastLine
+                let quiet = MonotonicClock.now() - lastLine
                 if quiet > (gotLine ? slowLimit : firstLimit) {
                     timeoutReason = refusal ?? (gotLine ? "no data for \(Int(quiet.rounded())) s (slow or hung)"
                                                         : "no answer within \(Int(quiet.rounded())) s")
@@ -553,8 +354,8 @@ public final class RemoteHosts: @unchecked Sendable {
                 }
             }
             // Collect the last words on stderr (ssh writes its reason just before it exits).
-            let drainUntil = monotonicNow() + 1
-            while errOpen && timeoutReason == nil && monotonicNow() < drainUntil {
+            let drainUntil = MonotonicClock.now() + 1
+            while errOpen && timeoutReason == nil && MonotonicClock.now() < drainUntil {
                 var fds = [pollfd(fd: child.stderr, events: Int16(POLLIN), revents: 0)]
                 guard Glibc.poll(&fds, 1, 100) > 0 else { continue }
                 let n = read(child.stderr, &chunk, chunk.count)
@@ -562,11 +363,11 @@ public final class RemoteHosts: @unchecked Sendable {
             }
             let status = timeoutReason == nil ? waitBriefly(child) : child.terminate(grace: 0.5)
             child.closePipes()
-            locked { running[i] = nil }
+            shared.withLock { $0.running[i] = nil }
             if isStopping { break }
             let reason = timeoutReason ?? Self.reason(status: status, stderr: String(decoding: errText, as: UTF8.self),
                                                      host: host, remote: config.remoteCommand)
-            let retryAt = wallNow() + backoff
+            let retryAt = WallClock.now() + backoff
             set(i, .down(reason: reason, retryAt: retryAt))
             sleep(until: retryAt)
             backoff = min(30, backoff * 2)
@@ -620,8 +421,8 @@ public final class RemoteHosts: @unchecked Sendable {
 
     /// ssh closed its output: give it a moment to exit, then make it.
     private func waitBriefly(_ child: Subprocess) -> Int32 {
-        let deadline = monotonicNow() + 2
-        while monotonicNow() < deadline {
+        let deadline = MonotonicClock.now() + 2
+        while MonotonicClock.now() < deadline {
             if let s = child.poll() { return s }
             usleep(10_000)
         }
@@ -645,8 +446,8 @@ public final class RemoteHosts: @unchecked Sendable {
     /// One snapshot of all hosts: every GPU, process and container tagged with its
     /// host; hosts that are down as degraded entries "host NAME".
     public func merged() -> Snapshot {
-        let now = wallNow()
-        let current = locked { states }
+        let now = WallClock.now()
+        let current = shared.withLock { $0.states }
         var out = Snapshot(time: now, host: "")
         var up = 0
         var drivers = Set<String>(), cudas = Set<String>()

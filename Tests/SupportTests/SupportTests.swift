@@ -1,0 +1,85 @@
+// The bottom room: the lock and its timed wait, one-line text, the tick schedule,
+// errno kept as data, and child processes.
+import Glibc
+import Support
+import XCTest
+
+final class LockedValueTests: XCTestCase {
+    func testTwoThreadsCountingLoseNothing() {
+        let counter = LockedValue(0)
+        let done = LockedValue(0)
+        for _ in 0..<2 {
+            startDetachedThread {
+                for _ in 0..<10_000 { counter.withLock { $0 += 1 } }
+                done.update { $0 += 1 }
+            }
+        }
+        XCTAssertTrue(done.wait(until: { $0 == 2 }, deadline: MonotonicClock.now() + 10))
+        XCTAssertEqual(counter.current, 20_000)
+    }
+
+    func testWaitEndsAtTheDeadlineOrWhenTheConditionHolds() {
+        let flag = LockedValue(false)
+        let start = MonotonicClock.now()
+        XCTAssertFalse(flag.wait(until: { $0 }, deadline: start + 0.2))
+        let waited = MonotonicClock.now() - start
+        XCTAssertGreaterThanOrEqual(waited, 0.19)
+        XCTAssertLessThan(waited, 2)
+        startDetachedThread { usleep(50_000); flag.update { $0 = true } }
+        XCTAssertTrue(flag.wait(until: { $0 }, deadline: MonotonicClock.now() + 10))
+    }
+}
+
+final class TextTests: XCTestCase {
+    func testOneLineFlattensControlsAndSeparatorsAndCuts() {
+        XCTAssertEqual(oneLine("  a\nb\r\n\tc\u{1b}[31m  "), "a b c [31m")
+        XCTAssertEqual(oneLine("x\u{2028}y\u{85}z"), "x y z")
+        XCTAssertEqual(oneLine(String(repeating: "a", count: 10), limit: 4), "aaaa…")
+        XCTAssertEqual(oneLine(""), "")
+    }
+
+    func testTrimBlanks() {
+        XCTAssertEqual(trimBlanks(" \t x y \r"), "x y")
+        XCTAssertEqual(trimBlanks("   "), "")
+    }
+}
+
+final class PeriodicScheduleTests: XCTestCase {
+    func testTicksStayOnTheGridAndSkipWhatWasOverrun() {
+        var s = PeriodicSchedule(interval: 1, start: 100)
+        XCTAssertEqual(s.next(now: 100.2), 101)
+        XCTAssertEqual(s.next(now: 101.1), 102)
+        // A sample that took 3.5 s: the ticks it overran are skipped, not fired at once.
+        XCTAssertEqual(s.next(now: 105.5), 106)
+        XCTAssertEqual(s.next(now: 106.0), 107)
+    }
+}
+
+final class SystemErrorTests: XCTestCase {
+    func testErrnoIsKeptAsData() {
+        let fd = open("/nonexistent/gpuctop", O_RDONLY)
+        XCTAssertEqual(fd, -1)
+        let e = SystemError("open /nonexistent/gpuctop")
+        XCTAssertEqual(e.errno, ENOENT)
+        XCTAssertEqual(e.description, "open /nonexistent/gpuctop: No such file or directory")
+    }
+}
+
+final class SubprocessTests: XCTestCase {
+    func testRunCollectsOutputAndStatus() {
+        let r = Subprocess.run(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"], timeout: 10)
+        XCTAssertEqual(r.status, 3)
+        XCTAssertTrue(r.output.contains("out") && r.output.contains("err"), r.output)
+    }
+
+    func testRunKillsWhatOutlivesItsTimeout() {
+        let start = MonotonicClock.now()
+        let r = Subprocess.run(["/bin/sleep", "30"], timeout: 0.3)
+        XCTAssertLessThan(MonotonicClock.now() - start, 5)
+        XCTAssertTrue(r.output.contains("no answer within"), r.output)
+    }
+
+    func testAMissingProgramIsAnErrorNotACrash() {
+        XCTAssertThrowsError(try Subprocess(["/nonexistent/program"]))
+    }
+}
