@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "ExportTests", dependencies: ["Export", "Telemetry", "Model", "Support", "TestSupport"]),
         .testTarget(name: "DockerSocketTests", dependencies: ["DockerSocket", "Support", "TestSupport"]),
         .testTarget(name: "TUITests", dependencies: ["TUI", "Model", "Recording", "Telemetry", "Support", "TestSupport"]),
-        .testTarget(name: "GpuctopTests", dependencies: ["Model", "Support", "Fleet", "Telemetry", "Actions", "Recording", "TestSupport"]),
+        .testTarget(name: "GpuctopTests", dependencies: ["gpuctop", "Model", "Support", "Fleet", "Telemetry", "Actions", "Recording", "TestSupport"]),
     ],
     // Swift 5 language mode: the threading model is explicit (a sampler thread, the
     // UI thread, immutable snapshots between them) and checked with TSan in the tests.

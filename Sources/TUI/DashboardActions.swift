@@ -26,29 +26,18 @@ public enum Dialog: Equatable, Sendable {
 
 extension DashboardModel {
     /// Keys that start actions; none in read-only mode or a replay.
-    static let actionKeys: [(key: String, what: String)] = [
-        ("x", "stop the selected container"), ("R", "restart the selected container"),
-        ("K", "kill the selected container"),
-        ("T  I  9", "send TERM, INT or KILL to the selected process (its host PID)"),
-        ("p", "power limit of the selected row's GPU: watts or % of default, d default, a all GPUs"),
-    ]
-
     var actionsEnabled: Bool { !readOnly && replay == nil }
 
-    /// Starts an action for a key, if it is one; returns true when the key was used.
-    mutating func startAction(_ key: Key) -> Bool {
-        guard actionsEnabled, screen == .main else { return false }
-        switch key {
-        case .char("x"): askContainer(.stop)
-        case .char("R"): askContainer(.restart)
-        case .char("K"): askContainer(.kill)
-        case .char("T"): askSignal(15, "TERM")
-        case .char("I"): askSignal(2, "INT")
-        case .char("9"): askSignal(9, "KILL")
-        case .char("p"): openPowerDialog()
-        default: return false
+    /// Asks the question of an action key (KeyBindings, scope .action).
+    mutating func startAction(_ command: KeyCommand) {
+        switch command {
+        case .stopContainer: askContainer(.stop)
+        case .restartContainer: askContainer(.restart)
+        case .killContainer: askContainer(.kill)
+        case .signal(let number, let name): askSignal(number, name)
+        case .power: openPowerDialog()
+        default: break
         }
-        return true
     }
 
     private var selectedRowValue: TableRow? {

@@ -127,69 +127,50 @@ public struct DashboardModel: Sendable {
             return effects
         }
         status = nil
-        if replay != nil, let command = Self.replayCommand(for: key) {
-            return [.replay(command)]
-        }
-        if actionsEnabled && actionInFlight && Self.isActionKey(key) {
-            status = "an action is still running; wait for its result"
+        guard let binding = KeyBindings.binding(for: key, replaying: replay != nil, actionsEnabled: actionsEnabled) else {
             return []
         }
-        if startAction(key) { return [] }
-        switch key {
-        case .char("q"), .char("Q"):
+        return perform(binding.command)
+    }
+
+    private mutating func perform(_ command: KeyCommand) -> [DashboardEffect] {
+        switch command {
+        case .replay(let r):
+            return [.replay(r)]
+        case .stopContainer, .restartContainer, .killContainer, .signal, .power:
+            if actionInFlight {
+                status = "an action is still running; wait for its result"
+                return []
+            }
+            if screen == .main { startAction(command) }
+        case .quit:
             if screen != .main { screen = .main; return [] }
             return [.quit]
-        case .escape:
+        case .back:
             if screen != .main { screen = .main } else if !filter.isEmpty { filter = ""; scroll = 0 }
-        case .char("?"), .char("h"):
+        case .help:
             screen = screen == .help ? .main : .help
-        case .char("/"):
+        case .filter:
             screen = .main
             editingFilter = true
-        case .char("g"):
+        case .toggleGrouping:
             grouped.toggle()
             scroll = 0
-        case .char("s"), .char(">"):
-            moveSort(by: 1)
-        case .char("<"):
-            moveSort(by: -1)
-        case .char("S"), .char("r"):
-            sortDescending.toggle()
-        case .char("+"), .char("="):
-            return changeInterval(by: 1)
-        case .char("-"), .char("_"):
-            return changeInterval(by: -1)
-        case .up, .char("k"): moveSelection(by: -1)
-        case .down, .char("j"): moveSelection(by: 1)
+        case .sortNext: moveSort(by: 1)
+        case .sortPrevious: moveSort(by: -1)
+        case .reverseSort: sortDescending.toggle()
+        case .faster: return changeInterval(by: 1)
+        case .slower: return changeInterval(by: -1)
+        case .up: moveSelection(by: -1)
+        case .down: moveSelection(by: 1)
         case .pageUp: moveSelection(by: -max(1, tableHeight - 1))
         case .pageDown: moveSelection(by: max(1, tableHeight - 1))
         case .home: moveSelection(to: 0)
         case .end: moveSelection(to: Int.max)
-        case .enter:
+        case .openDetail:
             if screen == .main, let id = selectedContainerId { screen = .detail(containerId: id) }
-        default:
-            break
         }
         return []
-    }
-
-    static func isActionKey(_ key: Key) -> Bool {
-        if case .char(let c) = key { return "xRKTI9p".contains(c) }
-        return false
-    }
-
-    /// Keys that move in time during a replay.
-    static func replayCommand(for key: Key) -> ReplayCommand? {
-        switch key {
-        case .char(" "): return .togglePause
-        case .left, .char(","): return .step(-1)
-        case .right, .char("."): return .step(1)
-        case .char("["): return .jump(seconds: -60)
-        case .char("]"): return .jump(seconds: 60)
-        case .char("+"), .char("="): return .faster
-        case .char("-"), .char("_"): return .slower
-        default: return nil
-        }
     }
 
     private mutating func editFilter(_ key: Key) {

@@ -146,17 +146,28 @@ public enum DashboardView {
         }
         var x = 0
         if !m.filter.isEmpty { x = f.put(0, y, "filter \"\(m.filter)\"  ", .warn) }
-        let replayHints: [(String, String)] = m.replay == nil ? [] : [("space", m.replay!.paused ? "play" : "pause"), ("<- ->", "step"), ("[ ]", "-/+1 min"), ("+/-", "speed")]
-        let actionHints: [(String, String)] = m.actionsEnabled ? [("x R K", "stop/restart/kill"), ("T I 9", "signal"), ("p", "power")] : []
-        let hints: [(String, String)] = m.screen == .main
-            ? [("q", "quit"), ("?", "help")] + replayHints + actionHints + [("/", "filter"), ("s", "sort: \(Columns.column(m.sortColumn).title)\(m.sortDescending ? "↓" : "↑")"),
-               ("g", m.grouped ? "flat" : "grouped"), ("enter", "detail")] + (m.replay == nil ? [("+/-", "interval")] : [])
-            : [("q/esc", "back")]
+        let hints: [(String, String)] = m.screen == .main ? mainHints(m) : [("q/esc", "back")]
         for (key, what) in hints {
             guard x + TextWidth.of(key) + 1 + TextWidth.of(what) <= m.width else { break }
             x = f.put(x, y, key, .key)
             x = f.put(x + 1, y, m.glyphs.ascii ? what.replacingOccurrences("↓", "v").replacingOccurrences("↑", "^") : what, .dim)
             x += 2
+        }
+    }
+
+    /// The footer's hints for the main screen: from the key table, with the state
+    /// that some of them name (the sort column, the grouping, paused or playing).
+    static func mainHints(_ m: DashboardModel) -> [(String, String)] {
+        KeyBindings.all.compactMap { b in
+            guard let hint = b.hint, KeyBindings.isActive(b, replaying: m.replay != nil, actionsEnabled: m.actionsEnabled) else {
+                return nil
+            }
+            switch b.command {
+            case .replay(.togglePause): return (hint.keys, m.replay?.paused == true ? "play" : "pause")
+            case .sortNext: return (hint.keys, "sort: \(Columns.column(m.sortColumn).title)\(m.sortDescending ? "↓" : "↑")")
+            case .toggleGrouping: return (hint.keys, m.grouped ? "flat" : "grouped")
+            default: return hint
+            }
         }
     }
 
@@ -347,26 +358,12 @@ public enum DashboardView {
 
     // MARK: Help and detail
 
-    static let helpLines: [(String, String)] = [
-        ("q", "quit (from help or detail: back)"),
-        ("?  h", "this help"),
-        ("/", "filter by container, service, pod, image, command, user or PID; enter keeps it, esc clears"),
-        ("s  >  <", "sort by the next / previous column"),
-        ("S  r", "reverse the sort order"),
-        ("g", "grouped by container, or a flat list of processes"),
-        ("up down j k", "select a row; pgup pgdn home end"),
-        ("enter", "details of the selected container: labels, GPU request, processes, history"),
-        ("+  -", "refresh faster or slower (0.1 s to 60 s); in a replay: play faster or slower"),
-        ("space", "replay: pause or play"),
-        ("left right , .", "replay: one snapshot back or forward"),
-        ("[  ]", "replay: one minute back or forward"),
-        ("esc", "back, or clear the filter"),
-    ]
-
     static func help(_ f: inout Frame, _ m: DashboardModel, top: Int) {
         var y = top + 1
         f.put(0, y, "Keys", .title); y += 1
-        for (key, what) in helpLines where y < m.height - 2 {
+        let replaying = m.replay != nil
+        for (key, what) in KeyBindings.helpLines(replaying: replaying, actionsEnabled: m.actionsEnabled, actions: false)
+        where y < m.height - 2 {
             f.putFitted(2, y, key, width: 14, .key)
             f.put(17, y, what)
             y += 1
@@ -375,7 +372,8 @@ public enum DashboardView {
         // Read-only mode and replays have no actions: the section is left out entirely.
         if m.actionsEnabled && y < m.height - 2 {
             f.put(0, y, "Actions (each asks first; the default answer is no; all are logged)", .title); y += 1
-            for (key, what) in DashboardModel.actionKeys where y < m.height - 2 {
+            for (key, what) in KeyBindings.helpLines(replaying: replaying, actionsEnabled: m.actionsEnabled, actions: true)
+            where y < m.height - 2 {
                 f.putFitted(2, y, key, width: 14, .key)
                 f.put(17, y, what)
                 y += 1

@@ -15,13 +15,6 @@ import Support
 import TUI
 import Telemetry
 
-enum ExitStatus {
-    static let ok: Int32 = 0
-    static let failure: Int32 = 1
-    static let usage: Int32 = 2
-    static let refused: Int32 = 3
-}
-
 /// What every action command needs: the environment, the audit log, confirmation.
 final class ActionContext {
     let options: Options

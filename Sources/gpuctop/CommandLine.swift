@@ -25,11 +25,6 @@ struct Options {
 }
 
 enum CommandLineParser {
-    /// Every command word; a command's own file parses its flags.
-    static let commands: Set<String> = ["dashboard", "snapshot", "help", "version",
-                                        "stop", "restart", "kill", "signal", "power",
-                                        "record", "replay", "export", "profile"]
-
     /// Options that take a value, and what they set.
     static func parse(_ args: [String], environment: [String: String]) throws -> Options {
         var o = Options()
@@ -79,7 +74,7 @@ enum CommandLineParser {
                     }
                     o.arguments.append(arg)
                 } else if !sawCommand {
-                    guard commands.contains(arg) else {
+                    guard Commands.named(arg) != nil else {
                         throw UsageError(description: "unknown command '\(arg)' (see gpuctop --help)")
                     }
                     o.command = arg
@@ -106,44 +101,17 @@ enum CommandLineParser {
         }
     }
 
-    static let help = """
-    gpuctop: which container is using which GPU, how much, and at what power.
+    static var help: String {
+        """
+        gpuctop: which container is using which GPU, how much, and at what power.
 
-    Usage:
-      gpuctop [OPTIONS]                 the dashboard
-      gpuctop snapshot [--json] [--energy]
-                                        print one snapshot and exit (--energy: also read
-                                        the total energy counter, a slow NVML call)
-      gpuctop snapshot --from FILE [--at TIME] [--json]
-                                        print the recorded snapshot nearest TIME
-      gpuctop record -o FILE [--interval S] [--duration D]
-                                        record one snapshot per refresh (D: 90s, 5m, 1h)
-      gpuctop replay FILE [--at TIME]   the dashboard, replaying a recording
-                                        (space pause, left/right step, [ ] one minute, +/- speed)
-      gpuctop stop|restart CONTAINER... [--time N] [--yes]
-                                        stop or restart containers (name, id or a unique prefix)
-      gpuctop kill CONTAINER... [--signal NAME] [--yes]
-                                        signal containers (default KILL)
-      gpuctop signal PID [--signal TERM|INT|KILL|HUP|USR1|USR2|N] [--start-time TICKS] [--yes]
-                                        signal a host process (default TERM), only while the
-                                        PID is the process asked about: the one that started at
-                                        TICKS (snapshot --json's startTicks) or has the PID when asked
-      gpuctop power [--json]            power draw, limits and range of every GPU
-      gpuctop power set GPU|all WATTS|PERCENT%|default [--dry-run] [--yes]
-                                        set a power limit (250, 250W, 250.5, 80% of the default);
-                                        it lasts until the driver reloads or the machine reboots
-      gpuctop export [--listen ADDR:PORT] [--textfile DIR [--once]]
-                                        Prometheus metrics: serve GET /metrics (default
-                                        127.0.0.1:9835) or write DIR/gpuctop.prom
-      gpuctop --host [USER@]HOST[:PORT]... | --hosts-file FILE
-                                        the dashboard of several hosts over ssh (each runs
-                                        'gpuctop snapshot --json --stream'); actions go to the row's host
-      gpuctop snapshot --json --stream  one compact JSON snapshot per line, every --interval
-      gpuctop profile [--refreshes N] [--size WxH] [--calls N]
-                                        where a refresh's time and memory go, stage by stage,
-                                        and the time of each NVML call (BENCHMARKS.md)
-      gpuctop --version | --help
+        Usage:
+        \(Commands.usage)
 
+        """ + details
+    }
+
+    static let details = """
     Actions ask first on a terminal (--yes skips the question; without a terminal --yes
     is required) and are logged to $XDG_STATE_HOME/gpuctop/actions.log (default
     ~/.local/state/gpuctop/actions.log). Exit status: 0 done, 1 failed, 2 bad command

@@ -5,7 +5,15 @@ import Model
 import TUI
 import Telemetry
 
-enum DashboardCommand {
+enum DashboardCommand: Command {
+    static let names = ["dashboard"]
+    static let usage = """
+      gpuctop [OPTIONS]                 the dashboard
+      gpuctop --host [USER@]HOST[:PORT]... | --hosts-file FILE
+                                        the dashboard of several hosts over ssh (each runs
+                                        'gpuctop snapshot --json --stream'); actions go to the row's host
+    """
+
     static func run(_ options: Options) -> Int32 {
         var args = CommandArguments(command: "gpuctop", options.arguments)
         let recordPath: String?
@@ -16,7 +24,7 @@ enum DashboardCommand {
             }
         } catch {
             printError("\(error)")
-            return 2
+            return ExitStatus.usage
         }
         if !options.hosts.isEmpty || options.hostsFile != nil { return runRemote(options) }
         let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot,
@@ -32,7 +40,7 @@ enum DashboardCommand {
                                                  driverVersion: sampler.nvml?.driverVersion)
             } catch {
                 printError("\(error)")
-                return 1
+                return ExitStatus.failure
             }
         }
         let sample: () -> Snapshot = recorder.map { r in { r.record(sampler.sample()) } } ?? { sampler.sample() }
@@ -56,7 +64,7 @@ enum DashboardCommand {
             }
         } catch {
             printError("\(error)")
-            return 2
+            return ExitStatus.usage
         }
         let env = Environment.current()
         let remote = RemoteHosts(hosts: specs, config: RemoteConfig(environment: env, interval: options.interval))
@@ -66,7 +74,7 @@ enum DashboardCommand {
         let performer = options.readOnly ? nil : RemoteActionPerformer(hosts: specs, config: remote.config)
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             printError("the dashboard needs a terminal; use 'gpuctop snapshot' in scripts")
-            return 2
+            return ExitStatus.usage
         }
         remote.start()
         let status = DashboardRunner(config: config, source: .live({ remote.merged() }), performer: performer).run()

@@ -17,7 +17,14 @@ import Glibc
 import Support
 import Telemetry
 
-enum ExportCommand {
+enum ExportCommand: Command {
+    static let names = ["export"]
+    static let usage = """
+      gpuctop export [--listen ADDR:PORT] [--textfile DIR [--once]]
+                                        Prometheus metrics: serve GET /metrics (default
+                                        127.0.0.1:9835) or write DIR/gpuctop.prom
+    """
+
     static let defaultListen = "127.0.0.1:9835"
     /// How long the stop waits for a blocked textfile write before giving up on the removal.
     static let removalDeadline = 1.0
@@ -40,7 +47,7 @@ enum ExportCommand {
             if listen == nil && directory == nil { listen = try ListenAddress.parse(defaultListen) }
         } catch {
             printError("\(error)")
-            return 2
+            return ExitStatus.usage
         }
 
         // SIGINT and SIGTERM are collected by the main thread's wait below (SIGUSR1 is the
@@ -63,7 +70,7 @@ enum ExportCommand {
                 textfile = try Textfile(directory: directory)
             } catch {
                 printError("\(error)")
-                return 1
+                return ExitStatus.failure
             }
         }
 
@@ -73,7 +80,7 @@ enum ExportCommand {
                 server = try MetricsServer(address: listen, staleAfter: max(3 * options.interval, 10))
             } catch {
                 printError("\(error)")
-                return 1
+                return ExitStatus.failure
             }
         }
 
@@ -83,7 +90,7 @@ enum ExportCommand {
                             mainThread: pthread_self())
         guard let thread = spawnThread({ job.run() }) else {
             printError("cannot start the sampler thread")
-            return 1
+            return ExitStatus.failure
         }
         pthread_detach(thread)
         while true {
@@ -97,9 +104,9 @@ enum ExportCommand {
         if let textfile, !job.removeTextfile(within: removalDeadline) {
             printError("stopped, but \(textfile.path) may be left: a write to it did not finish within "
                        + "\(formatSeconds(removalDeadline)) s (is its filesystem hung?)")
-            return 1
+            return ExitStatus.failure
         }
-        return 0
+        return ExitStatus.ok
     }
 
     static func formatSeconds(_ s: Double) -> String {
@@ -236,9 +243,9 @@ final class ExportJob: @unchecked Sendable {
             // The first write decides: a directory we cannot write to is an error, not a warning.
             if let problem = writeTextfile(textfile, PrometheusText.upFamily(true) + body) {
                 printError(problem)
-                return finish(1)
+                return finish(ExitStatus.failure)
             }
-            if once { return finish(0) }
+            if once { return finish(ExitStatus.ok) }
         }
         if let server {
             server.publish(body)

@@ -12,7 +12,14 @@ import Support
 import TUI
 import Telemetry
 
-enum ProfileCommand {
+enum ProfileCommand: Command {
+    static let names = ["profile"]
+    static let usage = """
+      gpuctop profile [--refreshes N] [--size WxH] [--calls N]
+                                        where a refresh's time and memory go, stage by stage,
+                                        and the time of each NVML call (BENCHMARKS.md)
+    """
+
     static func run(_ options: Options) -> Int32 {
         var args = CommandArguments(command: "profile", options.arguments)
         var refreshes = 20, calls = 50, width = 200, height = 50
@@ -36,7 +43,7 @@ enum ProfileCommand {
             if let first = try args.finish().first { throw UsageError(description: "unexpected argument '\(first)' for 'profile'") }
         } catch {
             printError("\(error)")
-            return 2
+            return ExitStatus.usage
         }
 
         if startupOnly { return startup(options) }
@@ -111,7 +118,7 @@ enum ProfileCommand {
             }
         }
         writeOut(out)
-        return 0
+        return ExitStatus.ok
     }
 
     /// `profile --startup`: opening NVML step by step, with the memory each step adds.

@@ -9,7 +9,13 @@ import Recording
 import Support
 import Telemetry
 
-enum RecordCommand {
+enum RecordCommand: Command {
+    static let names = ["record"]
+    static let usage = """
+      gpuctop record -o FILE [--interval S] [--duration D]
+                                        record one snapshot per refresh (D: 90s, 5m, 1h)
+    """
+
     static func run(_ options: Options) -> Int32 {
         var args = CommandArguments(command: "record", options.arguments)
         let output: String?
@@ -27,7 +33,7 @@ enum RecordCommand {
             if output == nil || output!.isEmpty { throw UsageError(description: "record needs -o FILE") }
         } catch {
             printError("\(error)")
-            return 2
+            return ExitStatus.usage
         }
         let path = output!
 
@@ -52,7 +58,7 @@ enum RecordCommand {
             writer = try RecordingWriter(path: path, header: header)
         } catch {
             printError("\(error)")
-            return 1
+            return ExitStatus.failure
         }
 
         let interval = options.interval
@@ -85,19 +91,19 @@ enum RecordCommand {
             snapshot = sampler.sample()
         }
 
-        var status: Int32 = 0
+        var status = ExitStatus.ok
         do {
             try writer.close()
         } catch {
             printError("\(error)")
-            status = 1
+            status = ExitStatus.failure
         }
         let records = writer.recordsWritten
         let average = records > 0 ? writer.bytesWritten / records : 0
         var line = "\(path): \(records) record\(records == 1 ? "" : "s"), \(writer.bytesWritten) bytes, \(average) bytes per record"
         if writer.failedAppends > 0 {
             line += " (\(writer.failedAppends) not written)"
-            status = 1
+            status = ExitStatus.failure
         }
         writeOut(line + "\n")
         return status
@@ -141,17 +147,17 @@ enum ReplaySnapshot {
         if let at {
             guard let parsed = RecordingTime.parse(at) else {
                 printError("--at takes seconds since 1970, 2026-11-22T03:04:05Z, HH:MM[:SS] or +90s/+5m, not '\(at)'")
-                return 2
+                return ExitStatus.usage
             }
             when = parsed
         }
-        guard let reader = openReadable(path) else { return 1 }
+        guard let reader = openReadable(path) else { return ExitStatus.failure }
         var index = reader.count - 1
         if let when {
             let start = reader.header.startTime
             guard let time = when.resolve(start: start), let nearest = reader.nearestIndex(to: time) else {
                 printError("cannot place the time '\(at!)' on the recording's first day")
-                return 2
+                return ExitStatus.usage
             }
             index = nearest
         }

@@ -2,7 +2,13 @@
 import Glibc
 import TUI
 
-enum ReplayCommand {
+enum ReplayCommand: Command {
+    static let names = ["replay"]
+    static let usage = """
+      gpuctop replay FILE [--at TIME]   the dashboard, replaying a recording
+                                        (space pause, left/right step, [ ] one minute, +/- speed)
+    """
+
     static func run(_ options: Options) -> Int32 {
         var args = CommandArguments(command: "replay", options.arguments)
         let path: String
@@ -16,14 +22,14 @@ enum ReplayCommand {
             path = rest[0]
         } catch {
             printError("\(error)")
-            return 2
+            return ExitStatus.usage
         }
-        guard let reader = openReadable(path) else { return 1 }
+        guard let reader = openReadable(path) else { return ExitStatus.failure }
         let driver = ReplayDriver(reader: reader)
         if let at {
             guard let when = RecordingTime.parse(at), let time = when.resolve(start: reader.header.startTime) else {
                 printError("--at takes seconds since 1970, 2026-11-22T03:04:05Z, HH:MM[:SS] or +90s/+5m, not '\(at)'")
-                return 2
+                return ExitStatus.usage
             }
             _ = driver.apply(.jump(seconds: time - reader.times[0]))
         }

@@ -11,7 +11,17 @@ import Support
 import TUI
 import Telemetry
 
-enum SnapshotCommand {
+enum SnapshotCommand: Command {
+    static let names = ["snapshot"]
+    static let usage = """
+      gpuctop snapshot [--json] [--energy]
+                                        print one snapshot and exit (--energy: also read
+                                        the total energy counter, a slow NVML call)
+      gpuctop snapshot --from FILE [--at TIME] [--json]
+                                        print the recorded snapshot nearest TIME
+      gpuctop snapshot --json --stream  one compact JSON snapshot per line, every --interval
+    """
+
     static func run(_ options: Options) -> Int32 {
         var args = CommandArguments(command: "snapshot", options.arguments)
         let json = args.flag("--json")
@@ -29,7 +39,7 @@ enum SnapshotCommand {
             if stream && from != nil { throw UsageError(description: "--stream is for live snapshots, not --from") }
         } catch {
             printError("\(error)")
-            return 2
+            return ExitStatus.usage
         }
         if let from {
             return ReplaySnapshot.run(path: from, at: at, json: json)
@@ -47,8 +57,8 @@ enum SnapshotCommand {
     static func streamSnapshots(_ sampler: SnapshotSampler, interval: Double) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
         // INT and TERM end the stream between lines; a line half written is not worth keeping.
-        signal(SIGINT) { _ in _exit(0) }
-        signal(SIGTERM) { _ in _exit(0) }
+        signal(SIGINT) { _ in _exit(ExitStatus.ok) }
+        signal(SIGTERM) { _ in _exit(ExitStatus.ok) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         while true {
@@ -58,7 +68,7 @@ enum SnapshotCommand {
                 line = Array(try encoder.encode(sampler.sample())) + [UInt8(ascii: "\n")]
             } catch {
                 printError("cannot encode the snapshot as JSON: \(error)")
-                return 1
+                return ExitStatus.failure
             }
             var offset = 0
             while offset < line.count {
@@ -88,11 +98,11 @@ enum SnapshotCommand {
                 writeOut(String(decoding: data, as: UTF8.self) + "\n")
             } catch {
                 printError("cannot encode the snapshot as JSON: \(error)")
-                return 1
+                return ExitStatus.failure
             }
         } else {
             writeOut(SnapshotText.render(snapshot))
         }
-        return 0
+        return ExitStatus.ok
     }
 }

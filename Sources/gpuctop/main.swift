@@ -30,38 +30,17 @@ do {
                                           environment: Environment.current())
 } catch {
     printError("\(error)")
-    exit(2)
+    exit(ExitStatus.usage)
 }
 
 if (!options.hosts.isEmpty || options.hostsFile != nil) && options.command != "dashboard" {
     printError("--host and --hosts-file are for the dashboard, not '\(options.command)'")
-    exit(2)
+    exit(ExitStatus.usage)
 }
 
-switch options.command {
-case "help":
-    writeOut(CommandLineParser.help)
-case "version":
-    writeOut("gpuctop \(gpuctopVersion)\n")
-case "snapshot":
-    exit(SnapshotCommand.run(options))
-case "dashboard":
-    exit(DashboardCommand.run(options))
-case "record":
-    exit(RecordCommand.run(options))
-case "replay":
-    exit(ReplayCommand.run(options))
-case "stop", "restart", "kill":
-    exit(ActionCommands.runContainer(options.command, options))
-case "signal":
-    exit(ActionCommands.runSignal(options))
-case "power":
-    exit(ActionCommands.runPower(options))
-case "export":
-    exit(ExportCommand.run(options))
-case "profile":
-    exit(ProfileCommand.run(options))
-default:
-    printError("'\(options.command)' is not built yet (see gpuctop --help)")
-    exit(2)
+// The parser accepts only words from the list, so the command is always found.
+guard let command = Commands.named(options.command) else {
+    printError("unknown command '\(options.command)' (see gpuctop --help)")
+    exit(ExitStatus.usage)
 }
+exit(command.run(options))

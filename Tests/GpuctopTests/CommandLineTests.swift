@@ -1,0 +1,50 @@
+// The command line parsed in-process: the command list is the one source of the
+// parser's words, main's dispatch and the help's usage lines.
+@testable import gpuctop
+import XCTest
+
+final class CommandLineTests: XCTestCase {
+    private func parse(_ args: [String], _ env: [String: String] = [:]) throws -> Options {
+        try CommandLineParser.parse(args, environment: env)
+    }
+
+    func testEveryCommandWordParsesAndIsInTheHelp() throws {
+        let help = CommandLineParser.help
+        for command in Commands.all {
+            for word in command.names {
+                let o = try parse(word == "dashboard" ? [] : [word])
+                XCTAssertEqual(o.command, word)
+                XCTAssertTrue(Commands.named(word) == command)
+            }
+            XCTAssertTrue(help.contains(command.usage), "\(command.names) missing from --help")
+        }
+    }
+
+    func testUnknownCommandsAndOptionsAreUsageErrors() {
+        XCTAssertThrowsError(try parse(["frobnicate"])) { XCTAssertEqual("\($0)", "unknown command 'frobnicate' (see gpuctop --help)") }
+        XCTAssertThrowsError(try parse(["--frobnicate"])) { XCTAssertEqual("\($0)", "unknown option '--frobnicate' (see gpuctop --help)") }
+        XCTAssertThrowsError(try parse(["--interval", "0.01"]))
+        XCTAssertThrowsError(try parse(["--interval"])) { XCTAssertEqual("\($0)", "--interval needs a value") }
+    }
+
+    func testGlobalOptionsAnywhereAndEqualsForm() throws {
+        let o = try parse(["snapshot", "--json", "--interval=2.5", "--proc-root", "/host/proc", "--read-only"])
+        XCTAssertEqual(o.command, "snapshot")
+        XCTAssertEqual(o.arguments, ["--json"])
+        XCTAssertEqual(o.interval, 2.5)
+        XCTAssertEqual(o.procRoot, "/host/proc")
+        XCTAssertTrue(o.readOnly)
+        XCTAssertEqual(try parse(["-h"]).command, "help")
+        XCTAssertEqual(try parse(["--version"]).command, "version")
+    }
+
+    func testReadOnlyFromTheEnvironment() throws {
+        for on in ["1", "true", "YES", "On"] { XCTAssertTrue(try parse([], ["GPUCTOP_READ_ONLY": on]).readOnly, on) }
+        for off in ["", "0", "false", "no", "OFF"] { XCTAssertFalse(try parse([], ["GPUCTOP_READ_ONLY": off]).readOnly, off) }
+        XCTAssertThrowsError(try parse([], ["GPUCTOP_READ_ONLY": "maybe"]))
+    }
+
+    func testExitStatusesAreTheDocumentedOnes() {
+        XCTAssertEqual([ExitStatus.ok, ExitStatus.failure, ExitStatus.usage, ExitStatus.refused], [0, 1, 2, 3])
+    }
+}
