@@ -15,32 +15,20 @@ import Support
 import TUI
 import Telemetry
 
-/// What every action command needs: the environment, the audit log, confirmation.
+/// What every action command needs: the audited use case (shared with the
+/// dashboard) and confirmation on the terminal.
 final class ActionContext {
     let options: Options
-    let environment: [String: String]
-    let log: AuditLog
-    private var warnedAboutLog = false
+    let audited: AuditedActions
 
     init(options: Options, environment: [String: String] = Environment.current()) {
         self.options = options
-        self.environment = environment
-        log = AuditLog.standard(environment: environment)
+        audited = AuditedActions(environment: environment, warn: { printError($0) })
     }
 
-    /// Appends one record; a log that cannot be written is reported once, as a warning: the
-    /// action's own result still decides the exit status.
+    /// Records a refusal or failure found before anything was done.
     func audit(_ action: String, _ target: AuditTarget, previous: String?, _ outcome: AuditOutcome) {
-        let record = AuditRecord.now(action: action, target: target, previous: previous, outcome: outcome,
-                                     environment: environment)
-        do {
-            try log.append(record)
-        } catch {
-            if !warnedAboutLog {
-                warnedAboutLog = true
-                printError("warning: \(error)")
-            }
-        }
+        audited.record(action, target, previous: previous, outcome)
     }
 
     enum Answer { case proceed, declined, noTerminal }
@@ -55,7 +43,7 @@ final class ActionContext {
             writeOut("\n")
             return .declined
         }
-        let answer = line.trimmedSpaces.lowercased()
+        let answer = trimBlanks(line).lowercased()
         return answer == "y" || answer == "yes" ? .proceed : .declined
     }
 
@@ -177,14 +165,10 @@ enum ActionCommands {
         var status = ExitStatus.ok
         for c in targets {
             let label = Sanitize.visible(ContainerActions.shortLabel(c))
-            let target = AuditTarget.container(name: c.name, id: c.id)
-            let previous = ContainerActions.previousState(c)
             do {
-                let outcome = try actions.perform(action, on: c)
-                context.audit(verb, target, previous: previous, .ok(outcome.description))
+                let outcome = try context.audited.container(verb, action, on: c, using: actions)
                 writeOut("\(label): \(outcome)\n")
             } catch {
-                context.audit(verb, target, previous: previous, .failed(error.description))
                 printError("\(label): \(Sanitize.visible(error.description))")
                 status = ExitStatus.failure
             }
@@ -233,7 +217,7 @@ enum ActionCommands {
         let context = ActionContext(options: options)
         let signalName = ProcessSignal.name(signal)
         if options.readOnly {
-            context.audit("signal", .process(pid: pid), previous: nil, .refused(ActionContext.readOnlyMessage))
+            context.audit(AuditedActions.signal, .process(pid: pid), previous: nil, .refused(ActionContext.readOnlyMessage))
             printError("refusing to send \(signalName): \(ActionContext.readOnlyMessage)")
             return ExitStatus.refused
         }
@@ -243,7 +227,7 @@ enum ActionCommands {
             // at once when the PID is no longer it, before anything is asked.
             if let givenStart { try ProcessSignal.verify(pid: pid, startedAt: givenStart, procRoot: options.procRoot) }
         } catch {
-            context.audit("signal", .process(pid: pid), previous: nil, error.isRefusal ? .refused(error.description) : .failed(error.description))
+            context.audit(AuditedActions.signal, .process(pid: pid), previous: nil, error.isRefusal ? .refused(error.description) : .failed(error.description))
             printError(error.description)
             return error.isRefusal ? ExitStatus.refused : ExitStatus.failure
         }
@@ -255,20 +239,17 @@ enum ActionCommands {
         let previous = info?.command
         let who = info.map { "user \($0.user): \(Sanitize.visible($0.command))" } ?? "not visible in \(options.procRoot)"
         if let refusal = refusal(context.confirm("Send \(signalName) to PID \(pid) (\(who))?", yes: yes)) {
-            context.audit("signal", .process(pid: pid), previous: previous, .refused(refusal))
+            context.audit(AuditedActions.signal, .process(pid: pid), previous: previous, .refused(refusal))
             printError(refusal)
             return ExitStatus.refused
         }
         do {
             // The PID must still be the process we described.
-            try ProcessSignal.send(signal, to: pid, ifStartedAt: started, procRoot: options.procRoot)
+            try context.audited.signal(signal, to: pid, startedAt: started, command: previous, procRoot: options.procRoot)
         } catch {
-            context.audit("signal", .process(pid: pid), previous: previous,
-                          error.isRefusal ? .refused(error.description) : .failed(error.description))
             printError(error.description)
             return error.isRefusal ? ExitStatus.refused : ExitStatus.failure
         }
-        context.audit("signal", .process(pid: pid), previous: previous, .ok("sent \(signalName)"))
         writeOut("PID \(pid): sent \(signalName)\n")
         return ExitStatus.ok
     }
@@ -383,7 +364,7 @@ enum ActionCommands {
     private static func setPower(_ options: Options, target: PowerTarget, setting: PowerSetting,
                                  dryRun: Bool, yes: Bool) -> Int32 {
         let context = ActionContext(options: options)
-        let action = "power-set"
+        let action = AuditedActions.powerSet
         let requested: AuditTarget
         switch target {
         case .gpu(let i): requested = .gpu(index: i, uuid: nil)
@@ -448,41 +429,20 @@ enum ActionCommands {
             return ExitStatus.refused
         }
 
-        for (n, c) in changes.enumerated() {
-            let auditTarget = AuditTarget.gpu(index: c.gpu, uuid: c.uuid)
-            do {
-                let result = try control.apply(c)
-                let limit = result.limit.map { PowerFormat.watts($0) } ?? "unknown"
-                let enforced = result.enforced.map { PowerFormat.watts($0) } ?? "unknown"
-                context.audit(action, auditTarget, previous: from(c), .ok("set to \(limit), enforced \(enforced)"))
-                writeOut("\(Sanitize.visible(c.label)): power limit \(from(c)) -> \(limit) (enforced \(enforced))\n")
-            } catch {
-                // What the driver holds now, read back: a failed set changed nothing.
-                let still = control.reading(gpu: c.gpu).powerLimit.map { "; the limit is still \(PowerFormat.watts($0))" } ?? ""
-                context.audit(action, auditTarget, previous: from(c),
-                              error.isRefusal ? .refused(error.description) : .failed(error.description + still))
-                printError(Sanitize.visible(error.description) + still)
-                let rest = changes[(n + 1)...]
-                if !rest.isEmpty {
-                    for r in rest {
-                        context.audit(action, .gpu(index: r.gpu, uuid: r.uuid), previous: from(r),
-                                      .refused("not tried after GPU \(c.gpu) failed"))
-                    }
-                    printError("not tried after that failure: " + rest.map { "GPU \($0.gpu)" }.joined(separator: ", "))
-                }
-                return error.isRefusal ? ExitStatus.refused : ExitStatus.failure
+        let run = context.audited.setPower(changes, on: control)
+        for (c, result) in run.applied {
+            let limit = result.limit.map { PowerFormat.watts($0) } ?? "unknown"
+            let enforced = result.enforced.map { PowerFormat.watts($0) } ?? "unknown"
+            writeOut("\(Sanitize.visible(c.label)): power limit \(from(c)) -> \(limit) (enforced \(enforced))\n")
+        }
+        if let failure = run.failure {
+            let still = failure.stillLimit.map { "; the limit is still \(PowerFormat.watts($0))" } ?? ""
+            printError(Sanitize.visible(failure.error.description) + still)
+            if !run.notTried.isEmpty {
+                printError("not tried after that failure: " + run.notTried.map { "GPU \($0.gpu)" }.joined(separator: ", "))
             }
+            return failure.error.isRefusal ? ExitStatus.refused : ExitStatus.failure
         }
         return ExitStatus.ok
-    }
-}
-
-extension String {
-    /// Without leading and trailing spaces and tabs.
-    var trimmedSpaces: String {
-        var s = Substring(self)
-        while let c = s.first, c == " " || c == "\t" || c == "\r" { s.removeFirst() }
-        while let c = s.last, c == " " || c == "\t" || c == "\r" { s.removeLast() }
-        return String(s)
     }
 }

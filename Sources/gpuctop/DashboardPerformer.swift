@@ -1,6 +1,6 @@
-// Carries out the dashboard's actions with the same Telemetry code as the
-// command line (ContainerActions, ProcessSignal, PowerControl), and logs each
-// to the audit log. Runs on the dashboard's worker thread, one action at a time.
+// Carries out the dashboard's confirmed actions through the same audited use case
+// as the command line (AuditedActions). Runs on the dashboard's worker thread, one
+// action at a time.
 import Actions
 import DockerSocket
 import Model
@@ -8,12 +8,12 @@ import TUI
 
 final class DashboardPerformer: DashboardActionPerformer {
     private let options: Options
-    private let context: ActionContext
+    private let audited: AuditedActions
     private var power: PowerControl?
 
     init(options: Options) {
         self.options = options
-        context = ActionContext(options: options)
+        audited = AuditedActions(environment: Environment.current(), warn: { _ in })
     }
 
     func perform(_ request: ActionRequest) -> String {
@@ -39,15 +39,16 @@ final class DashboardPerformer: DashboardActionPerformer {
             defer { client.close() }
             let actions = ContainerActions(client: client)
             guard let summary = try client.listContainers(all: true).first(where: { $0.id == id }) else {
-                context.audit(verb.rawValue, .container(name: name, id: id), previous: nil, .failed("no such container"))
+                audited.record(verb.rawValue, .container(name: name, id: id), previous: nil, .failed("no such container"))
                 return "\(verb.rawValue) \(name): no such container (it is gone)"
             }
-            let outcome = try actions.perform(action, on: summary)
-            context.audit(verb.rawValue, .container(name: summary.name, id: id),
-                          previous: ContainerActions.previousState(summary), .ok(outcome.description))
+            let outcome = try audited.container(verb.rawValue, action, on: summary, using: actions)
             return "\(name): \(outcome)"
+        } catch let error as ContainerActionError {
+            return "\(verb.rawValue) \(name) failed: \(error)"
         } catch {
-            context.audit(verb.rawValue, .container(name: name, id: id), previous: nil, .failed("\(error)"))
+            // The engine could not be asked: nothing was done, and the log says why.
+            audited.record(verb.rawValue, .container(name: name, id: id), previous: nil, .failed("\(error)"))
             return "\(verb.rawValue) \(name) failed: \(error)"
         }
     }
@@ -55,43 +56,35 @@ final class DashboardPerformer: DashboardActionPerformer {
     /// Sent only while the PID is still the process the question named (its start time).
     private func signal(pid: Int32, _ sig: Int32, _ name: String, command: String, startTicks: UInt64?) -> String {
         do {
-            try ProcessSignal.send(sig, to: pid, ifStartedAt: startTicks, procRoot: options.procRoot)
-            context.audit("signal", .process(pid: pid), previous: command, .ok("sent SIG\(name)"))
+            try audited.signal(sig, to: pid, startedAt: startTicks, command: command, procRoot: options.procRoot)
             return "sent SIG\(name) to \(pid)"
         } catch {
-            context.audit("signal", .process(pid: pid), previous: command,
-                          error.isRefusal ? .refused(error.description) : .failed(error.description))
             return "SIG\(name) to \(pid): \(error)"
         }
     }
 
     private func setPower(_ target: PowerTarget, _ setting: PowerSetting) -> String {
-        let action = setting == .defaultLimit ? "power restore" : "power set"
+        let action = AuditedActions.powerSet
         do {
             if power == nil { power = try PowerControl.open(nvmlPath: options.nvmlPath) }
         } catch {
-            context.audit(action, .argument("\(target)"), previous: nil, .failed(error.description))
+            audited.record(action, .argument("\(target)"), previous: nil, .failed(error.description))
             return "power limit: \(error)"
         }
         guard let control = power else { return "power limit: NVML is not available" }
-        var done: [String] = []
+        let changes: [PowerChange]
         do {
-            for change in try control.plan(target, setting) {
-                let previous = change.previousLimit.map(PowerFormat.watts)
-                do {
-                    let result = try control.apply(change)
-                    let enforced = result.enforced.map(PowerFormat.watts) ?? "unknown"
-                    context.audit(action, .gpu(index: change.gpu, uuid: change.uuid), previous: previous, .ok("enforced \(enforced)"))
-                    done.append("GPU \(change.gpu) \(previous ?? "?") -> \(enforced)")
-                } catch {
-                    context.audit(action, .gpu(index: change.gpu, uuid: change.uuid), previous: previous,
-                                  error.isRefusal ? .refused(error.description) : .failed(error.description))
-                    return (done.isEmpty ? "" : done.joined(separator: ", ") + "; then ") + "GPU \(change.gpu): \(error)"
-                }
-            }
+            changes = try control.plan(target, setting)
         } catch {
-            context.audit(action, .argument("\(target)"), previous: nil, error.isRefusal ? .refused(error.description) : .failed(error.description))
+            audited.record(action, .argument("\(target)"), previous: nil, error.isRefusal ? .refused(error.description) : .failed(error.description))
             return "power limit: \(error)"
+        }
+        let run = audited.setPower(changes, on: control)
+        let done = run.applied.map { c, result in
+            "GPU \(c.gpu) \(c.previousLimit.map(PowerFormat.watts) ?? "?") -> \(result.enforced.map(PowerFormat.watts) ?? "unknown")"
+        }
+        if let failure = run.failure {
+            return (done.isEmpty ? "" : done.joined(separator: ", ") + "; then ") + "GPU \(failure.change.gpu): \(failure.error)"
         }
         return "power limit set: " + done.joined(separator: ", ") + " (until the driver reloads or the machine reboots)"
     }
