@@ -3,7 +3,7 @@
 import CNCurses
 import Glibc
 
-final class CursesScreen {
+final class CursesScreen: ScreenBackend {
     private var previous: Frame?
     private var attributes: [Style: Int32] = [:]
     let unicode: Bool
@@ -153,6 +153,14 @@ final class CursesScreen {
             }
         }
         return (keys, resized)
+    }
+
+    /// Input on the terminal or a wake-up through TerminalGuard's pipe.
+    func waitForInput(milliseconds: Int32) -> Bool {
+        var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: TerminalGuard.wakeRead, events: Int16(POLLIN), revents: 0)]
+        _ = poll(&fds, nfds_t(fds.count), milliseconds)
+        return fds[0].revents & Int16(POLLHUP | POLLERR | POLLNVAL) == 0  // else the terminal went away
     }
 
     /// After a resize, ncurses has new LINES/COLS; redraw everything.

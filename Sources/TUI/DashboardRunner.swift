@@ -46,7 +46,12 @@ public final class DashboardRunner {
             fputs("gpuctop: the dashboard needs a terminal; use 'gpuctop snapshot' in scripts\n", stderr)
             return 2
         }
-        let screen = CursesScreen(forceASCII: config.ascii, noColor: config.noColor)
+        return run(on: CursesScreen(forceASCII: config.ascii, noColor: config.noColor))
+    }
+
+    /// The run loop on any screen; returns when q is pressed, a quit signal comes or
+    /// the input goes away.
+    public func run(on screen: ScreenBackend) -> Int32 {
         var model = DashboardModel(width: screen.size.width, height: screen.size.height,
                                    interval: config.interval, readOnly: config.readOnly, ascii: !screen.unicode)
         model.hostCount = config.hostCount
@@ -79,13 +84,10 @@ public final class DashboardRunner {
         screen.draw(DashboardView.render(model))
         var lastTick = model.now
         while TerminalGuard.quitSignal == 0 {
-            var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: TerminalGuard.wakeRead, events: Int16(POLLIN), revents: 0)]
             // Wake at least once a second so the data age stays true; sooner for a replay step.
             let untilStep = nextReplayStep - MonotonicClock.now()
             let timeout = untilStep < 1 ? Int32(max(0, untilStep) * 1000) : 1000
-            _ = poll(&fds, nfds_t(fds.count), timeout)
-            if fds[0].revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { break }  // the terminal went away
+            if !screen.waitForInput(milliseconds: timeout) { break }  // the terminal went away
             TerminalGuard.drainWake()
             var changed = false
             let (keys, resized) = screen.readKeys()
@@ -110,7 +112,7 @@ public final class DashboardRunner {
                 _ = model.update(.actionFinished(result))
                 changed = true
             }
-            if let replay, now >= nextReplayStep {
+            if let replay, MonotonicClock.now() >= nextReplayStep {
                 if replay.advance() { showReplayPosition(replay, rebuildHistory: false) } else { nextReplayStep = .infinity }
                 changed = true
             }

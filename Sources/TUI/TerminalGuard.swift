@@ -31,6 +31,12 @@ enum TerminalGuard {
         saved.initialize(to: termios())
         savedTermios = saved
         haveTermios = tcgetattr(STDIN_FILENO, saved) == 0
+        makeWakePipe()
+    }
+
+    /// The pipe that wakes the run loop (a snapshot, an action's result, a signal).
+    static func makeWakePipe() {
+        guard wakeRead < 0 else { return }
         var fds: [Int32] = [-1, -1]
         if pipe(&fds) == 0 {
             for fd in fds {
