@@ -53,4 +53,25 @@ public enum Sanitize {
         default: return false
         }
     }
+
+    /// JSON text with format characters and line/paragraph separators written as
+    /// `\uXXXX` escapes (JSONEncoder escapes only the controls): the same data, but a
+    /// terminal that shows `snapshot --json` cannot be made to reorder or hide text.
+    /// Such characters can only occur inside JSON strings, where the escape is valid.
+    public static func jsonEscapingFormatCharacters(_ json: String) -> String {
+        // Controls are left alone: JSONEncoder has escaped those inside strings, and the
+        // ones outside (the newlines of pretty printing) are JSON's own whitespace.
+        let escaped: (Unicode.Scalar) -> Bool = { needsEscape($0) && !isControl($0) }
+        if !json.unicodeScalars.contains(where: escaped) { return json }
+        var out = String.UnicodeScalarView()
+        for scalar in json.unicodeScalars {
+            guard escaped(scalar) else { out.append(scalar); continue }
+            for unit in String(scalar).utf16 {
+                var hex = String(unit, radix: 16)
+                while hex.count < 4 { hex = "0" + hex }
+                out.append(contentsOf: "\\u\(hex)".unicodeScalars)
+            }
+        }
+        return String(out)
+    }
 }

@@ -65,7 +65,8 @@ enum SnapshotCommand: Command {
             let start = MonotonicClock.now()
             let line: [UInt8]
             do {
-                line = Array(try encoder.encode(sampler.sample())) + [UInt8(ascii: "\n")]
+                let json = String(decoding: try encoder.encode(sampler.sample()), as: UTF8.self)
+                line = Array(Sanitize.jsonEscapingFormatCharacters(json).utf8) + [UInt8(ascii: "\n")]
             } catch {
                 printError("cannot encode the snapshot as JSON: \(error)")
                 return ExitStatus.failure
@@ -95,7 +96,7 @@ enum SnapshotCommand: Command {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             do {
                 let data = try encoder.encode(snapshot)
-                writeOut(String(decoding: data, as: UTF8.self) + "\n")
+                writeOut(Sanitize.jsonEscapingFormatCharacters(String(decoding: data, as: UTF8.self)) + "\n")
             } catch {
                 printError("cannot encode the snapshot as JSON: \(error)")
                 return ExitStatus.failure

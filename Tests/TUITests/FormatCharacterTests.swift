@@ -1,6 +1,8 @@
 // Bidi overrides and other format characters (Unicode Cf) and the line and
 // paragraph separators, in text that others control, are shown as <U+XXXX>,
 // never sent raw: a terminal that obeys U+202E shows "gpj.exe" for "exe.jpg".
+import FoundationEssentials
+import Model
 @testable import TUI
 import XCTest
 
@@ -34,6 +36,23 @@ final class FormatCharacterTests: XCTestCase {
         XCTAssertEqual(Sanitize.visible("evil\u{202E}gpj.exe"), "evil<U+202E>gpj.exe")
         XCTAssertEqual(Sanitize.visible("\u{1b}[31m\u{85}"), "^[[31m<U+0085>", "controls as before")
         XCTAssertEqual(Sanitize.visible("naïve 日本 émoji 🙂 x\u{0301}"), "naïve 日本 émoji 🙂 x\u{0301}", "ordinary text untouched")
+    }
+
+    /// JSON keeps the data (a decoder gives back the same string) but holds none raw.
+    func testJSONEscapesThemAndDecodesToTheSameText() throws {
+        var snapshot = Snapshot(time: 1_800_000_000, host: "h")
+        let name = "evil\u{202E}gpj.exe " + Self.hostile.map { String($0) }.joined()
+        snapshot.degraded = [DegradedSource(source: "docker", reason: name)]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted]  // its newlines stay as they are
+        let raw = String(decoding: try encoder.encode(snapshot), as: UTF8.self)
+        XCTAssertTrue(Self.hasRaw(raw), "JSONEncoder alone leaves them raw")
+        let escaped = Sanitize.jsonEscapingFormatCharacters(raw)
+        XCTAssertFalse(Self.hasRaw(escaped), escaped)
+        XCTAssertTrue(escaped.contains("evil\\u202egpj.exe"), escaped)
+        XCTAssertTrue(escaped.contains("\\udb40\\udc01"), "U+E0001 as a surrogate pair: \(escaped)")
+        let back = try JSONDecoder().decode(Snapshot.self, from: Data(escaped.utf8))
+        XCTAssertEqual(back.degraded.first?.reason, name)
     }
 
     func testTextOutputAndDashboardShowThemVisibly() {
