@@ -61,17 +61,16 @@ public final class MetricsServer: @unchecked Sendable {
     private let listenFD: Int32
     private let workerCount: Int
 
-    // Allocated at the end of init, after everything that can throw: a throwing init
-    // does not run deinit, so anything allocated before the throw would leak.
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let cond: UnsafeMutablePointer<pthread_cond_t>
-    // Guarded by mutex:
-    private var queue: [(fd: Int32, accepted: Double)] = []
-    private var stopping = false
-    private var busy = 0
-    private var body: [UInt8] = []
-    private var refreshedAt = 0.0
-    private var threads: [pthread_t] = []
+    /// What the acceptor, the workers, the sampler (publish) and stop share.
+    private struct Shared {
+        var queue: [(fd: Int32, accepted: Double)] = []
+        var stopping = false
+        var busy = 0
+        var body: [UInt8] = []
+        var refreshedAt = 0.0
+        var threads: [pthread_t] = []
+    }
+    private let shared = LockedValue(Shared())
 
     private let upBody = Array(PrometheusText.upFamily(true).utf8)
     private let downBody = Array(PrometheusText.upFamily(false).utf8)
@@ -94,14 +93,14 @@ public final class MetricsServer: @unchecked Sendable {
         defer { freeaddrinfo(list) }
         let fd = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else {
-            throw ServerError(description: "cannot listen on \(address.description): \(String(cString: strerror(errno)))")
+            throw ServerError(description: "cannot listen on \(address.description): \(errnoText(errno))")
         }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         guard bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0, listen(fd, 64) == 0 else {
             let e = errno
             Glibc.close(fd)
-            throw ServerError(description: "cannot listen on \(address.description): \(String(cString: strerror(e)))")
+            throw ServerError(description: "cannot listen on \(address.description): \(errnoText(e))")
         }
         listenFD = fd
         var bound = address
@@ -119,33 +118,19 @@ public final class MetricsServer: @unchecked Sendable {
             }
         }
         self.address = bound
-        mutex = .allocate(capacity: 1)
-        cond = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(cond, nil)
     }
 
     deinit {
         Glibc.close(listenFD)
-        pthread_cond_destroy(cond)
-        pthread_mutex_destroy(mutex)
-        cond.deallocate()
-        mutex.deallocate()
-    }
-
-    private func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body()
     }
 
     /// The body later scrapes serve (without the gpuctop_up family, added per scrape).
     public func publish(_ text: String) {
         let bytes = Array(text.utf8)
         let now = MonotonicClock.now()
-        locked {
-            body = bytes
-            refreshedAt = now
+        shared.withLock {
+            $0.body = bytes
+            $0.refreshedAt = now
         }
     }
 
@@ -155,32 +140,23 @@ public final class MetricsServer: @unchecked Sendable {
         for _ in 0..<workerCount {
             if let t = spawnThread({ [self] in workerLoop() }) { started.append(t) }
         }
-        locked { threads = started }
+        shared.withLock { $0.threads = started }
     }
 
     /// Stops accepting, lets requests in progress finish (up to `grace` seconds), and
     /// closes whatever is still queued.
     public func stop(grace: Double = 2) {
-        let all: [pthread_t] = locked {
-            stopping = true
-            pthread_cond_broadcast(cond)
-            return threads
+        let all: [pthread_t] = shared.update {
+            $0.stopping = true
+            return $0.threads
         }
         // The acceptor polls with a short timeout and then sees `stopping`.
         if let acceptor = all.first { pthread_join(acceptor, nil) }
         shutdown(listenFD, Int32(SHUT_RDWR))
-        let deadline = MonotonicClock.now() + grace
-        pthread_mutex_lock(mutex)
-        while busy > 0 && MonotonicClock.now() < deadline {
-            var ts = timespec()
-            clock_gettime(CLOCK_REALTIME, &ts)
-            ts.tv_nsec += 50_000_000
-            if ts.tv_nsec >= 1_000_000_000 { ts.tv_sec += 1; ts.tv_nsec -= 1_000_000_000 }
-            pthread_cond_timedwait(cond, mutex, &ts)
+        let left = shared.wait(until: { $0.busy == 0 }, deadline: MonotonicClock.now() + grace) { state in
+            defer { state.queue = [] }
+            return state.queue
         }
-        let left = queue
-        queue = []
-        pthread_mutex_unlock(mutex)
         for (fd, _) in left { Glibc.close(fd) }
         for t in all.dropFirst() { pthread_detach(t) }
     }
@@ -188,7 +164,7 @@ public final class MetricsServer: @unchecked Sendable {
     // MARK: - Threads
 
     private func acceptLoop() {
-        while !locked({ stopping }) {
+        while !shared.withLock({ $0.stopping }) {
             var p = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
             let ready = poll(&p, 1, 200)
             if ready <= 0 { continue }
@@ -196,10 +172,9 @@ public final class MetricsServer: @unchecked Sendable {
             if conn < 0 { continue }
             _ = fcntl(conn, F_SETFD, FD_CLOEXEC)
             let now = MonotonicClock.now()
-            let queued: Bool = locked {
-                guard !stopping, queue.count < Self.maxQueued else { return false }
-                queue.append((conn, now))
-                pthread_cond_signal(cond)
+            let queued: Bool = shared.update {
+                guard !$0.stopping, $0.queue.count < Self.maxQueued else { return false }
+                $0.queue.append((conn, now))
                 return true
             }
             if !queued {
@@ -214,20 +189,14 @@ public final class MetricsServer: @unchecked Sendable {
 
     private func workerLoop() {
         while true {
-            pthread_mutex_lock(mutex)
-            while queue.isEmpty && !stopping { pthread_cond_wait(cond, mutex) }
-            if stopping && queue.isEmpty {
-                pthread_mutex_unlock(mutex)
-                return
+            let next: (fd: Int32, accepted: Double)? = shared.wait(until: { !$0.queue.isEmpty || $0.stopping }) { state in
+                guard !state.queue.isEmpty else { return nil }  // stopping, nothing left
+                state.busy += 1
+                return state.queue.removeFirst()
             }
-            let (conn, accepted) = queue.removeFirst()
-            busy += 1
-            pthread_mutex_unlock(mutex)
+            guard let (conn, accepted) = next else { return }
             serve(conn, accepted: accepted)
-            locked {
-                busy -= 1
-                pthread_cond_broadcast(cond)
-            }
+            shared.update { $0.busy -= 1 }
         }
     }
 
@@ -308,7 +277,7 @@ public final class MetricsServer: @unchecked Sendable {
             return Self.response(status: "405 Method Not Allowed", extra: ["Allow: GET"],
                                  body: Array("method not allowed: use GET\n".utf8))
         }
-        let (current, at) = locked { (body, refreshedAt) }
+        let (current, at) = shared.withLock { ($0.body, $0.refreshedAt) }
         let fresh = MonotonicClock.now() - at <= staleAfter
         return Self.response(status: "200 OK", contentType: PrometheusText.contentType,
                              body: (fresh ? upBody : downBody) + current)

@@ -126,12 +126,16 @@ final class ExportJob: @unchecked Sendable {
     let once: Bool
     let mainThread: pthread_t
 
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private let writeLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private var stopped = false      // guarded by mutex
-    private var status: Int32?       // guarded by mutex
-    private var removed = false      // guarded by mutex
+    /// Stop, the exit status the job asks for, and whether the textfile was removed.
+    /// Nobody holds this across I/O.
+    private struct State {
+        var stopped = false
+        var status: Int32?
+        var removed = false
+    }
+    private let state = LockedValue(State())
+    /// Held across every textfile write and the removal, so no write lands after it.
+    private let writeLock = LockedValue(())
 
     init(options: Options, server: MetricsServer?, textfile: Textfile?, once: Bool, mainThread: pthread_t) {
         self.options = options
@@ -139,52 +143,25 @@ final class ExportJob: @unchecked Sendable {
         self.textfile = textfile
         self.once = once
         self.mainThread = mainThread
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(cond, nil)
-        pthread_mutex_init(writeLock, nil)
     }
 
-    deinit {
-        pthread_mutex_destroy(writeLock)
-        pthread_cond_destroy(cond)
-        pthread_mutex_destroy(mutex)
-        writeLock.deallocate()
-        cond.deallocate()
-        mutex.deallocate()
-    }
-
-    private var isStopped: Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return stopped
-    }
+    private var isStopped: Bool { state.withLock { $0.stopped } }
 
     /// The exit status the job asks for (after --once or a failed first write).
-    var finished: Int32? {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return status
-    }
+    var finished: Int32? { state.withLock { $0.status } }
 
     func stop() {
-        pthread_mutex_lock(mutex)
-        stopped = true
-        pthread_cond_broadcast(cond)
-        pthread_mutex_unlock(mutex)
+        state.update { $0.stopped = true }
     }
 
     private func finish(_ code: Int32) {
-        pthread_mutex_lock(mutex)
-        status = code
-        pthread_mutex_unlock(mutex)
+        state.withLock { $0.status = code }
         pthread_kill(mainThread, SIGUSR1)
     }
 
     /// Writes the textfile unless stopped; nil when written or stopped.
     private func writeTextfile(_ textfile: Textfile, _ text: String) -> String? {
-        pthread_mutex_lock(writeLock)
-        defer { pthread_mutex_unlock(writeLock) }
-        return isStopped ? nil : textfile.write(text)
+        writeLock.withLock { _ in isStopped ? nil : textfile.write(text) }
     }
 
     /// After `stop()`: removes the textfile once no write is in progress, on a thread of
@@ -193,42 +170,17 @@ final class ExportJob: @unchecked Sendable {
     func removeTextfile(within seconds: Double) -> Bool {
         guard let textfile else { return true }
         let started = startDetachedThread { [self] in
-            pthread_mutex_lock(writeLock)
-            textfile.remove()
-            pthread_mutex_unlock(writeLock)
-            pthread_mutex_lock(mutex)
-            removed = true
-            pthread_cond_broadcast(cond)
-            pthread_mutex_unlock(mutex)
+            writeLock.withLock { _ in textfile.remove() }
+            state.update { $0.removed = true }
         }
         guard started else { return false }
-        let due = MonotonicClock.now() + seconds
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        while !removed && MonotonicClock.now() < due { timedWait(seconds: min(due - MonotonicClock.now(), 0.1)) }
-        return removed
-    }
-
-    /// One wait on `cond` (mutex held) of at most `seconds`.
-    private func timedWait(seconds: Double) {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        let ns = Int(ts.tv_nsec) + Int(max(seconds, 0) * 1e9)
-        ts.tv_sec += ns / 1_000_000_000
-        ts.tv_nsec = ns % 1_000_000_000
-        pthread_cond_timedwait(cond, mutex, &ts)
+        return state.wait(until: { $0.removed }, deadline: MonotonicClock.now() + seconds)
     }
 
     /// Sleeps until the monotonic time `due`; false when stopped first.
     private func wait(until due: Double) -> Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        while !stopped {
-            let left = due - MonotonicClock.now()
-            if left <= 0 { return true }
-            timedWait(seconds: min(left, 1))
-        }
-        return false
+        state.wait(until: { $0.stopped }, deadline: due)
+        return !isStopped
     }
 
     func run() {
@@ -256,18 +208,10 @@ final class ExportJob: @unchecked Sendable {
         if let textfile {
             writeOut("writing \(textfile.path) every \(ExportCommand.formatSeconds(interval)) s\n")
         }
-        var tick = 0
+        var schedule = PeriodicSchedule(interval: interval, start: start)
         var lastProblem: String?
         while true {
-            // Next tick on the schedule; skip ticks that sampling overran.
-            tick += 1
-            let now = MonotonicClock.now()
-            var due = start + Double(tick) * interval
-            if due < now {
-                tick = Int(((now - start) / interval).rounded(.up))
-                due = start + Double(tick) * interval
-            }
-            guard wait(until: due) else { return }
+            guard wait(until: schedule.next()) else { return }
             body = PrometheusText.render(sampler.sample(), up: nil, version: gpuctopVersion)
             server?.publish(body)
             if let textfile {

@@ -63,7 +63,7 @@ enum RecordCommand: Command {
 
         let interval = options.interval
         let deadline = duration.map { start + $0 }
-        var tick = 0
+        var schedule = PeriodicSchedule(interval: interval, start: start)
         var lastProblem: String?
         while true {
             do {
@@ -75,14 +75,7 @@ enum RecordCommand: Command {
                 if text != lastProblem { printError("warning: \(text); still recording") }
                 lastProblem = text
             }
-            // Next tick on the schedule; skip ticks that sampling overran.
-            tick += 1
-            let now = MonotonicClock.now()
-            var due = start + Double(tick) * interval
-            if due < now {
-                tick = Int(((now - start) / interval).rounded(.up))
-                due = start + Double(tick) * interval
-            }
+            let due = schedule.next()
             if let deadline, due >= deadline {
                 _ = waitForSignal(stopSignals, until: deadline)
                 break
