@@ -7,59 +7,6 @@ import Foundation
 import XCTest
 import TestSupport
 
-/// A long-running process whose output goes to a file (no pipe for anyone to hold).
-final class Daemon {
-    let process = Process()
-    let logPath: String
-    var pid: Int32 { process.processIdentifier }
-
-    init(_ arguments: [String], environment: [String: String] = [:], log: String) throws {
-        logPath = log
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        try? handle.close()
-    }
-
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
-
-    /// Waits up to `timeout` s for the process to exit; its status, or nil if it still runs.
-    func waitExit(timeout: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { return nil }
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
-
-    /// Polls the log until `predicate` finds what it wants, or fails after `timeout` s.
-    func waitForLog<T>(_ what: String, timeout: Double = 30, _ predicate: (String) -> T?) throws -> T {
-        let deadline = Date().addingTimeInterval(timeout)
-        repeat {
-            if let found = predicate(log) { return found }
-            if !process.isRunning { break }
-            usleep(50_000)
-        } while Date() < deadline
-        throw TestFailure("no \(what) within \(timeout) s; log:\n\(log)")
-    }
-
-    /// SIGTERM, then SIGKILL after 5 s.
-    func stop() {
-        guard process.isRunning else { return }
-        kill(pid, SIGTERM)
-        if waitExit(timeout: 5) == nil {
-            kill(pid, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
-}
-
 /// Raw HTTP over a loopback TCP socket.
 enum RawHTTP {
     static func connect(port: UInt16) throws -> Int32 {
@@ -135,21 +82,6 @@ enum RawHTTP {
     }
 
     /// A port nobody listens on now (bound to port 0, then closed).
-    static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard ok else { throw TestFailure("cannot find a free port: errno \(errno)") }
-        return UInt16(bigEndian: addr.sin_port)
-    }
 }
 
 final class ExportCommandTests: XCTestCase {
@@ -183,40 +115,11 @@ final class ExportCommandTests: XCTestCase {
 
     /// One H200 at 300 W; `processes` are `process` lines.
     static func scenario(_ processes: [String]) -> String {
-        """
-        driver 580.95.05
-        cuda 13000
-        gpu
-        name NVIDIA H200
-        uuid \(uuid0)
-        pci 00000000:19:00.0
-        util 42
-        mem_util 17
-        memory_total 150754820096
-        memory_reserved 617611264
-        memory_used 25769803776
-        temperature 44
-        clock_sm 1980
-        clock_mem 3201
-        pstate 0
-        power 300000
-        power_limit 700000
-        power_default 700000
-        power_min 200000
-        power_max 700000
-        energy 123456789 1000
-        encoder 0
-        decoder 0
-        mig 0 0
-        gpu
-        name NVIDIA H100 80GB HBM3
-        uuid GPU-e1000000-0000-0000-0000-000000000000
-        memory_total 85520809984
-        memory_used 1000
-        mig 1 1
-        mig_device slot=0 gi=1 ci=0 slices=1 ci_slices=1 sms=16 memory=10737418240 used=104857600 uuid=MIG-e1 name=NVIDIA H100 80GB HBM3 MIG 1g.10gb
-
-        """.replacingOccurrences(of: "mig 0 0\n", with: "mig 0 0\n" + processes.map { "process \($0)\n" }.joined())
+        "driver 580.95.05\ncuda 13000\n"
+            + Scenarios.h200(uuid: uuid0, ["fan": "", "power": "300000", "energy": "123456789 1000",
+                                           "persistence": "", "compute_mode": ""])
+            + processes.map { "process \($0)\n" }.joined()
+            + Scenarios.h100MIG(uuid: "GPU-e1000000-0000-0000-0000-000000000000", migUUID: "MIG-e1") + "\n"
     }
 
     /// The fake NVML and the scenario as gpuctop arguments and environment.
@@ -250,10 +153,6 @@ final class ExportCommandTests: XCTestCase {
 
     func testPrometheusScrapesGPUAndContainerSeries() throws {
         let dockerHost = try Docker.host()
-        let prometheus = "/usr/bin/prometheus"
-        guard FileManager.default.isExecutableFile(atPath: prometheus) else {
-            throw TestFailure("\(prometheus) is missing: scripts/test.sh installs the prometheus package")
-        }
         // A container with a GPU process, whose compose service label needs escaping;
         // an idle allocation (a /dev/nvidiaN device node, as in ContainerJoinTests); a host process.
         let suffix = UUID().uuidString.prefix(8).lowercased()
@@ -283,25 +182,8 @@ final class ExportCommandTests: XCTestCase {
         XCTAssertEqual(try PromtoolVerdict.check(file: scrapeFile.path), [])
 
         // A real Prometheus scraping it every second, storage and config of its own.
-        let dir = directory("prometheus")
-        let config = """
-        global:
-          scrape_interval: 1s
-          scrape_timeout: 1s
-        scrape_configs:
-          - job_name: gpuctop
-            static_configs:
-              - targets: ['127.0.0.1:\(port)']
-
-        """
-        try config.write(to: dir.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
-        let check = try Run.command(["/usr/bin/promtool", "check", "config", dir.appendingPathComponent("prometheus.yml").path])
-        XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
-        let webPort = try RawHTTP.freePort()
         let started = Date()
-        let prom = try Daemon([prometheus, "--config.file=\(dir.path)/prometheus.yml", "--storage.tsdb.path=\(dir.path)/data",
-                               "--web.listen-address=127.0.0.1:\(webPort)"],
-                              log: dir.appendingPathComponent("prometheus.log").path)
+        let (prom, webPort) = try Daemon.prometheus(scraping: port, in: directory("prometheus"))
         daemons.append(prom)
         let api = "http://127.0.0.1:\(webPort)/api/v1/query"
 
@@ -395,7 +277,7 @@ final class ExportCommandTests: XCTestCase {
         while Date() < deadline, stat(file, &st) == 0, st.st_ino == firstInode { usleep(50_000) }
         XCTAssertNotEqual(st.st_ino, firstInode, "the file was not replaced within 10 s")
 
-        let port = try RawHTTP.freePort()
+        let port = try Loopback.freePort()
         let node = try Daemon([exporterPath, "--collector.disable-defaults", "--collector.textfile",
                                "--collector.textfile.directory=\(dir.path)", "--web.listen-address=127.0.0.1:\(port)"],
                               log: directory("node-log").appendingPathComponent("log").path)

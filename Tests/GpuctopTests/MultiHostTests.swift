@@ -9,130 +9,6 @@ import Support
 import TestSupport
 import XCTest
 
-/// A private sshd on 127.0.0.1:port, run with `-D -e -f CONFIG`.
-final class TestSSHD {
-    let port: Int
-    let config: String
-    let log: String
-    private(set) var pid: pid_t = 0
-
-    init(dir: URL, name: String, port: Int, authorizedKeys: String, environment: [String: String]) throws {
-        self.port = port
-        let hostKey = dir.appendingPathComponent("\(name)-hostkey").path
-        let r = try Run.command(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey])
-        guard r.status == 0 else { throw TestFailure("ssh-keygen: \(r.stderr)") }
-        config = dir.appendingPathComponent("\(name)-sshd_config").path
-        log = dir.appendingPathComponent("\(name)-sshd.log").path
-        let setEnv = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        try """
-        Port \(port)
-        ListenAddress 127.0.0.1
-        HostKey \(hostKey)
-        PidFile none
-        PermitRootLogin prohibit-password
-        PubkeyAuthentication yes
-        PasswordAuthentication no
-        KbdInteractiveAuthentication no
-        AuthorizedKeysFile \(authorizedKeys)
-        UsePAM no
-        StrictModes no
-        SetEnv \(setEnv)
-
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-    }
-
-    func start() throws {
-        // sshd refuses to start without its privilege separation directory.
-        try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
-        pid = try TestSSHD.spawnDaemon(["/usr/sbin/sshd", "-D", "-e", "-f", config], log: log)
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
-            if TestSSHD.canConnect(port) { return }
-            usleep(50_000)
-        }
-        throw TestFailure("sshd on port \(port) did not listen: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
-    }
-
-    /// Kills sshd and every session it started (the per-connection sshd, the shell, the remote gpuctop).
-    func stop() {
-        guard pid > 0 else { return }
-        for p in TestSSHD.descendants(of: pid) { kill(p, SIGKILL) }
-        kill(pid, SIGKILL)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        pid = 0
-    }
-
-    /// Starts a daemon with every descriptor above 2 closed (not with Foundation's
-    /// Process: a daemon holding the sockets it hands children would keep other
-    /// Child processes from ever being seen to exit; see Run.leavingDaemons).
-    static func spawnDaemon(_ arguments: [String], log: String) throws -> pid_t {
-        let closeAndRun = #"for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$0" "$@""#
-        let argv0 = ["/bin/bash", "-c", closeAndRun] + arguments
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv: [UnsafeMutablePointer<CChar>?] = argv0.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv0[0], &actions, nil, argv, environ)
-        guard rc == 0 else { throw TestFailure("posix_spawn \(arguments[0]): \(rc)") }
-        return pid
-    }
-
-    static func descendants(of root: Int32) -> [Int32] {
-        var parent: [Int32: Int32] = [:]
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = Int32(entry),
-                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { continue }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            if fields.count > 1, let ppid = Int32(fields[1]) { parent[pid] = ppid }
-        }
-        var result: [Int32] = []
-        var frontier: Set<Int32> = [root]
-        while !frontier.isEmpty {
-            let next = parent.filter { frontier.contains($0.value) }.map(\.key)
-            result += next
-            frontier = Set(next)
-        }
-        return result
-    }
-
-    static func canConnect(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
-
-    /// A loopback port that was free a moment ago.
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-}
-
 /// Two loopback "hosts", gpu1 and gpu2, reached through an ssh config of their own.
 final class TwoHosts {
     let dir = TestEnv.temporaryDirectory("multihost")
@@ -159,7 +35,7 @@ final class TwoHosts {
             var env = ["FAKE_NVML_SCENARIO": try FakeNVML.scenario(scenario), "GPUCTOP_NVML": lib,
                        "XDG_STATE_HOME": state.path]
             if let dockerHost { env["DOCKER_HOST"] = dockerHost }
-            let sshd = try TestSSHD(dir: dir, name: name, port: TestSSHD.freePort(), authorizedKeys: authorized, environment: env)
+            let sshd = try TestSSHD(dir: dir, name: name, port: Int(try Loopback.freePort()), authorizedKeys: authorized, environment: env)
             sshds.append(sshd)
             config += "Host \(name)\n  HostName 127.0.0.1\n  Port \(sshd.port)\n"
         }

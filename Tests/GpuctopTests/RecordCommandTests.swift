@@ -25,35 +25,14 @@ final class RecordCommandTests: XCTestCase {
 
     /// Values cycle from call to call, so consecutive records differ.
     func scenario(pids: [Int32]) -> String {
-        let text = """
-        driver 580.95.05
-        cuda 12080
-        gpu
-        name NVIDIA H200
-        uuid GPU-aaaaaaaa-0000-0000-0000-000000000000
-        pci 00000000:19:00.0
-        util 10 20 30 40 50 60 70
-        mem_util 17
-        memory_total 150754820096
-        memory_used 25769803776 26843545600
-        temperature 44 45
-        clock_sm 1980
-        clock_mem 3201
-        power 250000 260000 270000
-        power_limit 700000
-        power_min 200000
-        power_max 700000
-        energy 123456789 250
-        gpu
-        name NVIDIA H100 80GB HBM3
-        uuid GPU-bbbbbbbb-0000-0000-0000-000000000000
-        memory_total 85520809984
-        memory_used 1000
-        power 90000
-        mig 1 1
-        mig_device slot=0 gi=1 ci=0 slices=1 ci_slices=1 sms=16 memory=10737418240 used=104857600 uuid=MIG-1111 name=NVIDIA H100 80GB HBM3 MIG 1g.10gb
-        """
-        return text + Scenarios.computeProcesses(pids: pids) + "\n"
+        let text = "driver 580.95.05\ncuda 12080\n"
+            + Scenarios.h200(["util": "10 20 30 40 50 60 70", "memory_reserved": "", "memory_used": "25769803776 26843545600",
+                              "temperature": "44 45", "fan": "", "pstate": "", "power": "250000 260000 270000",
+                              "power_default": "", "energy": "123456789 250", "persistence": "", "compute_mode": "",
+                              "encoder": "", "decoder": "", "mig": ""])
+            + Scenarios.h100MIG(["power": "90000"])
+
+        return String(text.dropLast()) + Scenarios.computeProcesses(pids: pids) + "\n"
     }
 
     /// Environment and arguments for a run against a private fake NVML.

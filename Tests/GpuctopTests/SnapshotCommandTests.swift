@@ -12,48 +12,11 @@ final class SnapshotCommandTests: XCTestCase {
     }
 
     func scenario(pids: [Int32]) -> String {
-        let text = """
-        driver 580.95.05
-        cuda 12080
-        gpu
-        name NVIDIA H200
-        uuid GPU-aaaaaaaa-0000-0000-0000-000000000000
-        pci 00000000:19:00.0
-        util 42
-        mem_util 17
-        memory_total 150754820096
-        memory_reserved 617611264
-        memory_used 25769803776
-        temperature 44
-        fan 0
-        clock_sm 1980
-        clock_mem 3201
-        pstate 0
-        power 250000
-        power_limit 700000
-        power_default 700000
-        power_min 200000
-        power_max 700000
-        energy 123456789
-        persistence 1
-        compute_mode 0
-        encoder 0
-        decoder 0
-        mig 0 0
-        gpu
-        name NVIDIA H100 80GB HBM3
-        uuid GPU-bbbbbbbb-0000-0000-0000-000000000000
-        pci 00000000:2A:00.0
-        memory_total 85520809984
-        memory_used 1000
-        power 90000
-        power_limit 350000
-        power_min 200000
-        power_max 700000
-        mig 1 1
-        mig_device slot=0 gi=1 ci=0 slices=1 ci_slices=1 sms=16 memory=10737418240 used=104857600 uuid=MIG-1111 name=NVIDIA H100 80GB HBM3 MIG 1g.10gb
-        """
-        return text + Scenarios.computeProcesses(pids: pids) + "\n"
+        let text = "driver 580.95.05\ncuda 12080\n" + Scenarios.h200()
+            + Scenarios.h100MIG(["pci": "00000000:2A:00.0", "power": "90000", "power_limit": "350000",
+                                 "power_min": "200000", "power_max": "700000"])
+
+        return String(text.dropLast()) + Scenarios.computeProcesses(pids: pids) + "\n"
     }
 
     func run(_ args: [String], scenario: String, extraEnv: [String: String] = [:]) throws -> RunResult {

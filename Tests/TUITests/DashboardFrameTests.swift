@@ -11,27 +11,12 @@ final class DashboardFrameTests: XCTestCase {
     var children: [Child] = []
     override func tearDown() { children.forEach { $0.stop() }; children = [] }
 
-    static let gpuBlock = """
-    gpu
-    name NVIDIA H200
-    uuid GPU-%d
-    util 45
-    mem_util 10
-    memory_total 150754820096
-    memory_used 25769803776
-    temperature 41
-    fan 30
-    clock_sm 1980
-    clock_mem 3201
-    pstate 0
-    power 250000
-    power_limit 700000
-    power_default 700000
-    power_min 200000
-    power_max 700000
-    mig 0 0
-
-    """
+    /// GPU `index` of the frame tests: 45 % busy, 41 C, fan 30 %.
+    static func gpuBlock(_ index: Int) -> String {
+        Scenarios.h200(uuid: "GPU-\(index)", ["pci": "", "util": "45", "mem_util": "10", "memory_reserved": "",
+                                              "temperature": "41", "fan": "30", "energy": "", "persistence": "",
+                                              "compute_mode": "", "encoder": "", "decoder": ""]) + "\n"
+    }
 
     func sample(_ scenario: String) throws -> Snapshot {
         let lib = try FakeNVML.privateCopy()
@@ -58,7 +43,7 @@ final class DashboardFrameTests: XCTestCase {
     func testOneGPUAtEverySize() throws {
         children = [try Child(["/bin/sleep", "60"])]
         let pid = children[0].pid
-        let s = try sample("driver 580.95.05\ncuda 13000\n" + String(format: Self.gpuBlock, 0)
+        let s = try sample("driver 580.95.05\ncuda 13000\n" + Self.gpuBlock(0)
                            + "process compute pid=\(pid) mem=5368709120 sm=77\n")
         for (w, h) in [(200, 50), (80, 24), (40, 10)] {
             let f = DashboardView.render(model(s, w, h))
@@ -88,7 +73,7 @@ final class DashboardFrameTests: XCTestCase {
     }
 
     func testTooSmallSaysSoInsteadOfGarbage() throws {
-        let s = try sample(String(format: Self.gpuBlock, 0))
+        let s = try sample(Self.gpuBlock(0))
         for (w, h) in [(39, 24), (80, 9), (1, 1), (0, 0)] {
             let f = DashboardView.render(model(s, w, h))
             assertFits(f)
@@ -98,7 +83,7 @@ final class DashboardFrameTests: XCTestCase {
 
     func testEightGPUs() throws {
         var scenario = ""
-        for i in 0..<8 { scenario += String(format: Self.gpuBlock, i) }
+        for i in 0..<8 { scenario += Self.gpuBlock(i) }
         let s = try sample(scenario)
         XCTAssertEqual(s.gpus.count, 8)
         let big = DashboardView.render(model(s, 200, 50)).text
@@ -140,7 +125,7 @@ final class DashboardFrameTests: XCTestCase {
     }
 
     func testLostGPUAndNoDriver() throws {
-        let s = try sample(String(format: Self.gpuBlock, 0) + String(format: Self.gpuBlock, 1) + "lost_after 0\n")
+        let s = try sample(Self.gpuBlock(0) + Self.gpuBlock(1) + "lost_after 0\n")
         let text = DashboardView.render(model(s, 200, 50)).text
         let lostLine = try XCTUnwrap(text.split(separator: "\n").first { $0.hasPrefix(" 1 ") }, text)
         XCTAssertTrue(lostLine.contains("LOST"), String(lostLine))

@@ -8,57 +8,6 @@ import Telemetry
 import TestSupport
 import XCTest
 
-/// A dockerd (and containerd) of our own, in a directory of our own: stopping it disturbs nobody.
-final class PrivateDockerd: @unchecked Sendable {
-    let directory: String
-    var host: String { "unix://\(directory)/docker.sock" }
-    var socketPath: String { "\(directory)/docker.sock" }
-
-    init() throws {
-        directory = "/tmp/gpuctop-cat-\(UUID().uuidString.prefix(8).lowercased())"
-        try start()
-    }
-
-    /// Runs scripts/test-dockerd.sh VERB for our directory; returns (exit status, output).
-    private func script(_ verb: String, timeout: Double = 60) throws -> (status: Int32, output: String) {
-        try Run.leavingDaemons([TestEnv.repoRoot.appendingPathComponent("scripts/test-dockerd.sh").path, verb],
-                               environment: ["GPUCTOP_TEST_DOCKER_DIR": directory], timeout: timeout)
-    }
-
-    /// Starts dockerd (reusing our containerd when it runs); returns when it answers.
-    func start() throws {
-        let r = try script("start")
-        guard r.status == 0 else { throw TestFailure("starting the private dockerd failed: \(r.output)") }
-    }
-
-    /// Removes containers, stops dockerd and containerd, deletes the directory.
-    func stop() { _ = try? script("stop") }
-
-    /// SIGKILL to dockerd, as a crash or the OOM killer does it: the socket file stays behind,
-    /// containers keep running under containerd, and nothing tells the event stream's readers why.
-    func crash() throws {
-        let text = try String(contentsOfFile: "\(directory)/dockerd.run.pid", encoding: .utf8)
-        guard let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw TestFailure("no dockerd pid in \(directory)")
-        }
-        kill(pid, SIGKILL)
-        let deadline = Date().addingTimeInterval(10)
-        // Until init has reaped it too: the script takes a zombie named dockerd for a live one.
-        while Date() < deadline {
-            if kill(pid, 0) != 0 && errno == ESRCH { return }
-            usleep(20_000)
-        }
-        throw TestFailure("dockerd \(pid) did not die")
-    }
-
-    @discardableResult
-    func docker(_ args: [String]) throws -> String {
-        let r = try Run.command(["/usr/bin/env", "docker", "-H", host] + args, timeout: 60)
-        guard r.status == 0 else { throw TestFailure("docker \(args.joined(separator: " ")) failed: \(r.stderr)") }
-        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-}
-
 final class ContainerCatalogTests: XCTestCase {
     nonisolated(unsafe) private static var privateDaemon: PrivateDockerd?
     nonisolated(unsafe) private static var privateDaemonError: Error?

@@ -32,4 +32,41 @@ public enum Scenarios {
         }
         return text
     }
+
+    /// The H200 most tests sample: every field the fake NVML knows, with these values
+    /// unless `values` says otherwise (a value of "" leaves the key out). Lines end with
+    /// a newline.
+    public static func h200(uuid: String = "GPU-aaaaaaaa-0000-0000-0000-000000000000",
+                            _ values: KeyValuePairs<String, String> = [:]) -> String {
+        gpuBlock(name: "NVIDIA H200", uuid: uuid, h200Values, values)
+    }
+
+    /// An H100 in MIG mode with one 1g.10gb instance.
+    public static func h100MIG(uuid: String = "GPU-bbbbbbbb-0000-0000-0000-000000000000", migUUID: String = "MIG-1111",
+                               _ values: KeyValuePairs<String, String> = [:]) -> String {
+        gpuBlock(name: "NVIDIA H100 80GB HBM3", uuid: uuid, [
+            ("memory_total", "85520809984"), ("memory_used", "1000"), ("mig", "1 1"),
+            ("mig_device", "slot=0 gi=1 ci=0 slices=1 ci_slices=1 sms=16 memory=10737418240 used=104857600 uuid=\(migUUID) name=NVIDIA H100 80GB HBM3 MIG 1g.10gb"),
+        ], values)
+    }
+
+    static let h200Values: [(String, String)] = [
+        ("pci", "00000000:19:00.0"), ("util", "42"), ("mem_util", "17"), ("memory_total", "150754820096"),
+        ("memory_reserved", "617611264"), ("memory_used", "25769803776"), ("temperature", "44"), ("fan", "0"),
+        ("clock_sm", "1980"), ("clock_mem", "3201"), ("pstate", "0"), ("power", "250000"), ("power_limit", "700000"),
+        ("power_default", "700000"), ("power_min", "200000"), ("power_max", "700000"), ("energy", "123456789"),
+        ("persistence", "1"), ("compute_mode", "0"), ("encoder", "0"), ("decoder", "0"), ("mig", "0 0"),
+    ]
+
+    static func gpuBlock(name: String, uuid: String, _ base: [(String, String)],
+                         _ values: KeyValuePairs<String, String>) -> String {
+        var lines = ["gpu", "name \(name)", "uuid \(uuid)"]
+        var keys = base.map(\.0)
+        for (k, _) in values where !keys.contains(k) { keys.append(k) }
+        for key in keys {
+            let value = values.first { $0.key == key }?.value ?? base.first { $0.0 == key }?.1 ?? ""
+            if !value.isEmpty { lines.append("\(key) \(value)") }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
 }

@@ -169,21 +169,7 @@ extension Run {
                                       timeout: Double = 60) throws -> (status: Int32, output: String) {
         let log = "/tmp/gpuctop-spawn-\(UUID().uuidString.prefix(8)).log"
         defer { unlink(log) }
-        let closeAndRun = #"for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$0" "$@""#
-        let argv0 = ["/bin/bash", "-c", closeAndRun] + arguments
-        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv: [UnsafeMutablePointer<CChar>?] = argv0.map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv0[0], &actions, nil, argv, envp)
-        guard spawned == 0 else { throw TestFailure("posix_spawn \(arguments[0]): \(spawned)") }
+        let pid = try detached(arguments, environment: environment, log: log, truncate: true)
         var status: Int32 = 0
         let deadline = Date().addingTimeInterval(timeout)
         while waitpid(pid, &status, WNOHANG) == 0 {
@@ -197,5 +183,31 @@ extension Run {
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         let exited = status & 0x7f == 0
         return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), output)
+    }
+}
+
+extension Run {
+    /// Starts `arguments` with every descriptor above 2 closed, stdin from /dev/null and
+    /// stdout and stderr to `log`; returns its pid (reap it with waitpid).
+    /// Not with Foundation's Process: a daemon holding the sockets Process hands its
+    /// children would keep other children from ever being seen to exit.
+    public static func detached(_ arguments: [String], environment: [String: String] = [:], log: String,
+                                truncate: Bool = false) throws -> pid_t {
+        let closeAndRun = #"for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$0" "$@""#
+        let argv0 = ["/bin/bash", "-c", closeAndRun] + arguments
+        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | (truncate ? O_TRUNC : O_APPEND), 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv: [UnsafeMutablePointer<CChar>?] = argv0.map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, argv0[0], &actions, nil, argv, envp)
+        guard spawned == 0 else { throw TestFailure("posix_spawn \(arguments[0]): \(spawned)") }
+        return pid
     }
 }
