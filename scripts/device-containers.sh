@@ -48,6 +48,7 @@
 set -u
 set -o pipefail
 cd "$(dirname "$0")/.." || exit 2
+. scripts/containerd-config.sh
 REPO=$(pwd)
 
 DURATION=${DURATION:-180}
@@ -263,8 +264,7 @@ wait_for() { # wait_for NAME PIDFILE SECONDS COMMAND...
 }
 
 start_containerd() {
-    mkdir -p "$DIR/containerd" "$DIR/containerd-root" "$DIR/containerd-state"
-    cat >"$DIR/containerd.toml" <<EOF
+    write_containerd_config "$DIR" "$CTR_SOCK"
 version = 2
 root = "$DIR/containerd-root"
 state = "$DIR/containerd-state"

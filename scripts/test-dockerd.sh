@@ -18,6 +18,7 @@
 # - The image is built without a registry: a rootfs holding busybox-static, imported as a tarball.
 # - Needs root (dockerd does).
 set -euo pipefail
+. "$(dirname "$0")/containerd-config.sh"
 
 DIR="${GPUCTOP_TEST_DOCKER_DIR:-/tmp/gpuctop-test-docker}"
 SOCK="$DIR/docker.sock"
@@ -70,10 +71,7 @@ wait_for() { # wait_for NAME LOGFILE PIDFILE COMMAND...: bounded wait, clear err
 
 start_containerd() {
     alive "$CTR_PIDFILE" containerd && [ -S "$CTR_SOCK" ] && return 0
-    mkdir -p "$DIR/containerd" "$DIR/containerd-root" "$DIR/containerd-state"
-    # Our own config, never /etc/containerd/config.toml: no CRI plugin, no TCP listeners,
-    # nothing under /opt or /var/lib/containerd.
-    cat >"$DIR/containerd.toml" <<EOF
+    write_containerd_config "$DIR" "$CTR_SOCK"
 version = 2
 root = "$DIR/containerd-root"
 state = "$DIR/containerd-state"
