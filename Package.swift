@@ -49,6 +49,7 @@ let package = Package(
         // dockerd, sshd and Prometheus.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Model", "Support", "TestSupport"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Telemetry", "Model", "TUI", "Support", "TestSupport"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Model", "TUI", "Support", "TestSupport"]),

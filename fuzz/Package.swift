@@ -22,7 +22,8 @@ let package = Package(
         .package(name: "gpuctop", path: ".."),
     ],
     targets: [
-        .executableTarget(name: "FuzzCgroup", dependencies: [.product(name: "Telemetry", package: "gpuctop")]),
+        .executableTarget(name: "FuzzCgroup", dependencies: [.product(name: "Telemetry", package: "gpuctop"),
+                                                             .product(name: "Model", package: "gpuctop")]),
         .executableTarget(name: "FuzzHTTP", dependencies: [.product(name: "DockerSocket", package: "gpuctop")]),
         .executableTarget(name: "FuzzDockerJSON", dependencies: [.product(name: "DockerSocket", package: "gpuctop")]),
         .executableTarget(name: "FuzzRecording", dependencies: [.product(name: "Recording", package: "gpuctop"),

@@ -190,8 +190,14 @@ public struct AuditLog: Sendable {
     public func append(line: String) throws(AuditLogError) {
         let directory = Self.parent(path)
         try Self.makeDirectories(directory, reportAs: path)
-        if geteuid() == 0 { try Self.checkOwnedByRoot(directory, reportAs: path) }
-        let fd = try openRegularFile()
+        // As root, the file is opened in the directory that was checked (its resolved path),
+        // not through the path again: a link swapped after the check cannot redirect it.
+        var target = path
+        if geteuid() == 0 {
+            let checked = try Self.checkOwnedByRoot(directory, reportAs: path)
+            target = Self.join(checked, String(path.split(separator: "/").last ?? "actions.log"))
+        }
+        let fd = try openRegularFile(target)
         defer { close(fd) }
         let bytes = Array((line + "\n").utf8)
         while true {
@@ -207,9 +213,9 @@ public struct AuditLog: Sendable {
     /// Opens the log for appending: no link followed (ELOOP), no wait for a FIFO's reader
     /// (ENXIO), and nothing but a regular file accepted (a FIFO with a reader, a device).
     /// O_NONBLOCK is cleared afterwards, so that a full disk is an error, not EAGAIN.
-    func openRegularFile() throws(AuditLogError) -> Int32 {
+    func openRegularFile(_ target: String? = nil) throws(AuditLogError) -> Int32 {
         let flags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY
-        let fd = open(path, flags, 0o600)
+        let fd = open(target ?? path, flags, 0o600)
         guard fd >= 0 else {
             let e = errno
             switch e {
@@ -243,7 +249,9 @@ public struct AuditLog: Sendable {
     /// Root's log: every directory from / down to `directory` (links resolved) is owned by
     /// root and not writable by group or others unless sticky. Else whoever can write one of
     /// them could replace what lies below with a link to any file root then appends to.
-    static func checkOwnedByRoot(_ directory: String, reportAs logPath: String) throws(AuditLogError) {
+    /// The directory's resolved path, once every component of it is root's alone.
+    @discardableResult
+    static func checkOwnedByRoot(_ directory: String, reportAs logPath: String) throws(AuditLogError) -> String {
         guard let resolved = realpath(directory, nil) else {
             throw AuditLogError(path: logPath, operation: "realpath \(directory)", errno: errno)
         }
@@ -260,6 +268,7 @@ public struct AuditLog: Sendable {
                 throw AuditLogError(path: logPath, operation: "check", errno: EPERM, reason: "\(prefix) \(problem)")
             }
         }
+        return real
     }
 
     /// Why root must not trust this directory, if it must not.

@@ -359,7 +359,11 @@ public final class RemoteHosts: Sendable {
                 var fds = [pollfd(fd: child.stderr, events: Int16(POLLIN), revents: 0)]
                 guard Glibc.poll(&fds, 1, 100) > 0 else { continue }
                 let n = read(child.stderr, &chunk, chunk.count)
-                if n <= 0 { errOpen = false } else { errText.append(contentsOf: chunk[0..<n]) }
+                if n <= 0 { errOpen = false } else {
+                    errText.append(contentsOf: chunk[0..<n])
+                    // The same bound as while reading: a host that floods stderr costs 8 KiB.
+                    if errText.count > 8192 { errText.removeFirst(errText.count - 8192) }
+                }
             }
             let status = timeoutReason == nil ? waitBriefly(child) : child.terminate(grace: 0.5)
             child.closePipes()

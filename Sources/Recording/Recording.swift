@@ -278,7 +278,8 @@ public final class RecordingReader {
         try self.init(input: RecordingInput(bytes: bytes), path: path)
     }
 
-    private init(input: RecordingInput, path: String) throws(RecordingError) {
+    /// `rowBudget` replaces `rowBudget(fileBytes:)` (tests: the budget with small files).
+    init(input: RecordingInput, path: String, rowBudget: ((Int) -> Int)? = nil) throws(RecordingError) {
         self.path = path
         let magic = RecordingFile.magic
         let start = try Self.available(input, path: path, from: 0, wanted: magic.count)
@@ -341,6 +342,7 @@ public final class RecordingReader {
         var lastKeyframe = -1
         var ended = false
         var stop: RecordingStop?
+        var decodedRows = 0
         let recordName = { (n: Int) in n == 1 ? "1 record" : "\(n) records" }
         while stop == nil {
             let n = times.count
@@ -410,6 +412,14 @@ public final class RecordingReader {
                     let row = try decoder.row(base: base, schema: RecSchemas.snapshot)
                     body = decoder.input
                     let snapshot = try RecRows.snapshot(row, schema: Int(schema)).sanitized()
+                    // A delta of a few bytes stands for a whole snapshot: the rows the file
+                    // decodes to are bounded for the file as a whole, not only per record.
+                    decodedRows += Self.rows(in: snapshot)
+                    let budget = (rowBudget ?? Self.rowBudget(fileBytes:))(bodyStart + length)
+                    if decodedRows > budget {
+                        halt("its first \(bodyStart + length) bytes decode to more than \(budget) rows (GPUs, processes, containers, labels): not a recording gpuctop made")
+                        break
+                    }
                     if kind == .keyframe { lastKeyframe = n }
                     state = (row, decoder.strings)
                     times.append(snapshot.time)
@@ -451,6 +461,18 @@ public final class RecordingReader {
     }
 
     /// The snapshot at `index` (0 ..< count). Sequential access decodes one record per call.
+    /// What opening a file may decode in all: 10 rows per byte of file read, and at
+    /// least 20 million. A real recording decodes to fewer rows per byte (a refresh of
+    /// 1,000 processes is 1,000 rows in a delta of hundreds of bytes; 20 million rows is
+    /// over five hours of 1,000 idle processes whose deltas hold only the GPU figures); a
+    /// crafted one of 12-byte deltas each standing for 65,536 processes is stopped
+    /// after about 20 million rows, seconds of work, instead of hours.
+    static func rowBudget(fileBytes: Int) -> Int { max(20_000_000, 10 * fileBytes) }
+
+    static func rows(in s: Snapshot) -> Int {
+        s.gpus.count + s.processes.count + s.containers.reduce(s.containers.count) { $0 + ($1.labels?.count ?? 0) }
+    }
+
     public func snapshot(index: Int) -> Snapshot {
         precondition(index >= 0 && index < count, "snapshot index \(index) out of 0..<\(count)")
         var state: (index: Int, row: [RecField], strings: [String], schema: Int)

@@ -18,7 +18,7 @@ public enum DashboardEvent: Sendable {
     /// Replay: where we are in the recording.
     case replayStatus(ReplayStatus)
     /// Replay after a jump: the history is rebuilt from the recorded past.
-    case replaceHistory([Snapshot])
+    case replaceHistory(History)
     /// An action the run loop performed has finished, with its one-line result.
     case actionFinished(String)
 }
@@ -110,9 +110,8 @@ public struct DashboardModel: Sendable {
             actionInFlight = false
             status = text
             return []
-        case .replaceHistory(let snapshots):
-            history = History()
-            for s in snapshots { history.record(s) }
+        case .replaceHistory(let replacement):
+            history = replacement
             return []
         case .key(let key):
             return handle(key)

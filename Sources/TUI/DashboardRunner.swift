@@ -76,7 +76,7 @@ public final class DashboardRunner {
         var nextReplayStep = Double.infinity
         func showReplayPosition(_ driver: ReplayDriver, rebuildHistory: Bool) {
             _ = model.update(.replayStatus(driver.status))
-            if rebuildHistory { _ = model.update(.replaceHistory(Array(driver.historyWindow().dropLast()))) }
+            if rebuildHistory { _ = model.update(.replaceHistory(driver.historyBeforeCurrent())) }
             _ = model.update(.snapshot(driver.current))
             nextReplayStep = driver.secondsToNext.map { MonotonicClock.now() + $0 } ?? .infinity
         }

@@ -78,10 +78,13 @@ public final class ReplayDriver {
         }
     }
 
-    /// The snapshots before the current one that feed the history after a jump,
-    /// so sparklines show the recorded past, not the path the user took.
-    public func historyWindow(_ length: Int = Series.capacity) -> [Snapshot] {
+    /// The history of the snapshots before the current one, for after a jump, so
+    /// sparklines show the recorded past, not the path the user took. Built one snapshot
+    /// at a time: a window of large snapshots is never all in memory at once.
+    public func historyBeforeCurrent(_ length: Int = Series.capacity) -> History {
+        var history = History()
         let start = max(0, index - length + 1)
-        return (start...index).map { reader.snapshot(index: $0) }
+        for i in start..<index { history.record(reader.snapshot(index: i)) }
+        return history
     }
 }

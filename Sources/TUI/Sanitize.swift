@@ -59,9 +59,10 @@ public enum Sanitize {
     /// terminal that shows `snapshot --json` cannot be made to reorder or hide text.
     /// Such characters can only occur inside JSON strings, where the escape is valid.
     public static func jsonEscapingFormatCharacters(_ json: String) -> String {
-        // Controls are left alone: JSONEncoder has escaped those inside strings, and the
-        // ones outside (the newlines of pretty printing) are JSON's own whitespace.
-        let escaped: (Unicode.Scalar) -> Bool = { needsEscape($0) && !isControl($0) }
+        // C0 controls are left alone: JSONEncoder has escaped those inside strings, and the
+        // ones outside (the newlines of pretty printing) are JSON's own whitespace. DEL and
+        // the C1 controls (U+009B is CSI on a UTF-8 terminal) it leaves raw: escape them.
+        let escaped: (Unicode.Scalar) -> Bool = { $0.value >= 0x20 && needsEscape($0) }
         if !json.unicodeScalars.contains(where: escaped) { return json }
         var out = String.UnicodeScalarView()
         for scalar in json.unicodeScalars {

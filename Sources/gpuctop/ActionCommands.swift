@@ -234,8 +234,10 @@ enum ActionCommands {
 
         let reader = ProcReader(procRoot: options.procRoot)
         let info = reader.sample(pids: [pid], now: WallClock.now())[pid]
-        // The process the question describes: the one named, or the one that has the PID now.
-        let started = givenStart ?? ProcessSignal.startTicks(pid: pid, procRoot: options.procRoot)
+        // The process the question describes: the one named, or the one that has the PID now,
+        // from the same read of /proc as the command shown (a PID reused between two reads
+        // could otherwise be described as one process and signalled as another).
+        let started = givenStart ?? info?.startTicks
         let previous = info?.command
         let who = info.map { "user \($0.user): \(Sanitize.visible($0.command))" } ?? "not visible in \(options.procRoot)"
         if let refusal = refusal(context.confirm("Send \(signalName) to PID \(pid) (\(who))?", yes: yes)) {

@@ -1,8 +1,43 @@
+import Actions
 import Glibc
 
 enum Environment {
-    /// The process environment without Foundation's ProcessInfo.
+    /// Variables that choose code gpuctop runs: the NVML library it loads, ssh's options
+    /// (a ProxyCommand runs anything), the command run on remote hosts.
+    static let choosingCode = ["GPUCTOP_NVML", "GPUCTOP_SSH", "GPUCTOP_REMOTE_COMMAND"]
+
+    /// The process environment, less what must not be taken from another user: under
+    /// sudo (`sudo -E`, or a sudoers rule with SETENV) these variables are the invoking
+    /// user's, and root would load their library or run their command. They are dropped
+    /// there (with a warning); the command-line options still work.
     static func current() -> [String: String] {
+        let env = raw()
+        let (trusted, dropped) = trusting(env, invokedBy: SudoInvocation.invokingUser(environment: env))
+        if !dropped.isEmpty {
+            warnOnce("under sudo, \(dropped.joined(separator: ", ")) from the environment \(dropped.count == 1 ? "is" : "are") ignored (use --nvml, or set them as root)")
+        }
+        return trusted
+    }
+
+    /// `env` without the code-choosing variables when another user invoked gpuctop
+    /// through sudo (root running sudo keeps its own); and the names dropped.
+    static func trusting(_ env: [String: String], invokedBy sudoUser: String?) -> ([String: String], [String]) {
+        guard let sudoUser, sudoUser != "root" else { return (env, []) }
+        var kept = env
+        let dropped = choosingCode.filter { env[$0] != nil }
+        for name in dropped { kept[name] = nil }
+        return (kept, dropped)
+    }
+
+    nonisolated(unsafe) private static var warned = false
+    private static func warnOnce(_ text: String) {
+        guard !warned else { return }
+        warned = true
+        printError("warning: " + text)
+    }
+
+    /// The process environment without Foundation's ProcessInfo.
+    static func raw() -> [String: String] {
         var result: [String: String] = [:]
         var p = environ
         while let entry = p.pointee {

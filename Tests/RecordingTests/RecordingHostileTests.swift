@@ -141,6 +141,34 @@ final class RecordingHostileTests: XCTestCase {
     }
 
     /// A file cut in the middle of a record, read from disk: the records before the cut.
+    /// Tiny deltas that each stand for a whole snapshot: the rows the file decodes to are
+    /// bounded for the file as a whole (here with a budget of 2,000 rows, where the real
+    /// one is 10 rows a byte and at least 20 million), so opening stops early with a reason.
+    func testTinyDeltasStandingForWholeSnapshotsAreBoundedPerFile() throws {
+        var big = oneProcessSnapshot()
+        big.processes = (0..<100).map { i in
+            var p = GPUProcess(pid: Int32(1000 + i), gpuIndex: 0, kind: .compute)
+            p.usedGpuMemory = UInt64(i) << 20
+            return p
+        }
+        let p = path("deltas.rec")
+        let writer = try RecordingWriter(path: p, header: header(), keyframeInterval: 1_000_000)
+        for n in 0..<50 {
+            big.time = 1_800_000_000 + Double(n)   // only the time changes: each delta is a few bytes
+            try writer.append(big)
+        }
+        try writer.close()
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: p)))
+        let whole = try RecordingReader(bytes: bytes)
+        XCTAssertEqual(whole.count, 50, "the real budget leaves an ordinary file alone")
+        XCTAssertNil(whole.stopReason)
+        let bounded = try RecordingReader(input: RecordingInput(bytes: bytes), path: "deltas.rec", rowBudget: { _ in 2_000 })
+        XCTAssertEqual(bounded.count, 19, "101 rows a snapshot: the 20th passes 2,000")
+        let stop = try XCTUnwrap(bounded.stopReason)
+        XCTAssertTrue(stop.reason.contains("decode to more than 2000 rows"), stop.reason)
+        XCTAssertEqual(bounded.snapshot(index: 18).processes.count, 100, "the records before are kept")
+    }
+
     func testATruncatedFileGivesTheRecordsBeforeTheCut() throws {
         let snapshots = (0..<10).map { oneProcessSnapshot(1_800_000_000 + Double($0)) }
         let full = try recordingBytes(snapshots)

@@ -41,7 +41,7 @@ final class FormatCharacterTests: XCTestCase {
     /// JSON keeps the data (a decoder gives back the same string) but holds none raw.
     func testJSONEscapesThemAndDecodesToTheSameText() throws {
         var snapshot = Snapshot(time: 1_800_000_000, host: "h")
-        let name = "evil\u{202E}gpj.exe " + Self.hostile.map { String($0) }.joined()
+        let name = "evil\u{202E}gpj.exe \u{9B}31m \u{9D}0;title\u{9C} \u{85}\u{7F} " + Self.hostile.map { String($0) }.joined()
         snapshot.degraded = [DegradedSource(source: "docker", reason: name)]
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted]  // its newlines stay as they are
@@ -49,6 +49,8 @@ final class FormatCharacterTests: XCTestCase {
         XCTAssertTrue(Self.hasRaw(raw), "JSONEncoder alone leaves them raw")
         let escaped = Sanitize.jsonEscapingFormatCharacters(raw)
         XCTAssertFalse(Self.hasRaw(escaped), escaped)
+        XCTAssertFalse(escaped.unicodeScalars.contains { (0x7F...0x9F).contains($0.value) }, "no raw DEL or C1: \(escaped.debugDescription)")
+        XCTAssertTrue(escaped.contains("\\u009b31m"), escaped)
         XCTAssertTrue(escaped.contains("evil\\u202egpj.exe"), escaped)
         XCTAssertTrue(escaped.contains("\\udb40\\udc01"), "U+E0001 as a surrogate pair: \(escaped)")
         let back = try JSONDecoder().decode(Snapshot.self, from: Data(escaped.utf8))

@@ -3,6 +3,7 @@
 // Any bytes must give nil or a well-formed reference (64 lowercase hex id, pod uid
 // in 8-4-4-4-12 form), the same through the bytes, String and (for one line) path
 // entry points. A broken invariant aborts, which libFuzzer reports as a crash.
+import Model
 import Telemetry
 
 private func fail(_ why: String, _ data: UnsafeRawBufferPointer) -> Never {
