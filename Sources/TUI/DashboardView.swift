@@ -288,7 +288,12 @@ public enum DashboardView {
         f.putFitted(x + 1, y, g.clockMemory.map { "MEM \($0) MHz" } ?? "MEM n/a", width: 19, .dim)
         x = sparkline(series?.power.values, Double(g.powerLimitEnforced ?? g.powerLimitMax ?? 1) / 1000, at: c.power)
         if let lo = g.powerLimitMin, let hi = g.powerLimitMax {
-            f.put(x + 1, y, "limit \(Format.watts(lo).dropLast(2))..\(Format.watts(hi))", .dim)
+            // The longest form that fits whole: a range without its unit misleads.
+            let range = "\(Format.watts(lo).dropLast(2))..\(Format.watts(hi))"
+            let room = m.width - (x + 1)
+            if let text = ["limit " + range, range].first(where: { TextWidth.of($0) <= room }) {
+                f.put(x + 1, y, text, .dim)
+            }
         }
     }
 

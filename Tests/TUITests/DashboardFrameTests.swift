@@ -81,6 +81,17 @@ final class DashboardFrameTests: XCTestCase {
         }
     }
 
+    /// The power range under a GPU keeps its unit at every width, or is left out whole.
+    func testPowerRangeNeverLosesItsUnit() throws {
+        let s = try sample(Self.gpuBlock(0))
+        for w in 100...200 {
+            let text = DashboardView.render(model(s, w, 40)).text
+            for line in text.split(separator: "\n") where line.contains("200..") {
+                XCTAssertTrue(line.contains("200..700 W"), "\(w) columns: \(line)")
+            }
+        }
+    }
+
     func testEightGPUs() throws {
         var scenario = ""
         for i in 0..<8 { scenario += Self.gpuBlock(i) }
