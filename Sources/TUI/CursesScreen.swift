@@ -148,6 +148,7 @@ final class CursesScreen: ScreenBackend {
             case 27: keys.append(.escape)
             case 8, 127: keys.append(.backspace)
             case 9: keys.append(.tab)
+            case 21: keys.append(.clearLine)
             default:
                 if wch >= 32, let scalar = Unicode.Scalar(UInt32(wch)) { keys.append(.char(Character(scalar))) }
             }

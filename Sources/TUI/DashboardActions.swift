@@ -142,6 +142,8 @@ extension DashboardModel {
                 return submitPower(d, setting: .defaultLimit)
             case .backspace:
                 if !d.input.isEmpty { d.input.removeLast() }
+            case .clearLine:
+                d.input = ""
             case .enter:
                 do {
                     return submitPower(d, setting: try PowerSetting(parsing: d.input))

@@ -7,6 +7,8 @@ public enum Key: Equatable, Sendable {
     case char(Character)
     case up, down, left, right, pageUp, pageDown, home, end
     case enter, escape, backspace, tab
+    /// Ctrl-U: clear the line being typed, as in a shell.
+    case clearLine
 }
 
 public enum DashboardEvent: Sendable {
@@ -177,6 +179,7 @@ public struct DashboardModel: Sendable {
         case .enter: editingFilter = false
         case .escape: editingFilter = false; filter = ""
         case .backspace: if !filter.isEmpty { filter.removeLast() }
+        case .clearLine: filter = ""
         case .char(let c) where !c.isNewline: filter.append(c)
         default: break
         }

@@ -113,7 +113,7 @@ final class DashboardActionModelTests: XCTestCase {
         XCTAssertEqual(m.update(.key(.enter)), [], "out of range: nothing is set")
         text = DashboardView.render(m).text
         XCTAssertTrue(text.contains("800 W is out of range for GPU 0 (200..700 W)"), text)
-        for _ in 0..<3 { _ = m.update(.key(.backspace)) }
+        _ = m.update(.key(.clearLine))   // Ctrl-U: the whole input at once
         for ch in "450" { _ = m.update(.key(.char(ch))) }
         XCTAssertEqual(m.update(.key(.enter)), [.perform(.power(target: .gpu(0), setting: .milliwatts(450_000)))])
         _ = m.update(.actionFinished("ok"))

@@ -240,6 +240,13 @@ final class DashboardFrameTests: XCTestCase {
         XCTAssertTrue(text.contains("filter \"serve.py\""), text)
         _ = m.update(.key(.escape))
         XCTAssertEqual(m.filter, "")
+        // Ctrl-U clears what is typed, and the prompt stays open.
+        _ = m.update(.key(.char("/")))
+        for ch in "typo" { _ = m.update(.key(.char(ch))) }
+        _ = m.update(.key(.clearLine))
+        XCTAssertEqual(m.filter, "")
+        XCTAssertTrue(m.editingFilter)
+        _ = m.update(.key(.escape))
     }
 
     func testDetailHelpIntervalAndSelection() {
