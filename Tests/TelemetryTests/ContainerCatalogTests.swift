@@ -104,7 +104,7 @@ final class ContainerCatalogTests: XCTestCase {
         XCTAssertEqual(entry.details?.labels["com.docker.compose.service"], "svc")
         XCTAssertEqual(joined(catalog, a.id)?.status, "running")
 
-        try docker(["stop", "-t", "0", a.id])
+        _ = try docker(["stop", "-t", "0", a.id])
         XCTAssertTrue(refreshUntil(catalog, from: &now) { catalog.entry(id: a.id)?.summary.state == "exited" },
                       "the catalog never saw the stop")
         XCTAssertEqual(joined(catalog, a.id)?.status, "exited")
@@ -158,7 +158,7 @@ final class ContainerCatalogTests: XCTestCase {
 
         // Stopped: kill, die and stop events, re-listed once (or a few times if they straggle);
         // a stopped container is not inspected.
-        try docker(["stop", "-t", "0", d.id])
+        _ = try docker(["stop", "-t", "0", d.id])
         usleep(300_000)
         XCTAssertTrue(refreshUntil(catalog, from: &now) { catalog.entry(id: d.id)?.summary.state == "exited" },
                       "the catalog never saw the stop")
@@ -173,7 +173,7 @@ final class ContainerCatalogTests: XCTestCase {
 
         // Removed: gone from the catalog, and nothing re-inspected for it. `b` maps
         // /dev/nvidia-fake, which is no GPU: no GPU requester here.
-        try docker(["rm", d.id])
+        _ = try docker(["rm", d.id])
         XCTAssertTrue(refreshUntil(catalog, from: &now) { catalog.entry(id: d.id) == nil })
         XCTAssertEqual(catalog.inspectCalls, inspectsAfterStop)
         XCTAssertEqual(catalog.gpuRequesters.map(\.summary.id), [])

@@ -124,12 +124,12 @@ public enum Run {
         let start = Date()
         try p.run()
         // Drain both pipes while waiting, so a chatty child cannot block on a full pipe.
-        var outData = Data(), errData = Data()
+        let outBox = DataBox(), errBox = DataBox()
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { outBox.set(out.fileHandleForReading.readDataToEndOfFile()); group.leave() }
         group.enter()
-        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { errBox.set(err.fileHandleForReading.readDataToEndOfFile()); group.leave() }
         let deadline = Date().addingTimeInterval(timeout)
         while p.isRunning && Date() < deadline { usleep(10_000) }
         if p.isRunning {
@@ -145,8 +145,8 @@ public enum Run {
             try? err.fileHandleForReading.close()
         }
         return RunResult(status: p.terminationStatus,
-                         stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self),
+                         stdout: String(decoding: outBox.get(), as: UTF8.self),
+                         stderr: String(decoding: errBox.get(), as: UTF8.self),
                          seconds: Date().timeIntervalSince(start))
     }
 
@@ -210,4 +210,12 @@ extension Run {
         guard spawned == 0 else { throw TestFailure("posix_spawn \(arguments[0]): \(spawned)") }
         return pid
     }
+}
+
+/// What a reader thread hands back, behind a lock (the readers run on other threads).
+private final class DataBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
+    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
 }

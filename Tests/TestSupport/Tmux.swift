@@ -59,6 +59,7 @@ public final class TmuxSession {
         throw TestFailure("timed out waiting for \(what); screen was:\n\(last)")
     }
 
+    @discardableResult
     public func waitFor(_ text: String, timeout: Double = 10) throws -> String {
         try waitFor("\"\(text)\"", timeout: timeout) { $0.contains(text) }
     }
