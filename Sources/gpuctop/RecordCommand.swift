@@ -8,6 +8,7 @@ import Glibc
 import Recording
 import Support
 import Telemetry
+import TUI
 
 enum RecordCommand: Command {
     static let names = ["record"]
@@ -153,6 +154,13 @@ enum ReplaySnapshot {
                 return ExitStatus.usage
             }
             index = nearest
+            // Outside the recording, the nearest snapshot is its first or last: say so, so a
+            // time past the end is not taken for a quiet moment.
+            if let first = reader.times.first, let last = reader.times.last, time < first || time > last {
+                let which = time < first ? "before it starts" : "after it ends"
+                printError("warning: \(at!) lies outside \(path) (\(Format.localTime(first)) to \(Format.localTime(last))), "
+                           + "\(which); showing its \(time < first ? "first" : "last") snapshot, of \(Format.localTime(reader.times[index]))")
+            }
         }
         let status = SnapshotCommand.printSnapshot(reader.snapshot(index: index), json: json)
         if let stop = reader.stopReason {

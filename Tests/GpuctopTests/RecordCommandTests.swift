@@ -132,6 +132,15 @@ final class RecordCommandTests: XCTestCase {
             XCTAssertEqual(s.status, 0, "--at \(at): \(s.stderr)")
             XCTAssertEqual(try decode(s.stdout), snapshots[index], "--at \(at)")
         }
+        // Outside the recording: the nearest snapshot, and one line on stderr saying so.
+        let past = try Run.gpuctop(["snapshot", "--from", path, "--at", "+1h", "--json"], environment: ["TZ": "UTC"])
+        XCTAssertEqual(past.stderr.split(separator: "\n").count, 1, past.stderr)
+        XCTAssertTrue(past.stderr.contains("+1h lies outside") && past.stderr.contains("after it ends")
+                      && past.stderr.contains("showing its last snapshot"), past.stderr)
+        let before = try Run.gpuctop(["snapshot", "--from", path, "--at", "0", "--json"], environment: ["TZ": "UTC"])
+        XCTAssertTrue(before.stderr.contains("before it starts"), before.stderr)
+        let inside = try Run.gpuctop(["snapshot", "--from", path, "--at", "+1", "--json"], environment: ["TZ": "UTC"])
+        XCTAssertEqual(inside.stderr, "", "inside the recording nothing is said")
         // A whole-second ISO time in another zone, and HH:MM in local time.
         let z = try Run.gpuctop(["snapshot", "--from", path, "--at", "1970-01-01T01:00:00+01:00", "--json"])
         XCTAssertEqual(try decode(z.stdout), snapshots[0])
