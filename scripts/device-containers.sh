@@ -265,21 +265,6 @@ wait_for() { # wait_for NAME PIDFILE SECONDS COMMAND...
 
 start_containerd() {
     write_containerd_config "$DIR" "$CTR_SOCK"
-version = 2
-root = "$DIR/containerd-root"
-state = "$DIR/containerd-state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$CTR_SOCK"
-[ttrpc]
-  address = "$CTR_SOCK.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$DIR/containerd-root/opt"
-EOF
     log "starting containerd"
     LD_LIBRARY_PATH=$KITDIR/lib setsid containerd --config "$DIR/containerd.toml" </dev/null >>"$DIR/containerd.log" 2>&1 &
     echo $! >"$DIR/containerd.pid"
