@@ -322,7 +322,7 @@ enum TableRows {
         var rows: [TableRow] = []
         for group in ordered(groups) {
             rows.append(group)
-            guard case .container(let c, let ps) = group else { continue }
+            guard case .container(_, let ps) = group else { continue }
             // A child row needs no copy of its container: its parent row is right above it,
             // and `containerId` names it (copying it into 1,000 rows was a visible cost).
             let children = ps.map { TableRow.process($0, container: nil, indented: true) }

@@ -44,6 +44,8 @@ public struct DashboardModel: Sendable {
     public var height: Int
     public var snapshot: Snapshot?
     public var history = History()
+    /// The first row shown of a help or detail page taller than the screen.
+    public var pageScroll = 0
     public var screen: DashboardScreen = .main
     public var sortColumn: ColumnID = .gpuMemory
     public var sortDescending = true
@@ -145,14 +147,14 @@ public struct DashboardModel: Sendable {
             }
             if screen == .main { startAction(command) }
         case .quit:
-            if screen != .main { screen = .main; return [] }
+            if screen != .main { showScreen(.main); return [] }
             return [.quit]
         case .back:
-            if screen != .main { screen = .main } else if !filter.isEmpty { filter = ""; scroll = 0 }
+            if screen != .main { showScreen(.main) } else if !filter.isEmpty { filter = ""; scroll = 0 }
         case .help:
-            screen = screen == .help ? .main : .help
+            showScreen(screen == .help ? .main : .help)
         case .filter:
-            screen = .main
+            showScreen(.main)
             editingFilter = true
         case .toggleGrouping:
             grouped.toggle()
@@ -162,14 +164,10 @@ public struct DashboardModel: Sendable {
         case .reverseSort: sortDescending.toggle()
         case .faster: return changeInterval(by: 1)
         case .slower: return changeInterval(by: -1)
-        case .up: moveSelection(by: -1)
-        case .down: moveSelection(by: 1)
-        case .pageUp: moveSelection(by: -max(1, tableHeight - 1))
-        case .pageDown: moveSelection(by: max(1, tableHeight - 1))
-        case .home: moveSelection(to: 0)
-        case .end: moveSelection(to: Int.max)
+        case .up, .down, .pageUp, .pageDown, .home, .end:
+            if screen == .main { moveSelection(command) } else { scrollPage(command) }
         case .openDetail:
-            if screen == .main, let id = selectedContainerId { screen = .detail(containerId: id) }
+            if screen == .main, let id = selectedContainerId { showScreen(.detail(containerId: id)) }
         }
         return []
     }
@@ -184,6 +182,38 @@ public struct DashboardModel: Sendable {
         default: break
         }
         scroll = 0
+    }
+
+    /// Another screen, from its top.
+    private mutating func showScreen(_ next: DashboardScreen) {
+        screen = next
+        pageScroll = 0
+    }
+
+    private mutating func moveSelection(_ command: KeyCommand) {
+        switch command {
+        case .up: moveSelection(by: -1)
+        case .down: moveSelection(by: 1)
+        case .pageUp: moveSelection(by: -max(1, tableHeight - 1))
+        case .pageDown: moveSelection(by: max(1, tableHeight - 1))
+        case .home: moveSelection(to: 0)
+        default: moveSelection(to: Int.max)
+        }
+    }
+
+    /// Help and detail pages taller than the screen scroll; the view shows where.
+    private mutating func scrollPage(_ command: KeyCommand) {
+        guard let page = DashboardView.page(self) else { return }
+        let last = max(0, page.used - page.visible)
+        let current = page.scroll
+        switch command {
+        case .up: pageScroll = max(0, current - 1)
+        case .down: pageScroll = min(last, current + 1)
+        case .pageUp: pageScroll = max(0, current - max(1, page.visible - 1))
+        case .pageDown: pageScroll = min(last, current + max(1, page.visible - 1))
+        case .home: pageScroll = 0
+        default: pageScroll = last
+        }
     }
 
     private mutating func moveSort(by step: Int) {

@@ -42,10 +42,10 @@ public enum DashboardView {
         }
         var y = header(&f, m, layout)
         switch m.screen {
-        case .help:
-            help(&f, m, top: y)
-        case .detail(let id):
-            detail(&f, m, containerId: id, top: y)
+        case .help, .detail:
+            if let page = page(m, top: y) {
+                f.paste(page.frame, rows: page.scroll..<min(page.used, page.scroll + page.visible), at: y)
+            }
         case .main:
             y = gpuPanels(&f, m, layout, top: y)
             y += 1
@@ -146,7 +146,11 @@ public enum DashboardView {
         }
         var x = 0
         if !m.filter.isEmpty { x = f.put(0, y, "filter \"\(m.filter)\"  ", .warn) }
-        let hints: [(String, String)] = m.screen == .main ? mainHints(m) : [("q/esc", "back")]
+        var hints: [(String, String)] = m.screen == .main ? mainHints(m) : [("q/esc", "back")]
+        if let p = page(m), p.used > p.visible {
+            let last = min(p.used, p.scroll + p.visible)
+            hints.append((m.glyphs.ascii ? "up/down pgup/pgdn" : "↑↓ pgup pgdn", "lines \(p.scroll + 1)-\(last) of \(p.used)\(last < p.used ? ", more below" : "")"))
+        }
         for (key, what) in hints {
             guard x + TextWidth.of(key) + 1 + TextWidth.of(what) <= m.width else { break }
             x = f.put(x, y, key, .key)
@@ -363,22 +367,49 @@ public enum DashboardView {
 
     // MARK: Help and detail
 
-    static func help(_ f: inout Frame, _ m: DashboardModel, top: Int) {
+    /// The most rows a help or detail page may have (a container with thousands of
+    /// labels or processes is cut there).
+    static let pageLimit = 2_000
+
+    /// A help or detail page drawn whole into a tall frame, the rows it uses, the rows
+    /// the screen shows of it, and the first one shown (the model's scroll, clamped).
+    struct Page {
+        var frame: Frame
+        var used: Int
+        var visible: Int
+        var scroll: Int
+    }
+
+    static func page(_ m: DashboardModel, top: Int? = nil) -> Page? {
+        let top = top ?? (1 + min(2, m.snapshot?.degraded.count ?? 0))
+        var f = Frame(width: m.width, height: pageLimit, ascii: m.glyphs.ascii)
+        let used: Int
+        switch m.screen {
+        case .main: return nil
+        case .help: used = help(&f, m, top: -1)
+        case .detail(let id): used = detail(&f, m, containerId: id, top: -1)
+        }
+        let visible = max(1, m.height - 1 - top)
+        return Page(frame: f, used: used, visible: visible, scroll: min(m.pageScroll, max(0, used - visible)))
+    }
+
+
+    static func help(_ f: inout Frame, _ m: DashboardModel, top: Int) -> Int {
         var y = top + 1
         f.put(0, y, "Keys", .title); y += 1
         let replaying = m.replay != nil
         for (key, what) in KeyBindings.helpLines(replaying: replaying, actionsEnabled: m.actionsEnabled, actions: false)
-        where y < m.height - 2 {
+        where y < f.height - 2 {
             f.putFitted(2, y, key, width: 14, .key)
             f.put(17, y, what)
             y += 1
         }
         y += 1
         // Read-only mode and replays have no actions: the section is left out entirely.
-        if m.actionsEnabled && y < m.height - 2 {
+        if m.actionsEnabled && y < f.height - 2 {
             f.put(0, y, "Actions (each asks first; the default answer is no; all are logged)", .title); y += 1
             for (key, what) in KeyBindings.helpLines(replaying: replaying, actionsEnabled: m.actionsEnabled, actions: true)
-            where y < m.height - 2 {
+            where y < f.height - 2 {
                 f.putFitted(2, y, key, width: 14, .key)
                 f.put(17, y, what)
                 y += 1
@@ -389,23 +420,25 @@ public enum DashboardView {
                      "~POWER is each GPU's draw shared out by SM use: an estimate.",
                      "CPID is the PID inside the process's container.",
                      "idle in the GPU column: the container asked for GPUs but runs nothing on them."]
-        for note in notes where y < m.height - 2 {
+        for note in notes where y < f.height - 2 {
             f.put(0, y, note, .dim)
             y += 1
         }
+        return y
     }
 
-    static func detail(_ f: inout Frame, _ m: DashboardModel, containerId: String, top: Int) {
+    static func detail(_ f: inout Frame, _ m: DashboardModel, containerId: String, top: Int) -> Int {
         let host = m.selectedHost
         guard let s = m.snapshot, let c = s.containers.first(where: { $0.id == containerId && (host == nil || $0.host == host) }) else {
             f.put(0, top + 1, "The container is gone. Press q or esc to go back.", .warn)
-            return
+            return top + 2
         }
         var y = top + 1
         func line(_ label: String, _ value: String, _ style: Style = .normal) {
-            guard y < m.height - 1 else { return }
+            guard y < f.height - 1 else { return }
             f.putFitted(0, y, label, width: 14, .dim)
-            f.put(15, y, value, style)
+            // A long value ends in "…" where it is cut, never silently.
+            f.putFitted(15, y, value, width: max(0, f.width - 15), style)
             y += 1
         }
         line("container", SnapshotText.containerName(c), .title)
@@ -430,25 +463,26 @@ public enum DashboardView {
             line("", "one cell per \(Format.seconds(Series.bucketSeconds)), newest on the right", .dim)
         }
         y += 1
-        if y < m.height - 1 { f.put(0, y, "Processes", .title); y += 1 }
+        if y < f.height - 1 { f.put(0, y, "Processes", .title); y += 1 }
         if let h = c.host { line("host", h) }
         for p in s.processes where (p.info?.container?.id ?? "host") == c.id && p.host == c.host {
-            guard y < m.height - 1 else { break }
+            guard y < f.height - 1 else { break }
             let text = "GPU \(p.gpuIndex)  pid \(p.pid)  cpid \(p.info?.namespacePid.map(String.init) ?? "-")  \(Format.bytes(p.usedGpuMemory))  SM \(Format.percent(p.smUtilization))  CPU \(Format.percent(p.info?.cpuPercent))  \(p.info?.user ?? "?")  \(p.info?.command ?? "")"
-            f.put(2, y, text)
+            f.putFitted(2, y, text, width: max(0, f.width - 2))
             y += 1
         }
         let labels = (c.labels ?? [:]).sorted { $0.key < $1.key }
-        if !labels.isEmpty && y < m.height - 2 {
+        if !labels.isEmpty && y < f.height - 2 {
             y += 1
             f.put(0, y, "Labels", .title); y += 1
             for (k, v) in labels {
-                guard y < m.height - 1 else { break }
+                guard y < f.height - 1 else { break }
                 let x = f.put(2, y, k, .dim)
-                f.put(x, y, "=" + v)
+                f.putFitted(x, y, "=" + v, width: max(0, f.width - x))
                 y += 1
             }
         }
+        return y
     }
 }
 

@@ -190,6 +190,24 @@ public struct Frame: Sendable {
         return x + w
     }
 
+    /// Copies rows `rows` of `other` (of the same width) here, from row `y` down: a
+    /// page drawn whole is shown one screenful at a time.
+    public mutating func paste(_ other: Frame, rows: Range<Int>, at y: Int) {
+        guard other.width == width else { return }
+        for (i, sy) in rows.enumerated() {
+            let dy = y + i
+            guard sy >= 0, sy < other.height, dy >= 0, dy < height else { continue }
+            for x in 0..<width {
+                var cell = other.cells[sy * width + x]
+                if cell.extra > 0 {
+                    extras.append(other.extras[Int(cell.extra) - 1])
+                    cell.extra = UInt32(extras.count)
+                }
+                cells[dy * width + x] = cell
+            }
+        }
+    }
+
     /// Sets the style of a run of cells (for the selection bar).
     public mutating func restyle(_ x: Int, _ y: Int, count: Int, _ style: Style) {
         guard y >= 0, y < height else { return }
