@@ -4,7 +4,8 @@
 #
 #   scripts/screenshot.sh [--out DIR] [--keep-ans] [--no-install]
 #
-# Writes DIR/dashboard-200x50.png, dashboard-80x24.png, detail.png and help.png
+# Writes DIR/dashboard-200x50.png, dashboard-80x24.png, detail.png, help.png and
+# h200-real-containers.png (the example recording from the H200, replayed)
 # (DIR defaults to <repo>/screenshots). Builds no Swift: it runs
 # .build/debug/gpuctop, or $GPUCTOP (run `swift build` first).
 #
@@ -440,4 +441,17 @@ wait_screen 5 "CONTAINER"
 render dashboard-80x24 80 24
 
 tm send-keys -t shot q
-log "done: $(cd "$out" && ls -1 dashboard-200x50.png dashboard-80x24.png detail.png help.png | tr '\n' ' ')"
+
+# The example recording, made on a real H200 with PyTorch jobs in Docker containers
+# (scripts/device-containers.sh), replayed by this build: what the README's first
+# command shows. Paused two minutes in, so the sparklines have history.
+example="$repo/examples/h200-containers.gpuctop"
+tm resize-window -t shot -x 200 -y 50
+tm respawn-pane -k -t shot "env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 TZ=UTC $(q "$bin") replay $(q "$example") --at +2m; sleep 600"
+wait_screen 10 "H200"
+tm send-keys -t shot ' '
+wait_screen 5 "paused"
+sleep 0.5
+render h200-real-containers 200 50
+tm send-keys -t shot q
+log "done: $(cd "$out" && ls -1 dashboard-200x50.png dashboard-80x24.png detail.png help.png h200-real-containers.png | tr '\n' ' ')"

@@ -386,8 +386,8 @@ public enum DashboardView {
         let used: Int
         switch m.screen {
         case .main: return nil
-        case .help: used = help(&f, m, top: -1)
-        case .detail(let id): used = detail(&f, m, containerId: id, top: -1)
+        case .help: used = help(&f, m, top: 0)
+        case .detail(let id): used = detail(&f, m, containerId: id, top: 0)
         }
         let visible = max(1, m.height - 1 - top)
         return Page(frame: f, used: used, visible: visible, scroll: min(m.pageScroll, max(0, used - visible)))
