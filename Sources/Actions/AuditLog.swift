@@ -243,6 +243,8 @@ public struct AuditLog: Sendable {
     static func fileProblem(_ st: stat) -> String? {
         if st.st_mode & S_IFMT != S_IFREG { return "it is not a regular file" }
         if geteuid() == 0 && st.st_uid != 0 { return "it belongs to uid \(st.st_uid), not root" }
+        // A second name for another of root's files, planted where the log goes.
+        if st.st_nlink > 1 { return "it has \(st.st_nlink) hard links (another file's name)" }
         return nil
     }
 

@@ -22,6 +22,20 @@ public enum SudoInvocation {
         invokingUser(environment: environment, realUID: getuid(), hasSudoAncestor: hasSudoAncestor)
     }
 
+    /// True when sudo runs gpuctop as root for another user (SUDO_UID set and not 0, a
+    /// sudo among the ancestors), whether or not the password database knows that user:
+    /// what the environment then says is that user's, not root's. Fails closed: an
+    /// unresolvable SUDO_UID counts as another user.
+    public static func runsForAnotherUser(environment: [String: String]) -> Bool {
+        runsForAnotherUser(environment: environment, realUID: getuid(), hasSudoAncestor: hasSudoAncestor)
+    }
+
+    public static func runsForAnotherUser(environment: [String: String], realUID: UInt32,
+                                          hasSudoAncestor: () -> Bool) -> Bool {
+        guard realUID == 0, let uid = environment["SUDO_UID"], !uid.isEmpty, uid != "0" else { return false }
+        return hasSudoAncestor()
+    }
+
     /// The decision, with the process facts given (for tests).
     public static func invokingUser(environment: [String: String], realUID: UInt32,
                                     hasSudoAncestor: () -> Bool) -> String? {

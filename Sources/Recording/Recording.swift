@@ -141,8 +141,24 @@ public final class RecordingWriter {
         header.keyframeInterval = max(1, keyframeInterval)
         self.header = header
         self.keyframeInterval = max(1, keyframeInterval)
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .cannotCreate(path: path, reason: errnoText(errno)) }
+        // As for the textfile and the audit log: a link planted at the path is not
+        // followed (root recording to /tmp/x.rec must not truncate what it points to), and
+        // a FIFO there neither blocks the open nor takes the recording.
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0o644)
+        guard fd >= 0 else {
+            let code = errno
+            throw .cannotCreate(path: path, reason: code == ELOOP ? "it is a symbolic link (not followed)"
+                                                   : code == ENXIO ? "it is not a regular file" : errnoText(code))
+        }
+        // A FIFO with a reader would take the recording somewhere else; a device (/dev/null,
+        // /dev/full) is the user's explicit choice and stays allowed.
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG || st.st_mode & S_IFMT == S_IFCHR else {
+            Glibc.close(fd)
+            fd = -1
+            throw .cannotCreate(path: path, reason: "it is not a regular file")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         let json: [UInt8]
         do {
             let encoder = JSONEncoder()

@@ -28,8 +28,12 @@ final class RecordingInput {
     }
 
     init(path: String) throws(ReadError) {
-        fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK for the open only: a FIFO nobody writes to would otherwise hold the
+        // open forever; with it, the open returns and the first read finds the end (an
+        // empty file). Reads block again after, so a pipe that is being written works.
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw ReadError(code: errno) }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         var st = stat()
         guard fstat(fd, &st) == 0 else {
             let code = errno

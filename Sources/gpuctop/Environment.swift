@@ -12,17 +12,17 @@ enum Environment {
     /// there (with a warning); the command-line options still work.
     static func current() -> [String: String] {
         let env = raw()
-        let (trusted, dropped) = trusting(env, invokedBy: SudoInvocation.invokingUser(environment: env))
+        let (trusted, dropped) = trusting(env, underSudoForAnotherUser: SudoInvocation.runsForAnotherUser(environment: env))
         if !dropped.isEmpty {
             warnOnce("under sudo, \(dropped.joined(separator: ", ")) from the environment \(dropped.count == 1 ? "is" : "are") ignored (use --nvml, or set them as root)")
         }
         return trusted
     }
 
-    /// `env` without the code-choosing variables when another user invoked gpuctop
-    /// through sudo (root running sudo keeps its own); and the names dropped.
-    static func trusting(_ env: [String: String], invokedBy sudoUser: String?) -> ([String: String], [String]) {
-        guard let sudoUser, sudoUser != "root" else { return (env, []) }
+    /// `env` without the code-choosing variables when sudo runs gpuctop for another user
+    /// (root running sudo keeps its own); and the names dropped.
+    static func trusting(_ env: [String: String], underSudoForAnotherUser: Bool) -> ([String: String], [String]) {
+        guard underSudoForAnotherUser else { return (env, []) }
         var kept = env
         let dropped = choosingCode.filter { env[$0] != nil }
         for name in dropped { kept[name] = nil }

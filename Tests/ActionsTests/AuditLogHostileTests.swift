@@ -58,6 +58,17 @@ final class AuditLogHostileTests: XCTestCase {
         XCTAssertEqual(contents(victim), "precious\n")
     }
 
+    func testAHardLinkToAnotherFileIsRefused() throws {
+        let dir = directory()
+        let victim = dir + "/victim"
+        try "precious\n".write(toFile: victim, atomically: false, encoding: .utf8)
+        XCTAssertEqual(link(victim, dir + "/actions.log"), 0)
+        XCTAssertThrowsError(try AuditLog(path: dir + "/actions.log").append(line: "x=1")) { error in
+            XCTAssertEqual("\(error)", "cannot write the audit log \(dir)/actions.log: it has 2 hard links (another file's name)")
+        }
+        XCTAssertEqual(contents(victim), "precious\n")
+    }
+
     func testAFIFOWithoutAReaderDoesNotBlock() throws {
         let dir = directory()
         let path = dir + "/actions.log"
@@ -156,6 +167,20 @@ final class AuditLogHostileTests: XCTestCase {
         XCTAssertNil(SudoInvocation.invokingUser(environment: root))
         let record = AuditRecord.now(action: "stop", target: .argument("x"), previous: nil, outcome: .refused("x"), environment: root)
         XCTAssertNil(record.sudoUser)
+    }
+
+    /// Whose environment it is, for the variables that choose code to run: fails closed,
+    /// so a sudo user the password database does not know (LDAP) still counts as another.
+    func testRunsForAnotherUserFailsClosed() {
+        let unknown = ["SUDO_USER": "ldap-alice", "SUDO_UID": "99999"]
+        XCTAssertNil(SudoInvocation.invokingUser(environment: unknown, realUID: 0, hasSudoAncestor: { true }),
+                     "not recorded as sudo_user: it cannot be verified")
+        XCTAssertTrue(SudoInvocation.runsForAnotherUser(environment: unknown, realUID: 0, hasSudoAncestor: { true }))
+        XCTAssertFalse(SudoInvocation.runsForAnotherUser(environment: ["SUDO_UID": "0"], realUID: 0, hasSudoAncestor: { true }),
+                       "root's own sudo")
+        XCTAssertFalse(SudoInvocation.runsForAnotherUser(environment: unknown, realUID: 0, hasSudoAncestor: { false }),
+                       "stale variables, no sudo above")
+        XCTAssertFalse(SudoInvocation.runsForAnotherUser(environment: unknown, realUID: 1000, hasSudoAncestor: { true }))
     }
 
     func testUnderSudoTheLogIsRootsWhateverTheEnvironmentSays() throws {

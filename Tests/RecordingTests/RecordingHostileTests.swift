@@ -67,6 +67,54 @@ final class RecordingHostileTests: XCTestCase {
         return Date().timeIntervalSince(start)
     }
 
+    /// Opens `path` for reading on another thread; the error, or nil when it opened, or
+    /// "hung" when it did not return within 2 s (then a writer is opened to release it).
+    private func openWithin2s(_ body: @escaping () throws -> Void, release path: String) -> String? {
+        final class Outcome: @unchecked Sendable {
+            let lock = NSLock()
+            var text: String?
+            func set(_ t: String?) { lock.lock(); text = t; lock.unlock() }
+            func get() -> String? { lock.lock(); defer { lock.unlock() }; return text }
+        }
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Outcome()
+        DispatchQueue.global().async {
+            do { try body(); outcome.set(nil) } catch { outcome.set("\(error)") }
+            done.signal()
+        }
+        if done.wait(timeout: .now() + 2) == .timedOut {
+            let fd = open(path, O_RDWR | O_NONBLOCK)   // a writer and reader at once: releases either side
+            _ = done.wait(timeout: .now() + 5)
+            if fd >= 0 { close(fd) }
+            return "hung"
+        }
+        return outcome.get()
+    }
+
+    func testAFIFONobodyWritesIsAnEmptyFileNotAHang() throws {
+        let fifo = path("in.fifo")
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let outcome = openWithin2s({ _ = try RecordingReader(path: fifo) }, release: fifo)
+        XCTAssertNotEqual(outcome, "hung")
+        XCTAssertTrue(outcome?.contains("empty") ?? false, outcome ?? "opened")
+    }
+
+    func testTheWriterFollowsNoLinkAndTakesNoFIFO() throws {
+        let victim = path("victim")
+        try "precious\n".write(toFile: victim, atomically: false, encoding: .utf8)
+        let link = path("planted.rec")
+        XCTAssertEqual(symlink(victim, link), 0)
+        XCTAssertThrowsError(try RecordingWriter(path: link, header: header())) { error in
+            XCTAssertTrue("\(error)".contains("it is a symbolic link (not followed)"), "\(error)")
+        }
+        XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "precious\n")
+        let fifo = path("out.fifo")
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let outcome = openWithin2s({ _ = try RecordingWriter(path: fifo, header: self.header()) }, release: fifo)
+        XCTAssertNotEqual(outcome, "hung")
+        XCTAssertTrue(outcome?.contains("not a regular file") ?? false, outcome ?? "opened")
+    }
+
     func testDevZeroIsRefusedAtOnce() throws {
         var failure: RecordingError?
         let seconds = elapsed {
