@@ -93,8 +93,14 @@ public struct AuditRecord: Equatable, Sendable {
     /// when gpuctop really runs under sudo (SudoInvocation), not because the environment says so.
     public static func now(action: String, target: AuditTarget, previous: String?, outcome: AuditOutcome,
                            environment: [String: String] = [:]) -> AuditRecord {
+        now(action: action, target: target, previous: previous, outcome: outcome,
+            sudoUser: SudoInvocation.invokingUser(environment: environment))
+    }
+
+    /// With the sudo user already decided (AuditedActions decides it once, not per line).
+    public static func now(action: String, target: AuditTarget, previous: String?, outcome: AuditOutcome,
+                           sudoUser sudo: String?) -> AuditRecord {
         let uid = getuid()
-        let sudo = SudoInvocation.invokingUser(environment: environment)
         return AuditRecord(time: WallClock.now(), user: AuditLog.userName(uid), uid: uid, sudoUser: sudo,
                            host: SnapshotSampler.readHostName(), action: action, target: target,
                            previous: previous, outcome: outcome)
@@ -146,8 +152,7 @@ public struct AuditLogError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         if let reason { return "cannot write the audit log \(path): \(reason)" }
-        let text = strerror(errno).map { String(cString: $0) } ?? "errno \(errno)"
-        return "cannot write the audit log \(path): \(operation): \(text)"
+        return "cannot write the audit log \(path): \(operation): \(errnoText(errno))"
     }
 }
 
@@ -161,7 +166,7 @@ public struct AuditLog: Sendable {
     /// HOME from the environment or the password database. Under sudo, neither variable:
     /// they may be the invoking user's (`sudo -E`), and root would write where that user says.
     public static func defaultPath(environment: [String: String]) -> String {
-        defaultPath(environment: environment, underSudo: SudoInvocation.invokingUser(environment: environment) != nil)
+        defaultPath(environment: environment, underSudo: SudoInvocation.runsForAnotherUser(environment: environment))
     }
 
     public static func defaultPath(environment: [String: String], underSudo: Bool) -> String {
@@ -324,7 +329,7 @@ public struct AuditLog: Sendable {
     /// both are escaped the same way.
     public static func quote(_ value: String) -> String {
         let plain = !value.isEmpty && value.unicodeScalars.allSatisfy { s in
-            s.value > 0x20 && s != "\"" && s != "\\" && s != "=" && !needsEscape(s)
+            s.value > 0x20 && s != "\"" && s != "\\" && s != "=" && !isUnsafeForTerminal(s)
         }
         if plain { return value }
         var out = "\""
@@ -336,7 +341,7 @@ public struct AuditLog: Sendable {
             case "\t": out += "\\t"
             case "\r": out += "\\r"
             default:
-                if needsEscape(s) {
+                if isUnsafeForTerminal(s) {
                     out += "\\u{\(String(s.value, radix: 16))}"
                 } else {
                     out.unicodeScalars.append(s)
@@ -346,15 +351,6 @@ public struct AuditLog: Sendable {
         return out + "\""
     }
 
-    /// C0 and C1 controls, DEL, line and paragraph separators, format characters.
-    static func needsEscape(_ s: Unicode.Scalar) -> Bool {
-        if s.value < 0x20 || (0x7f...0x9f).contains(s.value) { return true }
-        if s.value < 0xad { return false }   // the rest of ASCII and Latin-1: no property lookup
-        switch s.properties.generalCategory {
-        case .format, .lineSeparator, .paragraphSeparator: return true
-        default: return false
-        }
-    }
 
     /// The user name for `uid`, or the number.
     public static func userName(_ uid: UInt32) -> String {

@@ -8,7 +8,8 @@ import Model
 
 public final class AuditedActions {
     public let log: AuditLog
-    private let environment: [String: String]
+    /// Decided once, with the log's path: the process's ancestry does not change.
+    private let sudoUser: String?
     private let warn: (String) -> Void
     private var warnedAboutLog = false
 
@@ -19,15 +20,15 @@ public final class AuditedActions {
     /// `warn` hears (once) that the log cannot be written: the action's own result
     /// still decides what the user is told and the exit status.
     public init(environment: [String: String], warn: @escaping (String) -> Void) {
-        self.environment = environment
         self.warn = warn
+        sudoUser = SudoInvocation.invokingUser(environment: environment)
         log = AuditLog.standard(environment: environment)
     }
 
     /// Appends one record.
     public func record(_ action: String, _ target: AuditTarget, previous: String?, _ outcome: AuditOutcome) {
         let entry = AuditRecord.now(action: action, target: target, previous: previous, outcome: outcome,
-                                    environment: environment)
+                                    sudoUser: sudoUser)
         do {
             try log.append(entry)
         } catch {

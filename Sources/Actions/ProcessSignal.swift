@@ -3,6 +3,7 @@
 // asked about (checked against /proc, sent through a pidfd where there is one).
 import FoundationEssentials
 import Glibc
+import Support
 
 public enum SignalError: Error, Equatable, CustomStringConvertible {
     /// PID 0, 1 or negative (process groups, init): never.
@@ -43,8 +44,7 @@ public enum SignalError: Error, Equatable, CustomStringConvertible {
         case .startUnknown(let pid):
             return "PID \(pid): its start time is unknown (not visible in /proc), so it may be another process; not signalled"
         case .failed(let pid, let code):
-            let reason = strerror(code).map { String(cString: $0) } ?? "errno \(code)"
-            return "PID \(pid): kill failed: \(reason)"
+            return "PID \(pid): kill failed: \(errnoText(code))"
         }
     }
 }
@@ -77,9 +77,9 @@ public enum ProcessSignal {
         guard pid != getpid() else { throw .refusedSelf(pid) }
     }
 
-    /// kill(2) on a host PID, after `check`, whatever process has the PID now. Front ends
-    /// send with `send(_:to:ifStartedAt:procRoot:)`, which checks that it is the one asked about.
-    public static func send(_ signal: Int32, to pid: Int32) throws(SignalError) {
+    /// kill(2) on a host PID, after `check`, whatever process has the PID now: only for
+    /// `send(_:to:ifStartedAt:procRoot:)`'s fallback where pidfds are missing (and tests).
+    static func send(_ signal: Int32, to pid: Int32) throws(SignalError) {
         try check(pid: pid)
         guard kill(pid, signal) == 0 else { throw error(errno, pid) }
     }
@@ -133,19 +133,24 @@ public enum ProcessSignal {
     /// The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), to
     /// notice a PID reused between a question and the signal; nil when it cannot be read.
     public static func startTicks(pid: Int32, procRoot: String = "/proc") -> UInt64? {
-        let fd = open("\(procRoot)/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        statField(22, pid: pid, procRoot: procRoot).flatMap { UInt64($0) }
+    }
+
+    /// Field `n` (from 1, as proc(5) counts) of PROCROOT/PID/stat; nil when it cannot be
+    /// read. The command name (field 2) may hold spaces and ')': fields are counted from
+    /// its last ')'. Opened without blocking, so a FIFO there cannot hang the caller.
+    static func statField(_ n: Int, pid: Int32, procRoot: String = "/proc") -> String? {
+        let fd = open("\(procRoot)/\(pid)/stat", O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { return nil }
-        let text = buffer[0..<n]
-        // comm may hold spaces and ')': count fields from the last ')'.
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0, n >= 3 else { return nil }
+        let text = buffer[0..<count]
         guard let close = text.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         let fields = text[(close + 1)...].split(separator: UInt8(ascii: " "))
-        // fields[0] is field 3 (state); start time is field 22.
-        guard fields.count > 19 else { return nil }
-        return UInt64(String(decoding: fields[19], as: UTF8.self))
+        guard fields.count > n - 3 else { return nil }   // fields[0] is field 3 (state)
+        return String(decoding: fields[n - 3], as: UTF8.self)
     }
 }
 

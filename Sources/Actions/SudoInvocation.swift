@@ -76,16 +76,6 @@ public enum SudoInvocation {
     /// The parent field of /proc/PID/stat: the fourth, counted after the command name's
     /// closing parenthesis (the name itself may hold spaces and parentheses).
     static func parentPID(of pid: Int32) -> Int32? {
-        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        let n = read(fd, &buffer, buffer.count)
-        guard n > 0 else { return nil }
-        let text = String(decoding: buffer[0..<n], as: UTF8.self)
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count >= 2 else { return nil }
-        return Int32(fields[1])
+        ProcessSignal.statField(4, pid: pid).flatMap { Int32($0) }
     }
 }

@@ -269,11 +269,11 @@ public final class RemoteHosts: Sendable {
 
     private func set(_ i: Int, _ s: HostState) { shared.withLock { $0.states[i] = s } }
 
-    /// Sleeps until the wall-clock `deadline` (shown to the user as "retrying in N s")
-    /// or stop; the wait itself runs on the monotonic clock.
-    private func sleep(until deadline: Double) {
-        let monotonicDeadline = MonotonicClock.now() + (deadline - WallClock.now())
-        shared.wait(until: { $0.stopping }, deadline: monotonicDeadline)
+    /// Marks host `i` down with `reason` and sleeps `seconds` (on the monotonic clock) or
+    /// until stop; the wall-clock retry time is only what the header shows.
+    private func retry(_ i: Int, _ reason: String, after seconds: Double) {
+        set(i, .down(reason: reason, retryAt: WallClock.now() + seconds))
+        shared.wait(until: { $0.stopping }, deadline: MonotonicClock.now() + seconds)
     }
 
     /// One host's life: connect, read lines, and on any failure retry with backoff.
@@ -286,9 +286,7 @@ public final class RemoteHosts: Sendable {
             do {
                 child = try Subprocess(argv)
             } catch {
-                let retryAt = WallClock.now() + backoff
-                set(i, .down(reason: error.description, retryAt: retryAt))
-                sleep(until: retryAt)
+                retry(i, error.description, after: backoff)
                 backoff = min(30, backoff * 2)
                 continue
             }
@@ -371,9 +369,7 @@ public final class RemoteHosts: Sendable {
             if isStopping { break }
             let reason = timeoutReason ?? Self.reason(status: status, stderr: String(decoding: errText, as: UTF8.self),
                                                      host: host, remote: config.remoteCommand)
-            let retryAt = WallClock.now() + backoff
-            set(i, .down(reason: reason, retryAt: retryAt))
-            sleep(until: retryAt)
+            retry(i, reason, after: backoff)
             backoff = min(30, backoff * 2)
         }
     }

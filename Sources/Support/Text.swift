@@ -1,7 +1,8 @@
 // Text helpers every room needs for messages that end up on one terminal line.
 
 /// `text` on one line, safe for a status line or a log: control characters (C0,
-/// DEL, C1: newlines, escapes) and line/paragraph separators become spaces, runs of
+/// DEL, C1: newlines, escapes), format characters and line/paragraph separators
+/// (`isUnsafeForTerminal`) become spaces, runs of
 /// spaces collapse, the ends are trimmed, and it is cut to `limit` characters with
 /// an ellipsis. A daemon message, a path or a damaged file can never break a line.
 public func oneLine(_ text: String, limit: Int = 300) -> String {
@@ -9,7 +10,7 @@ public func oneLine(_ text: String, limit: Int = 300) -> String {
     var count = 0
     var pendingSpace = false
     for scalar in text.unicodeScalars {
-        if isLineBreaking(scalar) || scalar == " " || scalar == "\t" {
+        if isUnsafeForTerminal(scalar) || scalar == " " {
             pendingSpace = !out.isEmpty
             continue
         }
@@ -21,9 +22,20 @@ public func oneLine(_ text: String, limit: Int = 300) -> String {
     return String(out)
 }
 
-/// C0, DEL and C1 controls, and the Unicode line and paragraph separators.
-private func isLineBreaking(_ s: Unicode.Scalar) -> Bool {
-    s.value < 0x20 || (0x7f..<0xa0).contains(s.value) || s.value == 0x2028 || s.value == 0x2029
+/// A scalar a terminal would not show as itself: a C0 or C1 control or DEL (escape
+/// sequences, line breaks), a format character (general category Cf: bidi overrides
+/// and isolates, zero-width characters: they reorder or hide what follows), or a line
+/// or paragraph separator. The one rule for text from outside: the dashboard shows such
+/// scalars visibly, JSON and the audit log escape them, one-line messages flatten them.
+public func isUnsafeForTerminal(_ s: Unicode.Scalar) -> Bool {
+    // Printable ASCII and Latin-1 letters are most of what is shown: no property lookup.
+    if s.value >= 0x20 && s.value < 0x7f { return false }
+    if s.value < 0xa0 { return true }   // C0, DEL, C1
+    if s.value < 0xad { return false }
+    switch s.properties.generalCategory {
+    case .format, .lineSeparator, .paragraphSeparator: return true
+    default: return false
+    }
 }
 
 /// `text` without blanks (spaces, tabs, carriage returns) at either end.

@@ -41,9 +41,11 @@ public enum DashboardView {
             return f
         }
         var y = header(&f, m, layout)
+        // Built once a frame: the body shows it and the footer says where it is.
+        let page = page(m)
         switch m.screen {
         case .help, .detail:
-            if let page = page(m, top: y) {
+            if let page {
                 f.paste(page.frame, rows: page.scroll..<min(page.used, page.scroll + page.visible), at: y)
             }
         case .main:
@@ -51,7 +53,7 @@ public enum DashboardView {
             y += 1
             table(&f, m, layout, top: y)
         }
-        footer(&f, m)
+        footer(&f, m, page: page)
         if let dialog = m.dialog { overlay(&f, m, dialog) }
         return f
     }
@@ -133,7 +135,7 @@ public enum DashboardView {
         return y
     }
 
-    static func footer(_ f: inout Frame, _ m: DashboardModel) {
+    static func footer(_ f: inout Frame, _ m: DashboardModel, page: Page?) {
         let y = m.height - 1
         if m.editingFilter {
             let x = f.put(0, y, "filter: ", .key)
@@ -147,7 +149,7 @@ public enum DashboardView {
         var x = 0
         if !m.filter.isEmpty { x = f.put(0, y, "filter \"\(m.filter)\"  ", .warn) }
         var hints: [(String, String)] = m.screen == .main ? mainHints(m) : [("q/esc", "back")]
-        if let p = page(m), p.used > p.visible {
+        if let p = page, p.used > p.visible {
             let last = min(p.used, p.scroll + p.visible)
             hints.append((m.glyphs.ascii ? "up/down pgup/pgdn" : "↑↓ pgup pgdn", "lines \(p.scroll + 1)-\(last) of \(p.used)\(last < p.used ? ", more below" : "")"))
         }
@@ -380,14 +382,23 @@ public enum DashboardView {
         var scroll: Int
     }
 
-    static func page(_ m: DashboardModel, top: Int? = nil) -> Page? {
-        let top = top ?? (1 + min(2, m.snapshot?.degraded.count ?? 0))
-        var f = Frame(width: m.width, height: pageLimit, ascii: m.glyphs.ascii)
+    static func page(_ m: DashboardModel) -> Page? {
+        let top = DashboardLayout(model: m).headerLines
         let used: Int
+        var f: Frame
         switch m.screen {
         case .main: return nil
-        case .help: used = help(&f, m, top: 0)
-        case .detail(let id): used = detail(&f, m, containerId: id, top: 0)
+        case .help:
+            f = Frame(width: m.width, height: 64, ascii: m.glyphs.ascii)
+            used = help(&f, m, top: 0)
+        case .detail(let id):
+            // As tall as the page can be: its fixed lines, its processes and its labels.
+            let s = m.snapshot
+            let processes = s?.processes.reduce(0) { $0 + (($1.info?.container?.id ?? "host") == id ? 1 : 0) } ?? 0
+            let labels = s?.containers.first { $0.id == id }?.labels?.count ?? 0
+            let rows = 32 + processes + labels
+            f = Frame(width: m.width, height: min(pageLimit, rows), ascii: m.glyphs.ascii)
+            used = detail(&f, m, containerId: id, top: 0)
         }
         let visible = max(1, m.height - 1 - top)
         return Page(frame: f, used: used, visible: visible, scroll: min(m.pageScroll, max(0, used - visible)))

@@ -55,11 +55,11 @@ final class Mailbox: Sendable {
     /// changes), or until stop. Returns false when stopping.
     func waitForNextRefresh(since start: Double) -> Bool {
         while true {
-            let (stopping, deadline) = state.withLock { ($0.stopping, start + $0.intervalSeconds) }
+            let (stopping, interval) = state.withLock { ($0.stopping, $0.intervalSeconds) }
             if stopping { return false }
+            let deadline = start + interval
             if MonotonicClock.now() >= deadline { return true }
             // Wakes on stop, on a new interval, or at the deadline; then look again.
-            let interval = state.withLock { $0.intervalSeconds }
             state.wait(until: { $0.stopping || $0.intervalSeconds != interval }, deadline: deadline)
         }
     }

@@ -6,11 +6,12 @@
 // and the line and paragraph separators U+2028, U+2029 are shown too, as <U+202E>:
 // raw, they reorder or split what the terminal shows ("Trojan Source"), so a
 // command line could read as something it is not, or hide a part of itself.
+import Support
 public enum Sanitize {
     /// `ESC` becomes `^[`, other C0 controls `^@`..`^_`, DEL `^?`; C1 controls,
     /// format characters and line/paragraph separators `<U+0080>`, `<U+202E>`, `<U+2028>`.
     public static func visible(_ text: String) -> String {
-        if !text.unicodeScalars.contains(where: needsEscape) { return text }
+        if !text.unicodeScalars.contains(where: isUnsafeForTerminal) { return text }
         var out = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
             switch scalar.value {
@@ -20,7 +21,7 @@ public enum Sanitize {
             case 0x7F:
                 out.append(contentsOf: "^?".unicodeScalars)
             default:
-                if needsEscape(scalar) {
+                if isUnsafeForTerminal(scalar) {
                     out.append(contentsOf: codePoint(scalar).unicodeScalars)
                 } else {
                     out.append(scalar)
@@ -37,23 +38,6 @@ public enum Sanitize {
         return "<U+\(hex)>"
     }
 
-    static func isControl(_ s: Unicode.Scalar) -> Bool {
-        s.value < 0x20 || (s.value >= 0x7F && s.value < 0xA0)
-    }
-
-    /// A control character, or one the terminal would not show as itself: a format
-    /// character (invisible, or reordering what follows) or a line/paragraph separator.
-    static func needsEscape(_ s: Unicode.Scalar) -> Bool {
-        // Printable ASCII and Latin-1 letters are most of what is shown: no property lookup.
-        if s.value >= 0x20 && s.value < 0x7F { return false }
-        if isControl(s) { return true }
-        if s.value < 0xAD { return false }
-        switch s.properties.generalCategory {
-        case .format, .lineSeparator, .paragraphSeparator: return true
-        default: return false
-        }
-    }
-
     /// JSON text with format characters and line/paragraph separators written as
     /// `\uXXXX` escapes (JSONEncoder escapes only the controls): the same data, but a
     /// terminal that shows `snapshot --json` cannot be made to reorder or hide text.
@@ -62,7 +46,7 @@ public enum Sanitize {
         // C0 controls are left alone: JSONEncoder has escaped those inside strings, and the
         // ones outside (the newlines of pretty printing) are JSON's own whitespace. DEL and
         // the C1 controls (U+009B is CSI on a UTF-8 terminal) it leaves raw: escape them.
-        let escaped: (Unicode.Scalar) -> Bool = { $0.value >= 0x20 && needsEscape($0) }
+        let escaped: (Unicode.Scalar) -> Bool = { $0.value >= 0x20 && isUnsafeForTerminal($0) }
         if !json.unicodeScalars.contains(where: escaped) { return json }
         var out = String.UnicodeScalarView()
         for scalar in json.unicodeScalars {

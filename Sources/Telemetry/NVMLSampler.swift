@@ -8,6 +8,7 @@
 import CNVML
 import Glibc
 import Model
+import Support
 
 /// How often the costly or slowly changing fields are read. Measured on an H100
 /// with driver 580 (`gpuctop profile`, BENCHMARKS.md): most calls take about 1 µs,
@@ -72,7 +73,7 @@ public final class NVMLSampler {
         var gpus: [GPU] = []
         var processes: [GPUProcess] = []
         gpus.reserveCapacity(devices.count)
-        let now = Double(StageTimer.read(CLOCK_MONOTONIC)) / 1e9
+        let now = MonotonicClock.now()
         for device in devices {
             let (gpu, procs) = device.sample(now: now)
             gpus.append(gpu)

@@ -41,16 +41,15 @@ public struct StageTimer {
     private var wall: UInt64
 
     public init() {
-        cpu = Self.read(CLOCK_THREAD_CPUTIME_ID)
-        wall = Self.read(CLOCK_MONOTONIC)
+        cpu = clockNanoseconds(CLOCK_THREAD_CPUTIME_ID)
+        wall = clockNanoseconds(CLOCK_MONOTONIC)
     }
 
     /// The cost since the last lap (or since init), and starts the next lap.
     public mutating func lap() -> StageCost {
-        let c = Self.read(CLOCK_THREAD_CPUTIME_ID), w = Self.read(CLOCK_MONOTONIC)
+        let c = clockNanoseconds(CLOCK_THREAD_CPUTIME_ID), w = clockNanoseconds(CLOCK_MONOTONIC)
         defer { cpu = c; wall = w }
         return StageCost(cpuNanoseconds: c &- cpu, wallNanoseconds: w &- wall)
     }
 
-    static func read(_ clock: clockid_t) -> UInt64 { clockNanoseconds(clock) }
 }

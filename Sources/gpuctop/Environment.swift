@@ -10,14 +10,18 @@ enum Environment {
     /// sudo (`sudo -E`, or a sudoers rule with SETENV) these variables are the invoking
     /// user's, and root would load their library or run their command. They are dropped
     /// there (with a warning); the command-line options still work.
-    static func current() -> [String: String] {
+    static func current() -> [String: String] { trusted }
+
+    /// Read once: the process's environment and its sudo ancestry do not change, and
+    /// deciding the second walks /proc.
+    private static let trusted: [String: String] = {
         let env = raw()
         let (trusted, dropped) = trusting(env, underSudoForAnotherUser: SudoInvocation.runsForAnotherUser(environment: env))
         if !dropped.isEmpty {
-            warnOnce("under sudo, \(dropped.joined(separator: ", ")) from the environment \(dropped.count == 1 ? "is" : "are") ignored (use --nvml, or set them as root)")
+            printError("warning: under sudo, \(dropped.joined(separator: ", ")) from the environment \(dropped.count == 1 ? "is" : "are") ignored (use --nvml, or set them as root)")
         }
         return trusted
-    }
+    }()
 
     /// `env` without the code-choosing variables when sudo runs gpuctop for another user
     /// (root running sudo keeps its own); and the names dropped.
@@ -27,13 +31,6 @@ enum Environment {
         let dropped = choosingCode.filter { env[$0] != nil }
         for name in dropped { kept[name] = nil }
         return (kept, dropped)
-    }
-
-    nonisolated(unsafe) private static var warned = false
-    private static func warnOnce(_ text: String) {
-        guard !warned else { return }
-        warned = true
-        printError("warning: " + text)
     }
 
     /// The process environment without Foundation's ProcessInfo.

@@ -162,10 +162,9 @@ enum ProfileCommand: Command {
                          wallNanoseconds: values.map(\.wallNanoseconds).reduce(0, +) / n)
     }
 
-    private static func processCPUNanoseconds() -> UInt64 { readClock(CLOCK_PROCESS_CPUTIME_ID) }
-    private static func monotonicNanoseconds() -> UInt64 { readClock(CLOCK_MONOTONIC) }
+    private static func processCPUNanoseconds() -> UInt64 { clockNanoseconds(CLOCK_PROCESS_CPUTIME_ID) }
+    private static func monotonicNanoseconds() -> UInt64 { clockNanoseconds(CLOCK_MONOTONIC) }
 
-    private static func readClock(_ clock: clockid_t) -> UInt64 { clockNanoseconds(clock) }
 
     private static func sleepUntil(_ deadline: UInt64) {
         var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))

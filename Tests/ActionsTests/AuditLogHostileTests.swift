@@ -5,6 +5,7 @@
 import Actions
 import Foundation
 import Glibc
+import Support
 import TestSupport
 import XCTest
 
@@ -34,9 +35,9 @@ final class AuditLogHostileTests: XCTestCase {
     /// returned within 2 s (then `unblock` runs, so that the test does not hang with it).
     private func appendWithin2s(_ log: AuditLog, unblock: () -> Void) -> Error? {
         let done = DispatchSemaphore(value: 0)
-        let result = Locked<Error?>(nil)
+        let result = LockedValue<Error?>(nil)
         Thread.detachNewThread {
-            do { try log.append(line: "time=x action=stop") } catch { result.value = error }
+            do { try log.append(line: "time=x action=stop") } catch { result.withLock { $0 = error } }
             done.signal()
         }
         if done.wait(timeout: .now() + 2) == .timedOut {
@@ -44,7 +45,7 @@ final class AuditLogHostileTests: XCTestCase {
             unblock()
             _ = done.wait(timeout: .now() + 5)
         }
-        return result.value
+        return result.current
     }
 
     func testASymbolicLinkIsNotFollowed() throws {
@@ -189,16 +190,5 @@ final class AuditLogHostileTests: XCTestCase {
         XCTAssertEqual(AuditLog.defaultPath(environment: users, underSudo: true),
                        (home.hasSuffix("/") ? home : home + "/") + ".local/state/gpuctop/actions.log")
         XCTAssertEqual(AuditLog.defaultPath(environment: users, underSudo: false), "/home/alice/.local/state/gpuctop/actions.log")
-    }
-}
-
-/// A value shared with a thread.
-private final class Locked<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T
-    init(_ value: T) { stored = value }
-    var value: T {
-        get { lock.lock(); defer { lock.unlock() }; return stored }
-        set { lock.lock(); defer { lock.unlock() }; stored = newValue }
     }
 }

@@ -26,7 +26,9 @@ final class LockedValueTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(waited, 0.19)
         XCTAssertLessThan(waited, 2)
         startDetachedThread { usleep(50_000); flag.update { $0 = true } }
-        XCTAssertTrue(flag.wait(until: { $0 }, deadline: MonotonicClock.now() + 10))
+        let before = MonotonicClock.now()
+        XCTAssertTrue(flag.wait(until: { $0 }, deadline: before + 10))
+        XCTAssertLessThan(MonotonicClock.now() - before, 2, "woken by the update, not by the deadline")
     }
 }
 
@@ -34,6 +36,7 @@ final class TextTests: XCTestCase {
     func testOneLineFlattensControlsAndSeparatorsAndCuts() {
         XCTAssertEqual(oneLine("  a\nb\r\n\tc\u{1b}[31m  "), "a b c [31m")
         XCTAssertEqual(oneLine("x\u{2028}y\u{85}z"), "x y z")
+        XCTAssertEqual(oneLine("evil\u{202E}gpj.exe\u{200B}"), "evil gpj.exe", "format characters too: no Trojan Source on stderr")
         XCTAssertEqual(oneLine(String(repeating: "a", count: 10), limit: 4), "aaaa…")
         XCTAssertEqual(oneLine(""), "")
     }
@@ -58,8 +61,8 @@ final class PeriodicScheduleTests: XCTestCase {
 final class SystemErrorTests: XCTestCase {
     func testErrnoIsKeptAsData() {
         let fd = open("/nonexistent/gpuctop", O_RDONLY)
+        let e = SystemError("open /nonexistent/gpuctop")   // errno as open left it
         XCTAssertEqual(fd, -1)
-        let e = SystemError("open /nonexistent/gpuctop")
         XCTAssertEqual(e.errno, ENOENT)
         XCTAssertEqual(e.description, "open /nonexistent/gpuctop: No such file or directory")
     }
@@ -77,6 +80,7 @@ final class SubprocessTests: XCTestCase {
         let r = Subprocess.run(["/bin/sleep", "30"], timeout: 0.3)
         XCTAssertLessThan(MonotonicClock.now() - start, 5)
         XCTAssertTrue(r.output.contains("no answer within"), r.output)
+        XCTAssertGreaterThanOrEqual(r.status, 128, "killed by a signal")
     }
 
     func testAMissingProgramIsAnErrorNotACrash() {

@@ -45,7 +45,11 @@ final class AbsurdNumberTests: XCTestCase {
         for v in Self.values {
             let text = SnapshotText.render(Self.absurd(v))
             XCTAssertTrue(text.contains("trainer"), "\(v): \(text)")
-            XCTAssertTrue(text.contains("n/a"), "\(v): \(text)")
+            // Each process line: its CPU% and uptime (from the absurd Doubles) are n/a.
+            for pid in [100, 101, 200, 300] {
+                let line = text.split(separator: "\n").first { $0.contains(" \(pid) ") }.map(String.init) ?? ""
+                XCTAssertEqual(line.components(separatedBy: "n/a").count - 1, 2, "\(v), PID \(pid): \(line)")
+            }
         }
         // The header's time, a process's CPU% and uptime: each unavailable, not a trap.
         let text = SnapshotText.render(Self.absurd(1e300))

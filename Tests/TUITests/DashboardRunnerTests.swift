@@ -16,7 +16,7 @@ private final class RecordingPerformer: DashboardActionPerformer, @unchecked Sen
 
 final class DashboardRunnerTests: XCTestCase {
     private func snapshot(_ n: Int) -> Snapshot {
-        var s = Snapshot(time: 1_800_000_000 + Double(n), host: "runner-test")
+        var s = Snapshot(time: 1_800_000_000 + Double(n), host: "runner-test-\(n)")
         var g = GPU(index: 0)
         g.name = "Test GPU"
         g.utilizationGpu = n % 100
@@ -44,23 +44,29 @@ final class DashboardRunnerTests: XCTestCase {
         let done = LockedValue<Int32?>(nil)
         startDetachedThread { done.update { $0 = runner.run(on: screen) } }
 
-        XCTAssertNotNil(screen.waitForFrame(seconds: 10) { $0.text.contains("runner-test") && $0.text.contains("python train.py") },
+        XCTAssertNotNil(screen.waitForFrame(seconds: 10) { $0.text.contains("runner-test-") && $0.text.contains("python train.py") },
                         "a sampled snapshot reaches the screen")
-        let before = counter.current
-        XCTAssertNotNil(screen.waitForFrame(seconds: 10) { _ in counter.current >= before + 3 }, "the sampler keeps refreshing")
+        let later = "runner-test-\(counter.current + 3) "
+        XCTAssertNotNil(screen.waitForFrame(seconds: 10) { $0.text.contains(later) }, "the sampler keeps refreshing the screen")
 
-        screen.type([.char("?")])
-        XCTAssertNotNil(screen.waitForFrame(seconds: 5) { $0.text.contains("this help") }, "help opens")
-        screen.type([.char("q")])
-        XCTAssertNotNil(screen.waitForFrame(seconds: 5) { !$0.text.contains("this help") }, "q leaves help first")
-
-        screen.type([.char("g")])  // a flat list: the first row is the process
-        XCTAssertNotNil(screen.waitForFrame(seconds: 5) { $0.text.contains("grouped") }, "g switches to the flat list")
-        screen.type([.char("T")])
-        XCTAssertNotNil(screen.waitForFrame(seconds: 5) { $0.text.contains("python train.py") && $0.text.contains("SIGTERM") },
+        /// Types `keys`; frames drawn before them do not count for what follows.
+        func press(_ keys: Key...) -> Int {
+            let mark = screen.frameCount
+            screen.type(keys)
+            return mark
+        }
+        var mark = press(.char("?"))
+        XCTAssertNotNil(screen.waitForFrame(after: mark, seconds: 5) { $0.text.contains("this help") }, "help opens")
+        mark = press(.char("q"))
+        XCTAssertNotNil(screen.waitForFrame(after: mark, seconds: 5) { !$0.text.contains("this help") && $0.text.contains("CONTAINER") },
+                        "q leaves help first")
+        mark = press(.char("g"))  // a flat list: the first row is the process
+        XCTAssertNotNil(screen.waitForFrame(after: mark, seconds: 5) { $0.text.contains("g grouped") }, "g switches to the flat list")
+        mark = press(.char("T"))
+        XCTAssertNotNil(screen.waitForFrame(after: mark, seconds: 5) { $0.text.contains("python train.py") && $0.text.contains("SIGTERM") },
                         "the question names the command")
-        screen.type([.char("y")])
-        XCTAssertNotNil(screen.waitForFrame(seconds: 5) { $0.text.contains("performed in a test") }, "the result comes back")
+        mark = press(.char("y"))
+        XCTAssertNotNil(screen.waitForFrame(after: mark, seconds: 5) { $0.text.contains("performed in a test") }, "the result comes back")
         XCTAssertEqual(performer.requests.current.count, 1)
         if case .signal(let pid, let sig, _, _, let ticks)? = performer.requests.current.first {
             XCTAssertEqual(pid, 4242); XCTAssertEqual(sig, 15); XCTAssertEqual(ticks, 12345)
@@ -68,8 +74,9 @@ final class DashboardRunnerTests: XCTestCase {
             XCTFail("\(performer.requests.current)")
         }
 
+        mark = screen.frameCount
         screen.resize(width: 80, height: 24)
-        XCTAssertNotNil(screen.waitForFrame(seconds: 5) { $0.width == 80 && $0.height == 24 }, "a resize relays out")
+        XCTAssertNotNil(screen.waitForFrame(after: mark, seconds: 5) { $0.width == 80 && $0.height == 24 }, "a resize relays out")
 
         screen.type([.char("q")])
         XCTAssertTrue(done.wait(until: { $0 != nil }, deadline: MonotonicClock.now() + 5), "q ends the loop")

@@ -242,3 +242,80 @@ extension Daemon {
         return (daemon, webPort)
     }
 }
+
+/// Raw HTTP over a loopback TCP socket.
+public enum RawHTTP {
+    public static func connect(port: UInt16) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            let e = errno
+            close(fd)
+            throw TestFailure("connect to 127.0.0.1:\(port): errno \(e)")
+        }
+        return fd
+    }
+
+    public static func send(_ fd: Int32, _ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw TestFailure("send: errno \(errno)") }
+            offset += n
+        }
+    }
+
+    /// Reads until the server closes, within `timeout` s.
+    public static func readAll(_ fd: Int32, timeout: Double = 10) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        var data = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { throw TestFailure("no end of response within \(timeout) s; got \(data.count) bytes") }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, Int32(left * 1000) + 1) > 0 else { continue }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            data += buffer[0..<n]
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// One request, the whole response.
+    public static func exchange(port: UInt16, _ request: String, timeout: Double = 10) throws -> String {
+        let fd = try connect(port: port)
+        defer { close(fd) }
+        try send(fd, Array(request.utf8))
+        return try readAll(fd, timeout: timeout)
+    }
+
+    public static func statusLine(_ response: String) -> String {
+        // "\r\n" is one Character in Swift: split on scalars.
+        String(String.UnicodeScalarView(response.unicodeScalars.prefix { $0 != "\r" && $0 != "\n" }))
+    }
+
+    public static func body(_ response: String) -> String {
+        guard let r = response.range(of: "\r\n\r\n") else { return "" }
+        return String(response[r.upperBound...])
+    }
+
+    public static func header(_ name: String, in response: String) -> String? {
+        let head = response.components(separatedBy: "\r\n\r\n").first ?? ""
+        for line in head.components(separatedBy: "\r\n").dropFirst() {
+            if let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == name.lowercased() {
+                return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return nil
+    }
+
+    /// A port nobody listens on now (bound to port 0, then closed).
+}
