@@ -5,7 +5,7 @@
 #   scripts/device-kit.sh [OUTPUT]     (default .device/docker-kit.tar.xz; run on Debian 12 as root)
 #
 # The kit is one xz tarball holding docker-kit/:
-#   bin/   dockerd, containerd, containerd-shim-runc-v2, runc, docker   (Debian 12's docker.io,
+#   bin/   dockerd, containerd, containerd-shim-runc-v2, runc, docker, ctr   (Debian 12's docker.io,
 #          containerd and runc packages, copied as they are)
 #   lib/   the shared libraries the target may lack or have in another version: libdevmapper
 #          (dockerd) and libseccomp (runc); device-containers.sh puts this folder on
@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 
 out=${1:-.device/docker-kit.tar.xz}
 # binary name, then the package it comes from
-binaries=(dockerd:docker.io containerd:containerd containerd-shim-runc-v2:containerd runc:runc docker:docker.io)
+binaries=(dockerd:docker.io containerd:containerd containerd-shim-runc-v2:containerd runc:runc docker:docker.io ctr:containerd)
 ship_libs=(libdevmapper.so.1.02.1 libseccomp.so.2)
 busybox=${BUSYBOX:-/bin/busybox}
 
