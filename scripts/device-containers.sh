@@ -24,6 +24,14 @@
 #                                                          python under a shell; 1024, 1 GiB
 #        research-notebook-1   compose research/notebook   GPU devices but only `sleep`: an idle
 #                                                          allocation
+#        research/trainer-0    a Kubernetes pod on containerd, no Docker: `ctr run` in namespace
+#                              k8s.io with the CRI plugin's annotations (container pytorch, image
+#                              nvcr.io/nvidia/pytorch:25.01-py3) in the kubelet's cgroupfs shape
+#                              /kubepods/besteffort/pod<uid>/<id>, beside its pause sandbox (which
+#                              must not appear); 2048 with pauses, 1 GiB
+#        research/notebook-0   a pod container holding /dev/nvidia0 with NVIDIA_VISIBLE_DEVICES=void
+#                              and running `sleep`: an idle allocation read from its OCI spec
+#      gpuctop reads the pods from containerd's state directory (--containerd-state).
 #      the live dashboard in tmux (200x50, TERM=xterm-256color) from 0.3 T; at 0.6 T (all busy):
 #      `gpuctop snapshot` and `snapshot --json`, nvidia-smi, docker ps, the dashboard's screen,
 #      and the checks (PASS/FAIL lines): every GPU process's container in gpuctop's JSON is the
@@ -87,7 +95,7 @@ HAD_ETC_DOCKER=$(existed /etc/docker)
 HAD_RUN_DOCKER=$(existed /run/docker)
 HAD_RUN_CONTAINERD=$(existed /run/containerd)
 SHIM_SOCKETS_BEFORE=$(ls /run/containerd/s 2>/dev/null | sort)
-CGROUP_DOCKER_BEFORE=$(ls -d /sys/fs/cgroup/docker /sys/fs/cgroup/*/docker 2>/dev/null | sort)
+CGROUP_DOCKER_BEFORE=$(ls -d /sys/fs/cgroup/docker /sys/fs/cgroup/*/docker /sys/fs/cgroup/kubepods /sys/fs/cgroup/*/kubepods 2>/dev/null | sort)
 RECORD_PID=""
 
 alive() { # alive PIDFILE NAME: the process in PIDFILE runs and is NAME (not a recycled pid)
@@ -118,6 +126,15 @@ cleanup_base() { # everything under $BASE: ours, from this run or an earlier one
         [ -n "$ids" ] && timeout 60 "$KITDIR/bin/docker" -H "unix://$SOCK" rm -f $ids >/dev/null 2>&1
     fi
     if [ -S "$TMUX_SOCK" ]; then tmux -S "$TMUX_SOCK" kill-server 2>/dev/null; fi
+    if [ -x "$KITDIR/bin/ctr" ] && alive "$DIR/containerd.pid" containerd; then
+        local c
+        for c in $(timeout 20 "$KITDIR/bin/ctr" --address "$CTR_SOCK" -n k8s.io containers ls -q 2>/dev/null); do
+            timeout 20 "$KITDIR/bin/ctr" --address "$CTR_SOCK" -n k8s.io task kill -s KILL "$c" >/dev/null 2>&1
+            sleep 0.2
+            timeout 20 "$KITDIR/bin/ctr" --address "$CTR_SOCK" -n k8s.io task delete -f "$c" >/dev/null 2>&1
+            timeout 20 "$KITDIR/bin/ctr" --address "$CTR_SOCK" -n k8s.io containers rm "$c" >/dev/null 2>&1
+        done
+    fi
     stop_pid "$DIR/dockerd.run.pid" dockerd
     stop_pid "$DIR/containerd.pid" containerd
     # Shims outlive containerd; they name its socket on their command line.
@@ -163,7 +180,7 @@ cleanup() {
     [ "$HAD_RUN_DOCKER" = 0 ] && ! pgrep -x dockerd >/dev/null && rm -rf /run/docker
     [ "$HAD_ETC_DOCKER" = 0 ] && rm -rf /etc/docker
     # Empty "docker" cgroups that runc made (rmdir never removes one that is in use).
-    for s in /sys/fs/cgroup/docker /sys/fs/cgroup/*/docker; do
+    for s in /sys/fs/cgroup/docker /sys/fs/cgroup/*/docker /sys/fs/cgroup/kubepods /sys/fs/cgroup/*/kubepods; do
         [ -d "$s" ] || continue
         printf '%s\n' "$CGROUP_DOCKER_BEFORE" | grep -qx "$s" && continue
         find "$s" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
@@ -318,6 +335,34 @@ if ! { start_dockerd overlay2 && import_and_smoke; }; then
 fi
 log "dockerd ready ($driver, $(dk version --format '{{.Server.Version}} API {{.Server.APIVersion}}'), cgroup driver $(dk info --format '{{.CgroupDriver}} v{{.CgroupVersion}}'))"
 
+ctrk() { timeout 120 "$KITDIR/bin/ctr" --address "$CTR_SOCK" -n k8s.io "$@"; }
+CTR_STATE=$DIR/containerd-state
+POD_UID=9b2c4d6e-1f3a-4b5c-8d7e-6f5a4b3c2d1e
+POD_QOS=/kubepods/besteffort/pod$POD_UID
+pod_id() { printf '%s' "$1" | sha256sum | cut -c1-64; }
+SANDBOX_ID=$(pod_id sandbox-trainer-0); TRAINER_ID=$(pod_id trainer-0-pytorch)
+NB_UID=5d4c3b2a-0f1e-4d2c-9b8a-7f6e5d4c3b2a
+NB_SANDBOX_ID=$(pod_id sandbox-notebook-0); NB_ID=$(pod_id notebook-0-jupyter)
+ctr_pid() { ctrk task ls 2>/dev/null | awk -v id="$1" '$1 == id && $3 == "RUNNING" { print $2 }'; }
+cri_annotations() { # cri_annotations TYPE POD NAMESPACE UID SANDBOX_ID CONTAINER IMAGE
+    echo --annotation "io.kubernetes.cri.container-type=$1" --annotation "io.kubernetes.cri.sandbox-name=$2" \
+         --annotation "io.kubernetes.cri.sandbox-namespace=$3" --annotation "io.kubernetes.cri.sandbox-uid=$4" \
+         --annotation "io.kubernetes.cri.sandbox-id=$5" \
+         ${6:+--annotation "io.kubernetes.cri.container-name=$6"} ${7:+--annotation "io.kubernetes.cri.image-name=$7"}
+}
+# The image in containerd's k8s.io namespace: dockerd (20.10) keeps its own store, so save it there.
+if dk save "$IMAGE" | ctrk images import - >/dev/null 2>&1; then
+    CTR_IMAGE=$(ctrk images ls -q | grep -m1 'gpuctop-device/base')
+    log "image in containerd namespace k8s.io: $CTR_IMAGE"
+else
+    CTR_IMAGE=""
+    fail "ctr images import (no Kubernetes-shaped pods)"
+fi
+ctr_gpu_flags=()
+for d in /dev/nvidia0 /dev/nvidiactl /dev/nvidia-uvm /dev/nvidia-uvm-tools; do [ -e "$d" ] && ctr_gpu_flags+=(--device "$d"); done
+ctr_mounts=()
+for m in /usr /etc /opt; do [ -d "$m" ] && ctr_mounts+=(--mount "type=bind,src=$m,dst=$m,options=rbind:ro"); done
+
 # ---------------------------------------------------------------- workloads
 cat >"$WORK/load.py" <<'PY'
 # A GPU workload shaped by LOAD_PHASES ("offset:size:pause:gib,...", offsets in seconds after
@@ -466,6 +511,8 @@ write_fake_scenario() { # NO_GPU with FAKE_NVML: the workloads' processes as GPU
             [ "$c" = "$K8S_NAME" ] && [ -n "$child" ] && pid=$child
             echo "process compute pid=$pid mem=2GiB sm=20"
         done
+        pid=$(ctr_pid "$TRAINER_ID")
+        [ -n "$pid" ] && echo "process compute pid=$pid mem=1GiB sm=15"
     } >"$tmp"
     mv "$tmp" "$WORK/fake.scenario"
 }
@@ -481,9 +528,28 @@ run_load "$K8S_NAME" "0:1024:0.1:1" "" shell \
     --label io.kubernetes.docker.type=container
 dk run -d --name research-notebook-1 "${common[@]}" $(compose_labels notebook) "$IMAGE" /busybox/sleep 100000 >/dev/null \
     && log "started research-notebook-1 (idle GPU allocation)" || fail "docker run research-notebook-1"
+start_pods() {
+    [ -n "$CTR_IMAGE" ] || return 0
+    local cmd
+    if [ "$MODE" = torch ]; then cmd="$PYTHON /work/load.py"; else cmd="/busybox/sh /work/load.sh"; fi
+    ctrk run -d --cgroup "$POD_QOS/$SANDBOX_ID" $(cri_annotations sandbox trainer-0 research "$POD_UID" "$SANDBOX_ID") \
+        "$CTR_IMAGE" "$SANDBOX_ID" /busybox/sleep 100000 >/dev/null && log "started pod sandbox trainer-0" || fail "ctr run sandbox"
+    ctrk run -d --cgroup "$POD_QOS/$TRAINER_ID" "${ctr_gpu_flags[@]}" "${ctr_mounts[@]}" \
+        --mount "type=bind,src=$WORK,dst=/work,options=rbind:ro" \
+        --env "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/busybox" \
+        --env LOAD_NAME=trainer-0 --env "LOAD_T0=$T0" --env LOAD_PHASES=0:2048:0.05:1 \
+        $(cri_annotations container trainer-0 research "$POD_UID" "$SANDBOX_ID" pytorch nvcr.io/nvidia/pytorch:25.01-py3) \
+        "$CTR_IMAGE" "$TRAINER_ID" $cmd >/dev/null && log "started pod research/trainer-0 (containerd, k8s.io)" || fail "ctr run trainer-0"
+    ctrk run -d --cgroup "/kubepods/besteffort/pod$NB_UID/$NB_SANDBOX_ID" $(cri_annotations sandbox notebook-0 research "$NB_UID" "$NB_SANDBOX_ID") \
+        "$CTR_IMAGE" "$NB_SANDBOX_ID" /busybox/sleep 100000 >/dev/null || fail "ctr run sandbox notebook-0"
+    ctrk run -d --cgroup "/kubepods/besteffort/pod$NB_UID/$NB_ID" "${ctr_gpu_flags[@]}" --env NVIDIA_VISIBLE_DEVICES=void \
+        $(cri_annotations container notebook-0 research "$NB_UID" "$NB_SANDBOX_ID" jupyter quay.io/jupyter/pytorch-notebook:cuda12-2025-01-06) \
+        "$CTR_IMAGE" "$NB_ID" /busybox/sleep 100000 >/dev/null && log "started pod research/notebook-0 (idle GPU allocation)" || fail "ctr run notebook-0"
+}
+start_pods
 sleep 1
 write_fake_scenario
-"$GPUCTOP" record -o "$OUT/example.gpuctop" --interval 1 --duration "$DURATION" --docker-host "unix://$SOCK" \
+"$GPUCTOP" record -o "$OUT/example.gpuctop" --interval 1 --duration "$DURATION" --docker-host "unix://$SOCK" --containerd-state "$CTR_STATE" \
     >"$WORK/record.out" 2>&1 &
 RECORD_PID=$!
 REC_T0=$(date +%s)
@@ -497,7 +563,7 @@ write_fake_scenario
 sleep_until "$(at 30)"
 if command -v tmux >/dev/null; then
     tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -x 200 -y 50 -s dash \
-        "env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 $(printf '%q ' "$GPUCTOP") --docker-host unix://$SOCK" \
+        "env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 $(printf '%q ' "$GPUCTOP") --docker-host unix://$SOCK --containerd-state $CTR_STATE" \
         && log "dashboard started in tmux" || log "tmux new-session failed"
     tmux -S "$TMUX_SOCK" set-option -t dash remain-on-exit on >/dev/null 2>&1
 fi
@@ -511,9 +577,9 @@ dk ps >>"$OUT/checks.txt" 2>&1
 if [ "$HAVE_SMI" = 1 ]; then
     nvidia-smi --query-compute-apps=pid,used_memory --format=csv >"$WORK/apps.csv" 2>&1
 fi
-"$GPUCTOP" snapshot --json --docker-host "unix://$SOCK" >"$OUT/snapshot.json" 2>"$WORK/snapshot.err" \
+"$GPUCTOP" snapshot --json --docker-host "unix://$SOCK" --containerd-state "$CTR_STATE" >"$OUT/snapshot.json" 2>"$WORK/snapshot.err" \
     || fail "gpuctop snapshot --json: $(cat "$WORK/snapshot.err")"
-"$GPUCTOP" snapshot --docker-host "unix://$SOCK" >"$OUT/snapshot.txt" 2>&1 || fail "gpuctop snapshot"
+"$GPUCTOP" snapshot --docker-host "unix://$SOCK" --containerd-state "$CTR_STATE" >"$OUT/snapshot.txt" 2>&1 || fail "gpuctop snapshot"
 if [ "$HAVE_SMI" = 1 ]; then
     nvidia-smi --query-compute-apps=pid,used_memory --format=csv >"$WORK/apps-after.csv" 2>&1
     section "nvidia-smi --query-compute-apps=pid,used_memory --format=csv"
@@ -537,10 +603,15 @@ BUSY_NAMES="research-trainer-1 research-finetune-1 research-inference-1 $K8S_NAM
 EXPECT_GPU_PROCS=0
 { [ "$MODE" = torch ] || [ -n "$FAKE_NVML" ]; } && EXPECT_GPU_PROCS=1
 cat >"$WORK/check.py" <<'PY'
-# check.py SNAPSHOT_JSON INSPECT_JSON APPS_CSV|- TRUTH_OUT BUSY_NAMES EXPECT_GPU_PROCS HAVE_GPU_DEVICES K8S_NAME
-# Prints PASS/FAIL lines; writes the pid -> container truth for the replay check.
+# check.py SNAPSHOT_JSON INSPECT_JSON APPS_CSV|- TRUTH_OUT BUSY_NAMES EXPECT_GPU_PROCS HAVE_GPU_DEVICES K8S_NAME PODS_JSON
+# Prints PASS/FAIL lines; writes the pid -> container truth for the replay check. PODS_JSON:
+# the containerd pods as ctr started them, {init pid: {id, pod, namespace, container, image}}.
 import csv, json, os, sys
-snap_path, inspect_path, apps_path, truth_out, busy, expect_procs, have_dev, k8s = sys.argv[1:9]
+snap_path, inspect_path, apps_path, truth_out, busy, expect_procs, have_dev, k8s, pods_path = sys.argv[1:10]
+try:
+    pods = {int(k): v for k, v in json.load(open(pods_path)).items()}
+except Exception:
+    pods = {}
 busy = busy.split(); expect_procs = expect_procs == "1"; have_dev = have_dev == "1"
 snap = json.load(open(snap_path))
 try:
@@ -567,6 +638,13 @@ def container_of(pid):
             return by_init[pid]
         pid = ppid(pid); seen += 1
     return None
+def pod_of(pid):
+    seen = 0
+    while pid and pid > 1 and seen < 64:
+        if pid in pods:
+            return pods[pid]
+        pid = ppid(pid); seen += 1
+    return None
 containers = {c["id"]: c for c in snap.get("containers", [])}
 for d in snap.get("degraded", []):
     print(f"note: gpuctop degraded source {d.get('source')}: {d.get('reason')}")
@@ -581,6 +659,19 @@ for p in procs:
     got_name = (got or {}).get("name")
     real = container_of(pid)
     cmd = (info.get("command") or "?")[:60]
+    pod = pod_of(pid)
+    if pod is not None:
+        label = f"{pod['namespace']}/{pod['pod']}"
+        truth[str(pid)] = label
+        ok = (ref is not None and ref["id"] == pod["id"] and ref.get("runtime") == "containerd"
+              and (got or {}).get("podName") == pod["pod"] and (got or {}).get("podNamespace") == pod["namespace"]
+              and (got or {}).get("podContainer") == pod["container"] and (got or {}).get("image") == pod["image"])
+        result(ok, f"pid {pid} ({cmd}): ctr says pod {label} container {pod['container']} ({pod['id'][:12]}); gpuctop says "
+                   f"{(got or {}).get('podNamespace')}/{(got or {}).get('podName')} container {(got or {}).get('podContainer')} "
+                   f"image {(got or {}).get('image')} runtime {ref.get('runtime') if ref else None} ({ref['id'][:12] if ref else 'no container'})")
+        if ok:
+            seen_names.add(label)
+        continue
     if real is None:
         result(ref is None, f"pid {pid} ({cmd}): docker: host process; gpuctop: {got_name or (ref and ref['id'][:12]) or 'host'}")
         truth[str(pid)] = None
@@ -612,6 +703,15 @@ if expect_procs:
                f"{k8s}: its GPU process is the shell's child (namespace pids {nspids})")
 else:
     print(f"note: no GPU processes expected ({len(procs)} in the snapshot)")
+if pods:
+    sandboxes = [c for c in snap.get("containers", []) if c.get("podContainer") is None and c.get("podName") in ("trainer-0", "notebook-0")]
+    result(not sandboxes, f"no pod sandbox shown as a container ({len(sandboxes)} shown)")
+    if expect_procs:
+        result("research/trainer-0" in seen_names, "pod research/trainer-0 (containerd, no Docker) has a GPU process in gpuctop's snapshot")
+    if have_dev:
+        nb = [c for c in snap.get("containers", []) if c.get("podName") == "notebook-0"]
+        result(len(nb) == 1 and nb[0].get("idleAllocation") is True and nb[0].get("runtime") == "containerd",
+               f"pod research/notebook-0 is an idle GPU allocation read from its OCI spec ({'gpuRequest ' + str(nb[0].get('gpuRequest')) if nb else 'absent'})")
 idle = [c for c in snap.get("containers", []) if c.get("name") == "research-notebook-1"]
 if have_dev:
     result(len(idle) == 1 and idle[0].get("idleAllocation") is True and idle[0].get("processCount", 0) == 0,
@@ -628,8 +728,18 @@ sys.exit(1 if fails else 0)
 PY
 APPS=-
 [ -s "$WORK/apps.csv" ] && APPS=$WORK/apps.csv
+# The pods as ctr started them: the ground truth for the containerd checks.
+{
+    printf '{'
+    sep=""
+    pid=$(ctr_pid "$TRAINER_ID")
+    [ -n "$pid" ] && { printf '"%s": {"id": "%s", "pod": "trainer-0", "namespace": "research", "container": "pytorch", "image": "nvcr.io/nvidia/pytorch:25.01-py3"}' "$pid" "$TRAINER_ID"; sep=", "; }
+    printf '}\n'
+} >"$WORK/pods.json"
+section "ctr -n k8s.io task ls"
+ctrk task ls >>"$OUT/checks.txt" 2>&1
 python3 "$WORK/check.py" "$OUT/snapshot.json" "$WORK/inspect.json" "$APPS" "$WORK/truth.json" \
-    "$BUSY_NAMES" "$EXPECT_GPU_PROCS" "$HAVE_GPU_DEVICES" "$K8S_NAME" | tee -a "$OUT/checks.txt"
+    "$BUSY_NAMES" "$EXPECT_GPU_PROCS" "$HAVE_GPU_DEVICES" "$K8S_NAME" "$WORK/pods.json" | tee -a "$OUT/checks.txt"
 [ "${PIPESTATUS[0]}" = 0 ] || FAILS=$((FAILS + 1))
 if [ "$HAVE_SMI" = 1 ] && ! cmp -s "$WORK/apps.csv" "$WORK/apps-after.csv"; then
     echo "note: nvidia-smi's list changed while gpuctop sampled:" | tee -a "$OUT/checks.txt"
@@ -657,7 +767,8 @@ if "$GPUCTOP" snapshot --from "$OUT/example.gpuctop" --at "+${BUSY_AT}s" --json 
     python3 - "$WORK/replay.json" "$WORK/truth.json" "$EXPECT_GPU_PROCS" <<'PY' | tee -a "$OUT/checks.txt"
 import json, sys
 replay = json.load(open(sys.argv[1])); truth = json.load(open(sys.argv[2])); expect = sys.argv[3] == "1"
-names = {c["id"]: c.get("name") for c in replay.get("containers", [])}
+names = {c["id"]: (f"{c.get('podNamespace')}/{c.get('podName')}" if c.get("runtime") == "containerd" and c.get("podName")
+                   else c.get("name")) for c in replay.get("containers", [])}
 matched = 0; bad = 0
 for p in replay.get("processes", []):
     if str(p["pid"]) not in truth:
@@ -686,6 +797,8 @@ for c in research-trainer-1 research-finetune-1 research-inference-1 "$K8S_NAME"
     echo "--- $c" >>"$OUT/checks.txt"
     dk logs --tail 8 "$c" >>"$OUT/checks.txt" 2>&1
 done
+echo "--- ctr -n k8s.io containers ls" >>"$OUT/checks.txt"
+ctrk containers ls >>"$OUT/checks.txt" 2>&1
 
 log "removing containers"
 dk rm -f $(dk ps -aq) >/dev/null 2>&1
