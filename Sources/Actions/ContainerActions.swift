@@ -155,6 +155,20 @@ public final class ContainerActions {
         return listing
     }
 
+    /// Why an engine could not be listed, one line. The only engine: its error as it is; one of
+    /// several: which socket, and without the Docker-specific advice a Podman socket would get.
+    public static func listingFailure(socketPath: String, _ error: DockerError, only: Bool) -> String {
+        if only { return error.description }
+        let reason: String
+        switch error {
+        case .noSocket: reason = "no such socket"
+        case .connectionRefused: reason = "connection refused (the engine is not running)"
+        case .permissionDenied: reason = "permission denied"
+        default: reason = error.description
+        }
+        return "cannot list the containers at \(socketPath): \(reason)"
+    }
+
     /// Exact name or exact id first (refused as ambiguous when two engines both have it);
     /// then id prefixes and name prefixes, across all engines.
     public static func resolve(_ argument: String, among containers: [EngineContainer]) -> ContainerResolution {

@@ -115,7 +115,7 @@ enum ActionCommands {
         defer { actions.close() }
         let listing = actions.list()
         func failureText(_ f: (socketPath: String, error: DockerError)) -> String {
-            endpoints.count == 1 ? f.error.description : "cannot list the containers at \(f.socketPath): \(f.error)"
+            ContainerActions.listingFailure(socketPath: f.socketPath, f.error, only: endpoints.count == 1)
         }
         if listing.failures.count == endpoints.count {
             let message = listing.failures.map(failureText).joined(separator: "; ")
