@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every gpuctop test on a fresh Debian 12 machine: installs what the tests
-# need, builds the fake NVML, starts a private dockerd, builds, tests, and stops
-# the dockerd again whatever happens.
+# need, builds the fake NVML, starts a private dockerd and a private Podman service,
+# builds, tests, and stops both again whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
+# Podman beside Docker: containers of both engines named and acted on (scripts/test-podman.sh).
+command -v podman >/dev/null || need+=(podman)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v tmux >/dev/null || need+=(tmux)
 command -v cc >/dev/null || need+=(gcc)
@@ -28,12 +30,22 @@ fi
 scripts/build-fake-nvml.sh >/dev/null
 export GPUCTOP_FAKE_NVML_DIR="$repo/.build/fake-nvml"
 
-# Stop the test dockerd afterwards only if this run started it (a developer may keep one running).
+# Stop the test dockerd and Podman service afterwards only if this run started them (a
+# developer may keep them running).
+started=()
+stop_started() { local s; for s in ${started[@]+"${started[@]}"}; do "scripts/test-$s.sh" stop || true; done; }
+trap stop_started EXIT
 eval "$(scripts/test-dockerd.sh env)"
 if ! curl -sf --unix-socket "${GPUCTOP_TEST_DOCKER_HOST#unix://}" http://d/_ping >/dev/null 2>&1; then
+    started+=(dockerd)
     scripts/test-dockerd.sh start
-    trap 'scripts/test-dockerd.sh stop || true' EXIT
 fi
+eval "$(scripts/test-podman.sh env)"
+if ! curl -sf --unix-socket "${GPUCTOP_TEST_PODMAN_HOST#unix://}" http://d/_ping >/dev/null 2>&1; then
+    started+=(podman)
+fi
+# Run also when it answers: start loads the test image if it is missing.
+scripts/test-podman.sh start
 
 swift build
 # The release binary first: the scale budget test (ScaleBudgetTests) times it, since a

@@ -17,7 +17,7 @@
 // file 0600: the log names users, hosts and command lines.
 //
 //   time=2026-11-22T03:04:05Z user=root uid=0 host=gpu-box action=stop container=web-1
-//   container_id=4f2a... previous="running (Up 5 minutes)" result=ok detail=stopped
+//   container_id=4f2a... engine=podman previous="running (Up 5 minutes)" result=ok detail=stopped
 import FoundationEssentials
 import Glibc
 import Support
@@ -25,8 +25,8 @@ import Telemetry
 
 /// What an action was aimed at.
 public enum AuditTarget: Equatable, Sendable {
-    /// A resolved engine container.
-    case container(name: String?, id: String)
+    /// A resolved engine container, and its engine ("docker", "podman", "containerd", "crio").
+    case container(name: String?, id: String, engine: String? = nil)
     /// A host process.
     case process(pid: Int32)
     /// One GPU.
@@ -117,9 +117,10 @@ public struct AuditRecord: Equatable, Sendable {
         fields.append(("host", host))
         fields.append(("action", action))
         switch target {
-        case .container(let name, let id):
+        case .container(let name, let id, let engine):
             if let name { fields.append(("container", name)) }
             fields.append(("container_id", id))
+            if let engine { fields.append(("engine", engine)) }
         case .process(let pid):
             fields.append(("pid", String(pid)))
         case .gpu(let index, let uuid):

@@ -39,12 +39,19 @@ public final class AuditedActions {
         }
     }
 
-    /// Stops, restarts or kills one container.
-    public func container(_ verb: String, _ action: ContainerAction, on c: ContainerSummary,
+    /// The audit target of a listed container: its name, id and engine.
+    public static func target(_ c: EngineContainer) -> AuditTarget {
+        .container(name: c.name, id: c.id, engine: c.engine.rawValue)
+    }
+
+    /// Stops, restarts or kills one container, unless ContainerActionPolicy refuses it
+    /// (Kubernetes manages it): then nothing is asked of the engine, and the log says why.
+    public func container(_ verb: String, _ action: ContainerAction, on c: EngineContainer,
                           using actions: ContainerActions) throws(ContainerActionError) -> ContainerActionOutcome {
-        let target = AuditTarget.container(name: c.name, id: c.id)
-        let previous = ContainerActions.previousState(c)
-        do {
+        let target = Self.target(c)
+        let previous = ContainerActions.previousState(c.summary)
+        do throws(ContainerActionError) {
+            if let line = ContainerActions.refusal(action, on: c) { throw ContainerActionError.refused(line) }
             let outcome = try actions.perform(action, on: c)
             record(verb, target, previous: previous, .ok(outcome.description))
             return outcome

@@ -196,9 +196,12 @@ public enum PrometheusText {
         var powerMilliwatts: Int?
     }
 
+    /// `container` is a pod's container name ("pytorch") where Kubernetes runs it, as kubelet,
+    /// cAdvisor and dcgm-exporter label it (the engine's name, cri-dockerd's k8s_pytorch_trainer-0_...,
+    /// would join with nothing); else the engine's name.
     static func containerLabels(_ c: ContainerUsage?, id: String, host: String, gpu: Int?) -> [(String, String?)] {
         let isHost = id == "host"
-        return [("container", isHost ? "host" : c?.name), ("container_id", isHost ? "host" : String(id.prefix(12))),
+        return [("container", isHost ? "host" : c?.podContainer ?? c?.name), ("container_id", isHost ? "host" : String(id.prefix(12))),
                 ("compose_service", c?.composeService), ("pod", c?.podName), ("namespace", c?.podNamespace),
                 ("gpu", gpu.map(String.init)), ("Hostname", host)]
     }

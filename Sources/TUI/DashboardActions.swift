@@ -51,6 +51,13 @@ extension DashboardModel {
             return
         }
         guard !c.isHost else { status = "host processes are not a container; select a process and use T, I or 9"; return }
+        // Kubernetes' containers and those no API we speak reaches: the line that says so and
+        // names the command that would do it, instead of a question (ContainerActionPolicy).
+        // A remote host's row is judged the same way (its gpuctop would refuse it too).
+        if case .refused(let line) = ContainerActionPolicy.decide(verb, c) {
+            status = line
+            return
+        }
         let name = SnapshotText.containerName(c)
         let onHost = c.host.map { " on host \($0)" } ?? ""
         var lines = ["\(verb.rawValue.capitalized) container \(name) (\(c.shortId))\(onHost)?",

@@ -101,49 +101,85 @@ enum ActionCommands {
             return ExitStatus.refused
         }
 
-        let actions: ContainerActions
-        let resolved: [(argument: String, resolution: ContainerResolution)]
+        let endpoints: [EngineEndpoint]
         do {
-            let client = try DockerClient(dockerHost: options.dockerHost, options: .init(connectTimeout: 2, readTimeout: 10))
-            actions = ContainerActions(client: client)
-            resolved = try actions.resolve(names)
+            endpoints = try ContainerEngines.endpoints(dockerHost: options.dockerHost, podmanHost: options.podmanHost,
+                                                       environment: Environment.current())
         } catch {
             let message = "\(error)"
             for name in names { context.audit(verb, .argument(name), previous: nil, .failed(message)) }
             printError(message)
             return ExitStatus.failure
         }
-        defer { actions.client.close() }
+        let actions = ContainerActions(endpoints: endpoints, options: .init(connectTimeout: 2, readTimeout: 10))
+        defer { actions.close() }
+        let listing = actions.list()
+        func failureText(_ f: (socketPath: String, error: DockerError)) -> String {
+            ContainerActions.listingFailure(socketPath: f.socketPath, f.error, only: endpoints.count == 1)
+        }
+        if listing.failures.count == endpoints.count {
+            let message = listing.failures.map(failureText).joined(separator: "; ")
+            for name in names { context.audit(verb, .argument(name), previous: nil, .failed(message)) }
+            printError(message)
+            return ExitStatus.failure
+        }
+        // An engine named by an option or variable that cannot be read is news; one found at
+        // its usual path (a rootful Podman socket a user may not open) only when it matters.
+        for f in listing.failures where endpoints.contains(where: { $0.socketPath == f.socketPath && $0.explicit }) {
+            printError("warning: \(failureText(f)); its containers were not considered")
+        }
 
-        // Every argument must name exactly one container before anything is done.
-        var targets: [ContainerSummary] = []
-        var problems: [ContainerActionError] = []
-        for (argument, resolution) in resolved {
-            switch resolution {
+        // Every argument must name exactly one container the policy lets us act on before
+        // anything is done.
+        var targets: [EngineContainer] = []
+        var problems: [(target: AuditTarget, previous: String?, error: ContainerActionError)] = []
+        var unknown: [String] = []
+        for argument in names {
+            switch ContainerActions.resolve(argument, among: listing.containers) {
             case .found(let c):
-                if !targets.contains(where: { $0.id == c.id }) { targets.append(c) }
+                if let line = ContainerActions.refusal(action, on: c) {
+                    problems.append((AuditedActions.target(c), ContainerActions.previousState(c.summary), .refused(line)))
+                } else if !targets.contains(where: { $0.id == c.id && $0.socketPath == c.socketPath }) {
+                    targets.append(c)
+                }
             case .ambiguous(let candidates):
-                problems.append(.ambiguous(argument: argument, candidates: candidates))
+                problems.append((.argument(argument), nil, .ambiguous(argument: argument, candidates: candidates)))
             case .notFound:
-                problems.append(.notFound(argument: argument))
+                unknown.append(argument)
+            }
+        }
+        if !unknown.isEmpty {
+            // Not an engine's: perhaps a containerd or CRI-O container (a Kubernetes pod's), which
+            // only a snapshot names; refused with the command that would do it.
+            let snapshot = SnapshotSampler(options: SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot,
+                                                                   useDocker: false)).sample()
+            for argument in unknown {
+                if let (line, c) = SnapshotContainerLookup.refusal(action.containerVerb, argument, in: snapshot) {
+                    let target = c.map { AuditTarget.container(name: $0.name, id: $0.id, engine: $0.runtime?.rawValue) } ?? .argument(argument)
+                    problems.append((target, c?.status, .refused(line)))
+                } else {
+                    problems.append((.argument(argument), nil, .notFound(argument: argument)))
+                }
+            }
+            // Not found while an engine could not be read: it may be that engine's.
+            if problems.contains(where: { if case .notFound = $0.error { return true }; return false }) {
+                for f in listing.failures where !endpoints.contains(where: { $0.socketPath == f.socketPath && $0.explicit }) {
+                    printError("warning: \(failureText(f)); its containers were not considered")
+                }
             }
         }
         if !problems.isEmpty {
             for problem in problems {
-                let argument: String
-                switch problem {
-                case .ambiguous(let a, _), .notFound(let a): argument = a
-                case .docker: argument = ""
-                }
-                context.audit(verb, .argument(argument), previous: nil,
-                              problem.isRefusal ? .refused(problem.description) : .failed(problem.description))
-                printError(problem.description)
+                let error = problem.error
+                context.audit(verb, problem.target, previous: problem.previous,
+                              error.isRefusal ? .refused(error.description) : .failed(error.description))
+                printError(Sanitize.visible(error.description))
             }
             for c in targets {
-                context.audit(verb, .container(name: c.name, id: c.id), previous: ContainerActions.previousState(c),
-                              .refused("not done: another CONTAINER argument did not resolve"))
+                context.audit(verb, AuditedActions.target(c), previous: ContainerActions.previousState(c.summary),
+                              .refused("not done: another CONTAINER argument was not found or refused"))
             }
-            return problems.contains(where: \.isRefusal) ? ExitStatus.refused : ExitStatus.failure
+            return problems.contains(where: \.error.isRefusal) ? ExitStatus.refused : ExitStatus.failure
         }
 
         let described = targets.map { ContainerActions.describe($0) }
@@ -156,7 +192,7 @@ enum ActionCommands {
         }
         if let refusal = refusal(context.confirm(Sanitize.visible(question), yes: yes)) {
             for c in targets {
-                context.audit(verb, .container(name: c.name, id: c.id), previous: ContainerActions.previousState(c), .refused(refusal))
+                context.audit(verb, AuditedActions.target(c), previous: ContainerActions.previousState(c.summary), .refused(refusal))
             }
             printError(refusal)
             return ExitStatus.refused
@@ -164,7 +200,7 @@ enum ActionCommands {
 
         var status = ExitStatus.ok
         for c in targets {
-            let label = Sanitize.visible(ContainerActions.shortLabel(c))
+            let label = Sanitize.visible(ContainerActions.shortLabel(c.summary))
             do {
                 let outcome = try context.audited.container(verb, action, on: c, using: actions)
                 writeOut("\(label): \(outcome)\n")

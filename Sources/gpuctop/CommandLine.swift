@@ -16,6 +16,7 @@ struct Options {
     var nvmlPath: String?
     var procRoot = "/proc"
     var dockerHost: String?
+    var podmanHost: String?
     var interval = 1.0
     var ascii = false
     var readOnly = false
@@ -30,6 +31,7 @@ enum CommandLineParser {
         var o = Options()
         o.nvmlPath = environment["GPUCTOP_NVML"].flatMap { $0.isEmpty ? nil : $0 }
         o.readOnly = try readOnlySetting(environment["GPUCTOP_READ_ONLY"])
+        o.podmanHost = environment["GPUCTOP_PODMAN_HOST"].flatMap { $0.isEmpty ? nil : $0 }
         var i = 0
         var sawCommand = false
         func value(_ name: String) throws -> String {
@@ -51,6 +53,7 @@ enum CommandLineParser {
             case "--nvml": o.nvmlPath = try value(arg)
             case "--proc-root": o.procRoot = try value(arg)
             case "--docker-host": o.dockerHost = try value(arg)
+            case "--podman-host": o.podmanHost = try value(arg)
             case "--interval":
                 let text = try value(arg)
                 guard let v = Double(text), v >= 0.1, v <= 60 else {
@@ -124,6 +127,9 @@ enum CommandLineParser {
       --nvml PATH           libnvidia-ml to load (env GPUCTOP_NVML; default libnvidia-ml.so.1)
       --proc-root DIR       the host's /proc, when gpuctop runs in a container (default /proc)
       --docker-host URL     unix:///path of the Docker or Podman socket (env DOCKER_HOST)
+      --podman-host URL     unix:///path of a Podman socket for stop/restart/kill, beside Docker's
+                            (env GPUCTOP_PODMAN_HOST; default /run/podman/podman.sock and
+                            $XDG_RUNTIME_DIR/podman/podman.sock where they exist)
       --interval SECONDS    refresh interval, 0.1 to 60 (default 1)
       --json                JSON output for snapshot and power (schema in README.md)
       --ascii               ASCII bars and borders only

@@ -35,7 +35,8 @@ enum ContainerCommand: Command {
     static let names = ["stop", "restart", "kill"]
     static let usage = """
       gpuctop stop|restart CONTAINER... [--time N] [--yes]
-                                        stop or restart containers (name, id or a unique prefix)
+                                        stop or restart Docker or Podman containers (name, id or
+                                        a unique prefix); Kubernetes' are refused (kubectl's line)
       gpuctop kill CONTAINER... [--signal NAME] [--yes]
                                         signal containers (default KILL)
     """

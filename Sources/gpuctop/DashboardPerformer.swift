@@ -33,22 +33,33 @@ final class DashboardPerformer: DashboardActionPerformer {
         case .restart: action = .restart(timeout: nil)
         case .kill: action = .kill(signal: nil)
         }
+        let endpoints: [EngineEndpoint]
         do {
-            // A fresh client per action: the sampler's client belongs to the sampler thread.
-            let client = try DockerClient(dockerHost: options.dockerHost, options: .init(readTimeout: 5))
-            defer { client.close() }
-            let actions = ContainerActions(client: client)
-            guard let summary = try client.listContainers(all: true).first(where: { $0.id == id }) else {
-                audited.record(verb.rawValue, .container(name: name, id: id), previous: nil, .failed("no such container"))
-                return "\(verb.rawValue) \(name): no such container (it is gone)"
-            }
-            let outcome = try audited.container(verb.rawValue, action, on: summary, using: actions)
-            return "\(name): \(outcome)"
-        } catch let error as ContainerActionError {
-            return "\(verb.rawValue) \(name) failed: \(error)"
+            endpoints = try ContainerEngines.endpoints(dockerHost: options.dockerHost, podmanHost: options.podmanHost,
+                                                       environment: Environment.current())
         } catch {
-            // The engine could not be asked: nothing was done, and the log says why.
             audited.record(verb.rawValue, .container(name: name, id: id), previous: nil, .failed("\(error)"))
+            return "\(verb.rawValue) \(name) failed: \(error)"
+        }
+        // Fresh clients per action: the sampler's client belongs to the sampler thread.
+        let actions = ContainerActions(endpoints: endpoints, options: .init(readTimeout: 5))
+        defer { actions.close() }
+        let listing = actions.list()
+        // The full id names one container in whichever engine has it (Docker or Podman).
+        guard let container = listing.containers.first(where: { $0.id == id }) else {
+            // The engine could not be asked, or no longer has it: nothing was done, and the log says why.
+            let reason = listing.failures.first.map { "\($0.error)" } ?? "no such container"
+            audited.record(verb.rawValue, .container(name: name, id: id), previous: nil, .failed(reason))
+            return listing.failures.isEmpty ? "\(verb.rawValue) \(name): no such container (it is gone)"
+                                            : "\(verb.rawValue) \(name) failed: \(reason)"
+        }
+        do {
+            // The policy was asked before the question; AuditedActions asks again with the
+            // engine's own labels, so what the dashboard did not know cannot slip through.
+            let outcome = try audited.container(verb.rawValue, action, on: container, using: actions)
+            return "\(name): \(outcome)"
+        } catch {
+            if case .refused(let line) = error { return line }
             return "\(verb.rawValue) \(name) failed: \(error)"
         }
     }

@@ -305,10 +305,11 @@ final class ActionLogicTests: XCTestCase {
     }
 
     func testResolutionExactFirstThenPrefixes() {
-        let a = ContainerSummary(id: "aaaa1111" + String(repeating: "0", count: 56), names: ["train"], image: "img", state: "running")
-        let b = ContainerSummary(id: "aaaa2222" + String(repeating: "0", count: 56), names: ["train-2"], state: "exited")
-        let c = ContainerSummary(id: "bbbb3333" + String(repeating: "0", count: 56), names: ["infer"], state: "running")
-        let d = ContainerSummary(id: "cccc4444" + String(repeating: "0", count: 56), names: ["aaaa"], state: "running")
+        func docker(_ s: ContainerSummary) -> EngineContainer { EngineContainer(engine: .docker, socketPath: "/d.sock", summary: s) }
+        let a = docker(ContainerSummary(id: "aaaa1111" + String(repeating: "0", count: 56), names: ["train"], image: "img", state: "running"))
+        let b = docker(ContainerSummary(id: "aaaa2222" + String(repeating: "0", count: 56), names: ["train-2"], state: "exited"))
+        let c = docker(ContainerSummary(id: "bbbb3333" + String(repeating: "0", count: 56), names: ["infer"], state: "running"))
+        let d = docker(ContainerSummary(id: "cccc4444" + String(repeating: "0", count: 56), names: ["aaaa"], state: "running"))
         let all = [a, b, c, d]
         XCTAssertEqual(ContainerActions.resolve("train", among: all), .found(a), "an exact name wins over a prefix")
         XCTAssertEqual(ContainerActions.resolve("/train", among: all), .found(a))
@@ -327,7 +328,7 @@ final class ActionLogicTests: XCTestCase {
         XCTAssertTrue(error.isRefusal)
         XCTAssertFalse(ContainerActionError.notFound(argument: "x").isRefusal)
         XCTAssertEqual(ContainerActions.describe(a), "train [aaaa11110000] (image img, running)")
-        XCTAssertEqual(ContainerActions.describe(ContainerSummary(id: "ff", names: ["x\u{1b}[31m"])), "x [31m [ff] (state unknown)")
+        XCTAssertEqual(ContainerActions.describe(docker(ContainerSummary(id: "ff", names: ["x\u{1b}[31m"]))), "x [31m [ff] (state unknown)")
     }
 
     func testSignalParsingAndRefusals() {

@@ -79,7 +79,9 @@ final class PrometheusTextTests: XCTestCase {
         a.composeService = "train \"v2\" \\ a\nb"
         a.composeProject = "proj"
         var b = ContainerUsage(id: idB)
-        b.name = "vllm"
+        // A pod's container under cri-dockerd: the label is the pod's container name, not the engine's.
+        b.name = "k8s_vllm_vllm-0_inference_0f1e2d3c-0000-4000-8000-000000000001_0"
+        b.podContainer = "vllm"
         b.podName = "vllm-0"
         b.podNamespace = "inference"
         var idle = ContainerUsage(id: String(repeating: "c", count: 64))
