@@ -335,7 +335,10 @@ public enum DashboardView {
     // MARK: Table
 
     static func table(_ f: inout Frame, _ m: DashboardModel, _ layout: DashboardLayout, top: Int) {
-        let columns = Columns.fitting(width: m.width, hosts: m.showsHosts)
+        let rows = m.rows
+        let now = m.snapshot?.time ?? m.now
+        let content = Columns.contentWidths(rows, now: now, glyphs: m.glyphs, hosts: m.showsHosts)
+        let columns = Columns.fitting(width: m.width, hosts: m.showsHosts, content: content)
         let fixed = columns.filter { $0.id != .command }.reduce(0) { $0 + $1.width + 1 }
         let commandWidth = max(0, m.width - fixed)
         var x = 0
@@ -345,14 +348,12 @@ public enum DashboardView {
             if c.id == m.sortColumn { title += m.glyphs.ascii ? (m.sortDescending ? "v" : "^") : (m.sortDescending ? "↓" : "↑") }
             x = f.putFitted(x, top, title, width: w, c.id == m.sortColumn ? .key : .heading, alignRight: c.alignRight) + 1
         }
-        let rows = m.rows
         if rows.isEmpty {
             let text = m.snapshot == nil ? "" : (m.filter.isEmpty ? "No GPU processes and no idle GPU allocations." : "Nothing matches \"\(m.filter)\".")
             f.put(0, top + 1, text, .dim)
             return
         }
         let selected = m.selectedIndex(in: rows)
-        let now = m.snapshot?.time ?? m.now
         let scroll = min(m.scroll, max(0, rows.count - layout.tableRows))
         for (i, row) in rows.enumerated().dropFirst(scroll).prefix(layout.tableRows) {
             let y = top + 1 + i - scroll
@@ -361,7 +362,11 @@ public enum DashboardView {
             x = 0
             for c in columns {
                 let w = c.id == .command ? commandWidth : c.width
-                x = f.putFitted(x, y, c.text(row, now, m.glyphs), width: w, style, alignRight: c.alignRight) + 1
+                var text = c.text(row, now, m.glyphs)
+                if c.id == .command, case .process = row {
+                    text = Columns.command(Sanitize.visible(text), width: w, ascii: m.glyphs.ascii)
+                }
+                x = f.putFitted(x, y, text, width: w, style, alignRight: c.alignRight) + 1
             }
             if i == selected { f.restyle(0, y, count: m.width, .selected) }
         }
