@@ -17,7 +17,7 @@ struct DashboardLayout {
     init(model m: DashboardModel) {
         tooSmall = m.width < Self.minWidth || m.height < Self.minHeight
         compact = m.width < 100 || m.height < 24
-        let degraded = min(2, m.snapshot?.degraded.count ?? 0)
+        let degraded = min(2, DashboardView.headerWarnings(m.snapshot).count)
         headerLines = 1 + degraded
         var wanted = 0
         for g in m.snapshot?.gpus ?? [] {
@@ -117,7 +117,12 @@ public enum DashboardView {
         if let r = m.replay {
             x = f.put(x + 2, 0, "REPLAY", .warn)
             x = f.put(x + 1, 0, "\(r.index + 1)/\(r.count)  \(Format.speed(r.speed))\(r.paused ? "  paused" : "")", .warn)
-            if r.index + 1 == r.count, let stop = r.stopReason { x = f.put(x + 2, 0, "stopped: \(stop)", .bad) }
+            if r.index + 1 == r.count, let n = r.truncatedAfter {
+                // Said once and short; the reason is on stderr when the replay ends.
+                let room = m.width - (x + 2)
+                let notes = ["recording truncated after record \(n)", "recording truncated", "truncated"]
+                x = f.put(x + 2, 0, notes.first { TextWidth.of($0) <= room } ?? "truncated", .bad)
+            }
         } else {
             x = f.put(x + 2, 0, "every \(Format.seconds(m.interval))", .dim)
         }
@@ -128,11 +133,37 @@ public enum DashboardView {
             f.put(x + 2, 0, "data \(Format.safeInt(age).map(String.init) ?? "?")s old", .warn)
         }
         var y = 1
-        for d in (s?.degraded ?? []).prefix(layout.headerLines - 1) {
-            f.put(0, y, "! \(d.source): \(d.reason)", .bad)
+        for d in headerWarnings(s).prefix(layout.headerLines - 1) {
+            f.put(0, y, warning("! \(d.source): ", d.reason, width: m.width, ascii: m.glyphs.ascii), .bad)
             y += 1
         }
         return y
+    }
+
+    /// The sources the header names. NVML's reason is said once: on the "No GPUs"
+    /// line where the GPUs would be, when there are none.
+    static func headerWarnings(_ s: Snapshot?) -> [DegradedSource] {
+        guard let s else { return [] }
+        return s.gpus.isEmpty ? s.degraded.filter { $0.source != "nvml" } : s.degraded
+    }
+
+    /// `prefix` and `reason` in `width` cells. A reason ending in a hint in parentheses
+    /// that names an option ("(... set --docker-host or DOCKER_HOST)") keeps the hint
+    /// whole and is shortened before it: the hint is what the reader can do. Anything
+    /// else is cut at its end, visibly.
+    static func warning(_ prefix: String, _ reason: String, width: Int, ascii: Bool) -> String {
+        // Shown as it will be drawn (escapes visible), so the widths below are the real ones.
+        let prefix = Sanitize.visible(prefix), reason = Sanitize.visible(reason)
+        let whole = prefix + reason
+        guard TextWidth.of(whole) > width else { return whole }
+        if reason.hasSuffix(")"), let open = reason.ranges(of: " (").last {
+            let hint = String(reason[open.lowerBound...])
+            let room = width - TextWidth.of(prefix) - TextWidth.of(hint)
+            if hint.contains("--") && room >= 10 {
+                return prefix + TextWidth.fit(String(reason[..<open.lowerBound]), room, ascii: ascii) + hint
+            }
+        }
+        return TextWidth.fit(whole, width, ascii: ascii)
     }
 
     static func footer(_ f: inout Frame, _ m: DashboardModel, page: Page?) {
@@ -185,7 +216,7 @@ public enum DashboardView {
         let end = top + layout.gpuLines
         if s.gpus.isEmpty, y < end {
             let why = s.degraded.first { $0.source == "nvml" }?.reason ?? "NVML reports no GPU"
-            f.put(0, y, "No GPUs: \(why)", .warn)
+            f.put(0, y, warning("No GPUs: ", why, width: m.width, ascii: m.glyphs.ascii), .warn)
             return y + 1
         }
         for g in s.gpus {
