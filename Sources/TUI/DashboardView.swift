@@ -425,7 +425,11 @@ public enum DashboardView {
         switch m.screen {
         case .main: return nil
         case .help:
-            f = Frame(width: m.width, height: 64, ascii: m.glyphs.ascii)
+            // As tall as the page can be: its fixed lines and every wrapped line.
+            let text = helpEntries(m, actions: false) + helpEntries(m, actions: true)
+            let rows = 8 + text.reduce(0) { $0 + TextWidth.wrap($1.what, width: max(10, m.width - 17)).count }
+                + helpNotes.reduce(0) { $0 + TextWidth.wrap($1, width: max(10, m.width)).count }
+            f = Frame(width: m.width, height: min(pageLimit, rows), ascii: m.glyphs.ascii)
             used = help(&f, m, top: 0)
         case .detail(let id):
             // As tall as the page can be: its fixed lines, its processes and its labels.
@@ -441,35 +445,42 @@ public enum DashboardView {
     }
 
 
+    static func helpEntries(_ m: DashboardModel, actions: Bool) -> [(key: String, what: String)] {
+        // Read-only mode and replays have no actions: that section is left out entirely.
+        guard !actions || m.actionsEnabled else { return [] }
+        return KeyBindings.helpLines(replaying: m.replay != nil, actionsEnabled: m.actionsEnabled, actions: actions)
+    }
+
+    static let helpNotes = ["GPU MEM and SM% are per process, summed per container.",
+                            "~POWER is each GPU's draw shared out by SM use: an estimate.",
+                            "CPID is the PID inside the process's container.",
+                            "idle in the GPU column: the container asked for GPUs but runs nothing on them."]
+
     static func help(_ f: inout Frame, _ m: DashboardModel, top: Int) -> Int {
         var y = top + 1
-        f.put(0, y, "Keys", .title); y += 1
-        let replaying = m.replay != nil
-        for (key, what) in KeyBindings.helpLines(replaying: replaying, actionsEnabled: m.actionsEnabled, actions: false)
-        where y < f.height - 2 {
-            f.putFitted(2, y, key, width: 14, .key)
-            f.put(17, y, what)
-            y += 1
-        }
-        y += 1
-        // Read-only mode and replays have no actions: the section is left out entirely.
-        if m.actionsEnabled && y < f.height - 2 {
-            f.put(0, y, "Actions (each asks first; the default answer is no; all are logged)", .title); y += 1
-            for (key, what) in KeyBindings.helpLines(replaying: replaying, actionsEnabled: m.actionsEnabled, actions: true)
-            where y < f.height - 2 {
-                f.putFitted(2, y, key, width: 14, .key)
-                f.put(17, y, what)
-                y += 1
+        // Each key's line wraps under itself rather than being cut: the page scrolls.
+        func entries(_ list: [(key: String, what: String)]) {
+            for (key, what) in list {
+                for (i, part) in TextWidth.wrap(what, width: max(10, f.width - 17)).enumerated() where y < f.height - 1 {
+                    if i == 0 { f.putFitted(2, y, key, width: 14, .key) }
+                    f.put(17, y, part)
+                    y += 1
+                }
             }
             y += 1
         }
-        let notes = ["GPU MEM and SM% are per process, summed per container.",
-                     "~POWER is each GPU's draw shared out by SM use: an estimate.",
-                     "CPID is the PID inside the process's container.",
-                     "idle in the GPU column: the container asked for GPUs but runs nothing on them."]
-        for note in notes where y < f.height - 2 {
-            f.put(0, y, note, .dim)
-            y += 1
+        f.put(0, y, "Keys", .title); y += 1
+        entries(helpEntries(m, actions: false))
+        let actions = helpEntries(m, actions: true)
+        if !actions.isEmpty && y < f.height - 1 {
+            f.put(0, y, "Actions (each asks first; the default answer is no; all are logged)", .title); y += 1
+            entries(actions)
+        }
+        for note in helpNotes {
+            for part in TextWidth.wrap(note, width: max(10, f.width)) where y < f.height {
+                f.put(0, y, part, .dim)
+                y += 1
+            }
         }
         return y
     }
