@@ -195,7 +195,7 @@ enum Columns {
         Column(id: .uptime, title: "UPTIME", width: 7, alignRight: true, numeric: true, dropOrder: 5,
                text: { row, now, _ in
                    guard let start = startTime(row) else { return "" }
-                   return Format.elapsed(since: start, now: now).map(Format.coarseDuration) ?? "n/a"
+                   return Format.uptime(since: start, now: now)
                },
                sortKey: { row in .number(-(startTime(row) ?? 0)) }),
         Column(id: .command, title: "COMMAND", width: 0, alignRight: false, numeric: false, dropOrder: 2,

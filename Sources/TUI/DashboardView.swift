@@ -505,7 +505,7 @@ public enum DashboardView {
         line("image", c.image ?? "n/a")
         line("status", [c.status, c.health].compactMap { $0 }.joined(separator: ", ").ifEmpty("n/a"))
         if let started = c.startedAt {
-            line("up", (Format.elapsed(since: started, now: s.time).map(Format.duration) ?? "n/a") + " (since \(Format.localTime(started)))")
+            line("up", Format.uptime(since: started, now: s.time) + " (since \(Format.localTime(started)))")
         }
         line("service/pod", SnapshotText.serviceOrPod(c))
         line("GPU request", c.gpuRequest ?? "none seen")
@@ -532,7 +532,9 @@ public enum DashboardView {
         let labels = (c.labels ?? [:]).sorted { $0.key < $1.key }
         if !labels.isEmpty && y < f.height - 2 {
             y += 1
-            f.put(0, y, "Labels", .title); y += 1
+            // containerd and CRI-O keep a container's labels and OCI annotations together.
+            let annotations = c.runtime == .containerd || c.runtime == .crio
+            f.put(0, y, annotations ? "Labels and annotations" : "Labels", .title); y += 1
             for (k, v) in labels {
                 guard y < f.height - 1 else { break }
                 let x = f.put(2, y, k, .dim)

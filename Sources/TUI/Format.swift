@@ -88,6 +88,13 @@ public enum Format {
         return duration(seconds)
     }
 
+    /// How long something has been up, as the dashboard shows it everywhere (the table
+    /// and the detail view alike, so they never disagree): `coarseDuration` of the
+    /// seconds from `start` to `now`, "n/a" when either is unknown.
+    public static func uptime(since start: Double?, now: Double) -> String {
+        elapsed(since: start, now: now).map(coarseDuration) ?? "n/a"
+    }
+
     /// An interval: "1s", "0.25s", "1m".
     public static func seconds(_ s: Double) -> String {
         if s >= 60 && s.truncatingRemainder(dividingBy: 60) == 0, let m = safeInt(s / 60) { return "\(m)m" }
