@@ -88,11 +88,12 @@ public enum Format {
         return duration(seconds)
     }
 
-    /// How long something has been up, as the dashboard shows it everywhere (the table
-    /// and the detail view alike, so they never disagree): `coarseDuration` of the
-    /// seconds from `start` to `now`, "n/a" when either is unknown.
-    public static func uptime(since start: Double?, now: Double) -> String {
-        elapsed(since: start, now: now).map(coarseDuration) ?? "n/a"
+    /// How long something has been up, the one way every view says it: the seconds from
+    /// `start` to `now`, rounded down, as `coarseDuration` (the dashboard's table and
+    /// detail alike, so they never disagree) or with `seconds` as `duration` (one-shot
+    /// text); "n/a" when either time is unknown.
+    public static func uptime(since start: Double?, now: Double, seconds: Bool = false) -> String {
+        elapsed(since: start, now: now).map(seconds ? duration : coarseDuration) ?? "n/a"
     }
 
     /// An interval: "1s", "0.25s", "1m".

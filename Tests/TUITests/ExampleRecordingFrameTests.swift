@@ -60,6 +60,22 @@ final class ExampleRecordingFrameTests: XCTestCase {
         XCTAssertTrue(text.contains("/opt/torch/.venv/bin/python3 /work/load.py"), "the command whole:\n\(text)")
     }
 
+    /// `snapshot`'s text sizes its name columns the same way: nothing cut, columns aligned.
+    func testSnapshotTextNamesAreWhole() throws {
+        let s = try driver(at: 100).current
+        let text = SnapshotText.render(s)
+        let lines = text.split(separator: "\n").map(String.init)
+        let header = try XCTUnwrap(lines.first { $0.hasPrefix("CONTAINER ") }, text)
+        let imageColumn = try XCTUnwrap(header.firstRange(of: "IMAGE")).lowerBound
+        let offset = header.distance(from: header.startIndex, to: imageColumn)
+        for name in ["research-trainer-1", "research-notebook-1", "server "] {
+            let row = try XCTUnwrap(lines.first { $0.hasPrefix(name) }, text)
+            XCTAssertTrue(row.dropFirst(offset).hasPrefix("gpuctop-device/base:latest "), "IMAGE whole, under its title: \(row)")
+        }
+        XCTAssertTrue(text.contains("serving/inference-7f9c "), text)
+        XCTAssertFalse(text.contains("…"), text)
+    }
+
     func testCommandKeepsTheScriptAt80Columns() throws {
         var m = replayModel(try driver(at: 100), 80, 24)
         var f = DashboardView.render(m)
