@@ -108,6 +108,7 @@ enum CommandLineParser {
         Usage:
         \(Commands.usage)
 
+
         """ + details
     }
 
