@@ -268,19 +268,38 @@ enum Columns {
     static let commandFloor = 40
 
     /// The widest text of each name column over `rows` (all of them, not only those
-    /// on screen, so widths do not change as the selection scrolls).
+    /// on screen, so widths do not change as the selection scrolls). Each container's
+    /// names are measured once, and a process row beneath its container once per kind and
+    /// PID length: a thousand processes cost what their fifty containers cost.
     static func contentWidths(_ rows: [TableRow], now: Double, glyphs: Glyphs, hosts: Bool) -> [ColumnID: Int] {
         guard !rows.isEmpty else { return [:] }
+        let measured = sizedToContent.filter { hosts || $0.id != .host }.map { column($0.id) }
         var widths: [ColumnID: Int] = [:]
-        for (id, cap) in sizedToContent where hosts || id != .host {
-            let c = column(id)
-            var widest = 0
-            for row in rows {
+        func measure(_ row: TableRow, only: ColumnID? = nil) {
+            for c in measured where only == nil || c.id == only {
                 // Measured as drawn: an escape shows as "^[", a bidi control as "<U+202E>".
-                widest = max(widest, TextWidth.of(Sanitize.visible(c.text(row, now, glyphs))))
-                if widest >= cap { break }
+                widths[c.id] = max(widths[c.id] ?? 0, TextWidth.of(Sanitize.visible(c.text(row, now, glyphs))))
             }
-            widths[id] = widest
+        }
+        struct ContainerKey: Hashable { let host: String?; let id: String? }
+        struct ChildShape: Hashable { let kind: ProcessKind; let digits: Int }
+        var containersSeen = Set<ContainerKey>()
+        var childShapes = Set<ChildShape>()
+        for row in rows {
+            switch row {
+            case .container:
+                measure(row)
+            case .process(let p, let c, let indented):
+                if indented {
+                    // " └─ pid 1234": only its kind and the PID's length change its width.
+                    var digits = p.pid < 0 ? 2 : 1
+                    var n = p.pid.magnitude
+                    while n >= 10 { n /= 10; digits += 1 }
+                    if childShapes.insert(ChildShape(kind: p.kind, digits: digits)).inserted { measure(row, only: .container) }
+                } else if containersSeen.insert(ContainerKey(host: p.host, id: c?.id)).inserted {
+                    measure(row)
+                }
+            }
         }
         return widths
     }
