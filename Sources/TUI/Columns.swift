@@ -172,7 +172,8 @@ enum Columns {
         Column(id: .hostMemory, title: "HOST MEM", width: 9, alignRight: true, numeric: true, dropOrder: 5,
                text: { row, _, _ in isIdle(row) ? "" : Format.bytes(hostMemory(row)) },
                sortKey: { row in .number(Double(hostMemory(row) ?? 0)) }),
-        Column(id: .pid, title: "PID", width: 8, alignRight: true, numeric: true, dropOrder: 2,
+        // 7 digits: Linux PIDs stop at 4194304 (PID_MAX_LIMIT); a larger one is cut visibly.
+        Column(id: .pid, title: "PID", width: 7, alignRight: true, numeric: true, dropOrder: 2,
                text: { row, _, _ in
                    if case .process(let p, _, _) = row { return "\(p.pid)" }
                    return ""
@@ -194,7 +195,7 @@ enum Columns {
         Column(id: .uptime, title: "UPTIME", width: 7, alignRight: true, numeric: true, dropOrder: 5,
                text: { row, now, _ in
                    guard let start = startTime(row) else { return "" }
-                   return Format.elapsed(since: start, now: now).map(Format.coarseDuration) ?? "n/a"
+                   return Format.uptime(since: start, now: now)
                },
                sortKey: { row in .number(-(startTime(row) ?? 0)) }),
         Column(id: .command, title: "COMMAND", width: 0, alignRight: false, numeric: false, dropOrder: 2,
@@ -258,24 +259,98 @@ enum Columns {
         }
     }
 
-    /// The columns that fit in `width` cells, COMMAND taking what is left.
-    static func fitting(width: Int, hosts: Bool = false) -> [Column] {
+    /// The name columns: they shrink to their widest text (never below the title and
+    /// its sort arrow) and, on a wide terminal, grow to it up to their cap.
+    static let sizedToContent: [(id: ColumnID, cap: Int)] = [(.container, 40), (.host, 24), (.service, 40), (.image, 48)]
+
+    /// The fewest cells COMMAND keeps before the name columns take more than their
+    /// default width: the command is what tells one process from another.
+    static let commandFloor = 40
+
+    /// The widest text of each name column over `rows` (all of them, not only those
+    /// on screen, so widths do not change as the selection scrolls). Each container's
+    /// names are measured once, and a process row beneath its container once per kind and
+    /// PID length: a thousand processes cost what their fifty containers cost.
+    static func contentWidths(_ rows: [TableRow], now: Double, glyphs: Glyphs, hosts: Bool) -> [ColumnID: Int] {
+        guard !rows.isEmpty else { return [:] }
+        let measured = sizedToContent.filter { hosts || $0.id != .host }.map { column($0.id) }
+        var widths: [ColumnID: Int] = [:]
+        func measure(_ row: TableRow, only: ColumnID? = nil) {
+            for c in measured where only == nil || c.id == only {
+                // Measured as drawn: an escape shows as "^[", a bidi control as "<U+202E>".
+                widths[c.id] = max(widths[c.id] ?? 0, TextWidth.of(Sanitize.visible(c.text(row, now, glyphs))))
+            }
+        }
+        struct ContainerKey: Hashable { let host: String?; let id: String? }
+        struct ChildShape: Hashable { let kind: ProcessKind; let digits: Int }
+        var containersSeen = Set<ContainerKey>()
+        var childShapes = Set<ChildShape>()
+        for row in rows {
+            switch row {
+            case .container:
+                measure(row)
+            case .process(let p, let c, let indented):
+                if indented {
+                    // " └─ pid 1234": only its kind and the PID's length change its width.
+                    var digits = p.pid < 0 ? 2 : 1
+                    var n = p.pid.magnitude
+                    while n >= 10 { n /= 10; digits += 1 }
+                    if childShapes.insert(ChildShape(kind: p.kind, digits: digits)).inserted { measure(row, only: .container) }
+                } else if containersSeen.insert(ContainerKey(host: p.host, id: c?.id)).inserted {
+                    measure(row)
+                }
+            }
+        }
+        return widths
+    }
+
+    /// The columns that fit in `width` cells, COMMAND taking what is left. `content`
+    /// (from `contentWidths`) sizes the name columns to what they hold; without it they
+    /// keep their default widths.
+    static func fitting(width: Int, hosts: Bool = false, content: [ColumnID: Int] = [:]) -> [Column] {
         var chosen = hosts ? all : all.filter { $0.id != .host }
+        var wants: [ColumnID: Int] = [:]
+        for (id, cap) in sizedToContent {
+            guard let widest = content[id], let i = chosen.firstIndex(where: { $0.id == id }) else { continue }
+            let least = TextWidth.of(chosen[i].title) + 1
+            let wanted = max(least, min(cap, widest))
+            chosen[i].width = min(chosen[i].width, wanted)
+            wants[id] = wanted
+        }
         func needed(_ cols: [Column]) -> Int {
             cols.reduce(0) { $0 + ($1.id == .command ? 12 : $1.width) + 1 }
         }
         while needed(chosen) > width, let drop = chosen.filter({ $0.dropOrder > 0 }).max(by: { $0.dropOrder < $1.dropOrder }) {
             chosen.removeAll { $0.id == drop.id }
         }
-        // A wide terminal gives names room before the command gets the rest.
-        var spare = width - needed(chosen) - 60
-        for (id, extra) in [(ColumnID.container, 8), (.host, 6), (.service, 8), (.image, 10)] where spare > 0 {
-            guard let i = chosen.firstIndex(where: { $0.id == id }) else { continue }
-            let add = min(extra, spare)
-            chosen[i].width += add
-            spare -= add
+        // Room beyond what COMMAND keeps goes to the names that are cut, a cell at a
+        // time to each in turn, so none of them takes it all.
+        var spare = width - needed(chosen) - (commandFloor - 12)
+        var growing = true
+        while spare > 0 && growing {
+            growing = false
+            for (id, _) in sizedToContent where spare > 0 {
+                guard let i = chosen.firstIndex(where: { $0.id == id }), chosen[i].width < wants[id] ?? 0 else { continue }
+                chosen[i].width += 1
+                spare -= 1
+                growing = true
+            }
         }
         return chosen
+    }
+
+    /// A command line fitted to `width`, shortened first where it says least: the
+    /// directory of the program ("/opt/torch/.venv/bin/python3 /work/load.py" becomes
+    /// "…/python3 /work/load.py" or "python3 /work/load.py"); what is still too long is
+    /// cut at its end by the caller. In ASCII the mark is left out: "~/" or "../" would
+    /// read as a path.
+    static func command(_ text: String, width: Int, ascii: Bool) -> String {
+        guard TextWidth.of(text) > width else { return text }
+        let program = text.prefix { $0 != " " }
+        guard let slash = program.lastIndex(of: "/"), program.index(after: slash) != program.endIndex else { return text }
+        let rest = String(text[text.index(after: slash)...])
+        let marked = "…/" + rest
+        return !ascii && TextWidth.of(marked) <= width ? marked : rest
     }
 }
 

@@ -17,7 +17,7 @@ struct DashboardLayout {
     init(model m: DashboardModel) {
         tooSmall = m.width < Self.minWidth || m.height < Self.minHeight
         compact = m.width < 100 || m.height < 24
-        let degraded = min(2, m.snapshot?.degraded.count ?? 0)
+        let degraded = min(2, DashboardView.headerWarnings(m.snapshot).count)
         headerLines = 1 + degraded
         var wanted = 0
         for g in m.snapshot?.gpus ?? [] {
@@ -117,7 +117,12 @@ public enum DashboardView {
         if let r = m.replay {
             x = f.put(x + 2, 0, "REPLAY", .warn)
             x = f.put(x + 1, 0, "\(r.index + 1)/\(r.count)  \(Format.speed(r.speed))\(r.paused ? "  paused" : "")", .warn)
-            if r.index + 1 == r.count, let stop = r.stopReason { x = f.put(x + 2, 0, "stopped: \(stop)", .bad) }
+            if r.index + 1 == r.count, let n = r.truncatedAfter {
+                // Said once and short; the reason is on stderr when the replay ends.
+                let room = m.width - (x + 2)
+                let notes = ["recording truncated after record \(n)", "recording truncated", "truncated"]
+                x = f.put(x + 2, 0, notes.first { TextWidth.of($0) <= room } ?? "truncated", .bad)
+            }
         } else {
             x = f.put(x + 2, 0, "every \(Format.seconds(m.interval))", .dim)
         }
@@ -128,11 +133,37 @@ public enum DashboardView {
             f.put(x + 2, 0, "data \(Format.safeInt(age).map(String.init) ?? "?")s old", .warn)
         }
         var y = 1
-        for d in (s?.degraded ?? []).prefix(layout.headerLines - 1) {
-            f.put(0, y, "! \(d.source): \(d.reason)", .bad)
+        for d in headerWarnings(s).prefix(layout.headerLines - 1) {
+            f.put(0, y, warning("! \(d.source): ", d.reason, width: m.width, ascii: m.glyphs.ascii), .bad)
             y += 1
         }
         return y
+    }
+
+    /// The sources the header names. NVML's reason is said once: on the "No GPUs"
+    /// line where the GPUs would be, when there are none.
+    static func headerWarnings(_ s: Snapshot?) -> [DegradedSource] {
+        guard let s else { return [] }
+        return s.gpus.isEmpty ? s.degraded.filter { $0.source != "nvml" } : s.degraded
+    }
+
+    /// `prefix` and `reason` in `width` cells. A reason ending in a hint in parentheses
+    /// that names an option ("(... set --docker-host or DOCKER_HOST)") keeps the hint
+    /// whole and is shortened before it: the hint is what the reader can do. Anything
+    /// else is cut at its end, visibly.
+    static func warning(_ prefix: String, _ reason: String, width: Int, ascii: Bool) -> String {
+        // Shown as it will be drawn (escapes visible), so the widths below are the real ones.
+        let prefix = Sanitize.visible(prefix), reason = Sanitize.visible(reason)
+        let whole = prefix + reason
+        guard TextWidth.of(whole) > width else { return whole }
+        if reason.hasSuffix(")"), let open = reason.ranges(of: " (").last {
+            let hint = String(reason[open.lowerBound...])
+            let room = width - TextWidth.of(prefix) - TextWidth.of(hint)
+            if hint.contains("--") && room >= 10 {
+                return prefix + TextWidth.fit(String(reason[..<open.lowerBound]), room, ascii: ascii) + hint
+            }
+        }
+        return TextWidth.fit(whole, width, ascii: ascii)
     }
 
     static func footer(_ f: inout Frame, _ m: DashboardModel, page: Page?) {
@@ -185,7 +216,7 @@ public enum DashboardView {
         let end = top + layout.gpuLines
         if s.gpus.isEmpty, y < end {
             let why = s.degraded.first { $0.source == "nvml" }?.reason ?? "NVML reports no GPU"
-            f.put(0, y, "No GPUs: \(why)", .warn)
+            f.put(0, y, warning("No GPUs: ", why, width: m.width, ascii: m.glyphs.ascii), .warn)
             return y + 1
         }
         for g in s.gpus {
@@ -335,7 +366,10 @@ public enum DashboardView {
     // MARK: Table
 
     static func table(_ f: inout Frame, _ m: DashboardModel, _ layout: DashboardLayout, top: Int) {
-        let columns = Columns.fitting(width: m.width, hosts: m.showsHosts)
+        let rows = m.rows
+        let now = m.snapshot?.time ?? m.now
+        let content = Columns.contentWidths(rows, now: now, glyphs: m.glyphs, hosts: m.showsHosts)
+        let columns = Columns.fitting(width: m.width, hosts: m.showsHosts, content: content)
         let fixed = columns.filter { $0.id != .command }.reduce(0) { $0 + $1.width + 1 }
         let commandWidth = max(0, m.width - fixed)
         var x = 0
@@ -345,14 +379,12 @@ public enum DashboardView {
             if c.id == m.sortColumn { title += m.glyphs.ascii ? (m.sortDescending ? "v" : "^") : (m.sortDescending ? "↓" : "↑") }
             x = f.putFitted(x, top, title, width: w, c.id == m.sortColumn ? .key : .heading, alignRight: c.alignRight) + 1
         }
-        let rows = m.rows
         if rows.isEmpty {
             let text = m.snapshot == nil ? "" : (m.filter.isEmpty ? "No GPU processes and no idle GPU allocations." : "Nothing matches \"\(m.filter)\".")
             f.put(0, top + 1, text, .dim)
             return
         }
         let selected = m.selectedIndex(in: rows)
-        let now = m.snapshot?.time ?? m.now
         let scroll = min(m.scroll, max(0, rows.count - layout.tableRows))
         for (i, row) in rows.enumerated().dropFirst(scroll).prefix(layout.tableRows) {
             let y = top + 1 + i - scroll
@@ -361,7 +393,11 @@ public enum DashboardView {
             x = 0
             for c in columns {
                 let w = c.id == .command ? commandWidth : c.width
-                x = f.putFitted(x, y, c.text(row, now, m.glyphs), width: w, style, alignRight: c.alignRight) + 1
+                var text = c.text(row, now, m.glyphs)
+                if c.id == .command, case .process = row {
+                    text = Columns.command(Sanitize.visible(text), width: w, ascii: m.glyphs.ascii)
+                }
+                x = f.putFitted(x, y, text, width: w, style, alignRight: c.alignRight) + 1
             }
             if i == selected { f.restyle(0, y, count: m.width, .selected) }
         }
@@ -389,7 +425,11 @@ public enum DashboardView {
         switch m.screen {
         case .main: return nil
         case .help:
-            f = Frame(width: m.width, height: 64, ascii: m.glyphs.ascii)
+            // As tall as the page can be: its fixed lines and every wrapped line.
+            let text = helpEntries(m, actions: false) + helpEntries(m, actions: true)
+            let rows = 8 + text.reduce(0) { $0 + TextWidth.wrap($1.what, width: max(10, m.width - 17)).count }
+                + helpNotes.reduce(0) { $0 + TextWidth.wrap($1, width: max(10, m.width)).count }
+            f = Frame(width: m.width, height: min(pageLimit, rows), ascii: m.glyphs.ascii)
             used = help(&f, m, top: 0)
         case .detail(let id):
             // As tall as the page can be: its fixed lines, its processes and its labels.
@@ -405,35 +445,42 @@ public enum DashboardView {
     }
 
 
+    static func helpEntries(_ m: DashboardModel, actions: Bool) -> [(key: String, what: String)] {
+        // Read-only mode and replays have no actions: that section is left out entirely.
+        guard !actions || m.actionsEnabled else { return [] }
+        return KeyBindings.helpLines(replaying: m.replay != nil, actionsEnabled: m.actionsEnabled, actions: actions)
+    }
+
+    static let helpNotes = ["GPU MEM and SM% are per process, summed per container.",
+                            "~POWER is each GPU's draw shared out by SM use: an estimate.",
+                            "CPID is the PID inside the process's container.",
+                            "idle in the GPU column: the container asked for GPUs but runs nothing on them."]
+
     static func help(_ f: inout Frame, _ m: DashboardModel, top: Int) -> Int {
         var y = top + 1
-        f.put(0, y, "Keys", .title); y += 1
-        let replaying = m.replay != nil
-        for (key, what) in KeyBindings.helpLines(replaying: replaying, actionsEnabled: m.actionsEnabled, actions: false)
-        where y < f.height - 2 {
-            f.putFitted(2, y, key, width: 14, .key)
-            f.put(17, y, what)
-            y += 1
-        }
-        y += 1
-        // Read-only mode and replays have no actions: the section is left out entirely.
-        if m.actionsEnabled && y < f.height - 2 {
-            f.put(0, y, "Actions (each asks first; the default answer is no; all are logged)", .title); y += 1
-            for (key, what) in KeyBindings.helpLines(replaying: replaying, actionsEnabled: m.actionsEnabled, actions: true)
-            where y < f.height - 2 {
-                f.putFitted(2, y, key, width: 14, .key)
-                f.put(17, y, what)
-                y += 1
+        // Each key's line wraps under itself rather than being cut: the page scrolls.
+        func entries(_ list: [(key: String, what: String)]) {
+            for (key, what) in list {
+                for (i, part) in TextWidth.wrap(what, width: max(10, f.width - 17)).enumerated() where y < f.height - 1 {
+                    if i == 0 { f.putFitted(2, y, key, width: 14, .key) }
+                    f.put(17, y, part)
+                    y += 1
+                }
             }
             y += 1
         }
-        let notes = ["GPU MEM and SM% are per process, summed per container.",
-                     "~POWER is each GPU's draw shared out by SM use: an estimate.",
-                     "CPID is the PID inside the process's container.",
-                     "idle in the GPU column: the container asked for GPUs but runs nothing on them."]
-        for note in notes where y < f.height - 2 {
-            f.put(0, y, note, .dim)
-            y += 1
+        f.put(0, y, "Keys", .title); y += 1
+        entries(helpEntries(m, actions: false))
+        let actions = helpEntries(m, actions: true)
+        if !actions.isEmpty && y < f.height - 1 {
+            f.put(0, y, "Actions (each asks first; the default answer is no; all are logged)", .title); y += 1
+            entries(actions)
+        }
+        for note in helpNotes {
+            for part in TextWidth.wrap(note, width: max(10, f.width)) where y < f.height {
+                f.put(0, y, part, .dim)
+                y += 1
+            }
         }
         return y
     }
@@ -458,7 +505,7 @@ public enum DashboardView {
         line("image", c.image ?? "n/a")
         line("status", [c.status, c.health].compactMap { $0 }.joined(separator: ", ").ifEmpty("n/a"))
         if let started = c.startedAt {
-            line("up", (Format.elapsed(since: started, now: s.time).map(Format.duration) ?? "n/a") + " (since \(Format.localTime(started)))")
+            line("up", Format.uptime(since: started, now: s.time) + " (since \(Format.localTime(started)))")
         }
         line("service/pod", SnapshotText.serviceOrPod(c))
         line("GPU request", c.gpuRequest ?? "none seen")
@@ -485,7 +532,9 @@ public enum DashboardView {
         let labels = (c.labels ?? [:]).sorted { $0.key < $1.key }
         if !labels.isEmpty && y < f.height - 2 {
             y += 1
-            f.put(0, y, "Labels", .title); y += 1
+            // containerd and CRI-O keep a container's labels and OCI annotations together.
+            let annotations = c.runtime == .containerd || c.runtime == .crio
+            f.put(0, y, annotations ? "Labels and annotations" : "Labels", .title); y += 1
             for (k, v) in labels {
                 guard y < f.height - 1 else { break }
                 let x = f.put(2, y, k, .dim)

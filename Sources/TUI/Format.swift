@@ -88,6 +88,14 @@ public enum Format {
         return duration(seconds)
     }
 
+    /// How long something has been up, the one way every view says it: the seconds from
+    /// `start` to `now`, rounded down, as `coarseDuration` (the dashboard's table and
+    /// detail alike, so they never disagree) or with `seconds` as `duration` (one-shot
+    /// text); "n/a" when either time is unknown.
+    public static func uptime(since start: Double?, now: Double, seconds: Bool = false) -> String {
+        elapsed(since: start, now: now).map(seconds ? duration : coarseDuration) ?? "n/a"
+    }
+
     /// An interval: "1s", "0.25s", "1m".
     public static func seconds(_ s: Double) -> String {
         if s >= 60 && s.truncatingRemainder(dividingBy: 60) == 0, let m = safeInt(s / 60) { return "\(m)m" }

@@ -9,8 +9,9 @@ public struct ReplayStatus: Sendable, Equatable {
     public var count: Int
     public var paused: Bool
     public var speed: Double
-    /// Where the recording stopped early, if it did ("record 120 at byte 80000: bad checksum").
-    public var stopReason: String?
+    /// When the recording stopped early: the records read before the one that did not
+    /// read (the header says so; the reason goes to stderr when the replay ends).
+    public var truncatedAfter: Int?
 }
 
 public enum ReplayCommand: Equatable, Sendable {
@@ -35,7 +36,7 @@ public final class ReplayDriver {
 
     public var status: ReplayStatus {
         ReplayStatus(index: index, count: count, paused: paused, speed: speed,
-                      stopReason: reader.stopReason.map { "\($0)" })
+                      truncatedAfter: reader.stopReason?.record)
     }
 
     public var current: Snapshot { reader.snapshot(index: index) }

@@ -5,17 +5,31 @@ import Model
 /// One column of a text table: defined once, used for header and rows.
 struct TextColumn<Row> {
     let title: String
-    let width: Int
+    var width: Int
     let alignRight: Bool
+    /// A name column: as wide as its widest value, up to this many cells (nil: fixed).
+    let grows: Int?
     let value: (Row) -> String
 
-    init(_ title: String, _ width: Int, right: Bool = false, _ value: @escaping (Row) -> String) {
-        self.title = title; self.width = width; self.alignRight = right; self.value = value
+    init(_ title: String, _ width: Int, right: Bool = false, grows: Int? = nil, _ value: @escaping (Row) -> String) {
+        self.title = title; self.width = width; self.alignRight = right; self.grows = grows; self.value = value
     }
 }
 
 struct TextTable<Row> {
-    let columns: [TextColumn<Row>]
+    var columns: [TextColumn<Row>]
+
+    /// The table with its name columns sized to `rows`: a name is not cut while the
+    /// line has room, as the dashboard does.
+    func sized(to rows: [Row]) -> TextTable<Row> {
+        var t = self
+        for i in t.columns.indices {
+            guard let cap = t.columns[i].grows else { continue }
+            let widest = rows.reduce(0) { max($0, TextWidth.of(Sanitize.visible(t.columns[i].value($1)))) }
+            t.columns[i].width = max(t.columns[i].width, min(cap, widest))
+        }
+        return t
+    }
 
     func header() -> String {
         line(columns.map { ($0.title, $0) })
@@ -64,7 +78,7 @@ public enum SnapshotText {
         }
         out.append("")
         if !s.containers.isEmpty {
-            let table = containerTable(now: s.time)
+            let table = containerTable(now: s.time).sized(to: s.containers)
             out.append(table.header())
             for c in s.containers { out.append(table.row(c)) }
             out.append("")
@@ -74,7 +88,7 @@ public enum SnapshotText {
         } else {
             var names: [String: String] = [:]
             for c in s.containers { names[c.id] = containerName(c) }
-            let table = processTable(now: s.time, names: names)
+            let table = processTable(now: s.time, names: names).sized(to: s.processes)
             out.append(table.header())
             for p in s.processes { out.append(table.row(p)) }
         }
@@ -108,9 +122,9 @@ public enum SnapshotText {
 
     static func containerTable(now: Double) -> TextTable<ContainerUsage> {
         TextTable(columns: [
-            TextColumn("CONTAINER", 24) { containerName($0) },
-            TextColumn("SERVICE/POD", 20) { serviceOrPod($0) },
-            TextColumn("IMAGE", 20) { $0.image ?? "-" },
+            TextColumn("CONTAINER", 24, grows: 48) { containerName($0) },
+            TextColumn("SERVICE/POD", 20, grows: 48) { serviceOrPod($0) },
+            TextColumn("IMAGE", 20, grows: 64) { $0.image ?? "-" },
             TextColumn("GPUS", 6) { c in
                 c.idleAllocation ? "idle" : gpuList(c)
             },
@@ -119,7 +133,7 @@ public enum SnapshotText {
             TextColumn("SM%", 4, right: true) { Format.percent($0.smUtilization) },
             TextColumn("~POWER", 7, right: true) { c in c.estimatedPowerShare.map { "~" + Format.wattsRounded($0) } ?? "n/a" },
             TextColumn("STATUS", 9) { $0.status ?? "-" },
-            TextColumn("UPTIME", 7, right: true) { c in Format.elapsed(since: c.startedAt, now: now).map(Format.duration) ?? "-" },
+            TextColumn("UPTIME", 7, right: true) { c in c.startedAt == nil ? "-" : Format.uptime(since: c.startedAt, now: now, seconds: true) },
             TextColumn("GPU REQUEST", 0) { c in
                 c.idleAllocation ? "\(c.gpuRequest ?? "GPUs") requested, no GPU process" : (c.gpuRequest ?? "-")
             },
@@ -166,8 +180,8 @@ public enum SnapshotText {
             TextColumn("CPU%", 5, right: true) { Format.percent($0.info?.cpuPercent) },
             TextColumn("HOST MEM", 9, right: true) { Format.bytes($0.info?.residentBytes) },
             TextColumn("USER", 8) { $0.info?.user ?? "?" },
-            TextColumn("UPTIME", 7, right: true) { p in Format.elapsed(since: p.info?.startTime, now: now).map(Format.duration) ?? "n/a" },
-            TextColumn("CONTAINER", 20) { p in
+            TextColumn("UPTIME", 7, right: true) { p in Format.uptime(since: p.info?.startTime, now: now, seconds: true) },
+            TextColumn("CONTAINER", 20, grows: 48) { p in
                 guard let info = p.info else { return "?" }
                 guard let ref = info.container else { return "host" }
                 return names[ref.id] ?? "\(ref.runtime.rawValue):\(ref.shortId)"

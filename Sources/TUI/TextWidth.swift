@@ -24,6 +24,24 @@ public enum TextWidth {
         return total
     }
 
+    /// `text` in lines of at most `width` cells, broken at spaces (a word longer than
+    /// a line is left whole, for the caller to cut): help is read, not skimmed.
+    public static func wrap(_ text: String, width: Int) -> [String] {
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ") {
+            let candidate = line.isEmpty ? String(word) : line + " " + word
+            if !line.isEmpty && of(candidate) > width {
+                lines.append(line)
+                line = String(word)
+            } else {
+                line = candidate
+            }
+        }
+        if !line.isEmpty || lines.isEmpty { lines.append(line) }
+        return lines
+    }
+
     /// East Asian Wide/Fullwidth blocks and emoji presentation ranges.
     static func isWide(_ v: UInt32) -> Bool {
         switch v {

@@ -111,6 +111,7 @@ enum CommandLineParser {
         Usage:
         \(Commands.usage)
 
+
         """ + details
     }
 

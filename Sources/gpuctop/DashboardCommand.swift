@@ -26,7 +26,14 @@ enum DashboardCommand: Command {
             printError("\(error)")
             return ExitStatus.usage
         }
-        if !options.hosts.isEmpty || options.hostsFile != nil { return runRemote(options) }
+        if !options.hosts.isEmpty || options.hostsFile != nil {
+            // Said, not silently ignored: the recorder records this machine's samples.
+            if recordPath != nil {
+                printError("--record records this machine's dashboard; it does not go with --host or --hosts-file")
+                return ExitStatus.usage
+            }
+            return runRemote(options)
+        }
         let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot,
                                                               dockerHost: options.dockerHost))
         let env = Environment.current()

@@ -1,6 +1,7 @@
 // The command line parsed in-process: the command list is the one source of the
 // parser's words, main's dispatch and the help's usage lines.
 @testable import gpuctop
+import TestSupport
 import XCTest
 
 final class CommandLineTests: XCTestCase {
@@ -42,6 +43,15 @@ final class CommandLineTests: XCTestCase {
         for on in ["1", "true", "YES", "On"] { XCTAssertTrue(try parse([], ["GPUCTOP_READ_ONLY": on]).readOnly, on) }
         for off in ["", "0", "false", "no", "OFF"] { XCTAssertFalse(try parse([], ["GPUCTOP_READ_ONLY": off]).readOnly, off) }
         XCTAssertThrowsError(try parse([], ["GPUCTOP_READ_ONLY": "maybe"]))
+    }
+
+    /// The dashboard of several hosts records nothing: `--record` there is refused, not ignored.
+    func testRecordWithHostsIsAUsageError() throws {
+        let out = TestEnv.temporaryDirectory("record-hosts").appendingPathComponent("r.gpuctop").path
+        let r = try Run.gpuctop(["--host", "gpu1", "--record", out])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("--record records this machine's dashboard"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 
     func testExitStatusesAreTheDocumentedOnes() {

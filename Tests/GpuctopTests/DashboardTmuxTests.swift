@@ -208,7 +208,7 @@ final class DashboardTmuxTests: XCTestCase {
         let t2 = try TmuxSession(command: "\(TestEnv.gpuctopBinary.path) replay \(cut) 2>\(dir.path)/err; echo EXITED $?; sleep 600")
         try t2.waitFor("REPLAY")
         try t2.send("]")
-        try t2.waitFor("stopped:")
+        try t2.waitFor("recording truncated")
         try t2.send("q")
         try t2.waitFor("EXITED 0")
         let err = try String(contentsOfFile: "\(dir.path)/err", encoding: .utf8)
