@@ -18,6 +18,7 @@ enum ProfileCommand: Command {
       gpuctop profile [--refreshes N] [--size WxH] [--calls N]
                                         where a refresh's time and memory go, stage by stage,
                                         and the time of each NVML call (BENCHMARKS.md)
+      gpuctop profile --startup         opening NVML step by step, with the memory each step adds
     """
 
     static func run(_ options: Options) -> Int32 {
