@@ -143,10 +143,12 @@ dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
 echo "$deb"
 
 if [ "$lintian" = 1 ] && command -v lintian >/dev/null; then
-    # Tags a package built without a source package cannot avoid are not ours to fix.
     report=$(lintian --tag-display-limit 0 "$deb" 2>&1 | grep -v "running with root privileges" || true)
     [ -z "$report" ] || echo "$report" | sed 's/^/lintian: /' >&2
-    if echo "$report" | grep -q '^E: '; then die "lintian reports errors for $deb"; fi
+    errors=$(echo "$report" | grep -c '^E: ' || true)
+    warnings=$(echo "$report" | grep -c '^W: ' || true)
+    echo "lintian: $errors errors, $warnings warnings" >&2
+    [ "$errors" = 0 ] || die "lintian reports errors for $deb"
 fi
 
 # --- the tarball ---

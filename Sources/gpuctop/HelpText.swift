@@ -108,7 +108,9 @@ struct HelpText {
         term.split(separator: " ").map { word in
             var w = Substring(word)
             while w.first == "[" && w.dropFirst().first == "-" { w = w.dropFirst() }
-            if w.first == "-" { while w.last == "]" { w = w.dropLast() } }
+            // Closing brackets of enclosing optional groups ("S]", "--once]]"), not the
+            // word's own ("HOST[:PORT]").
+            while w.last == "]" && w.filter({ $0 == "]" }).count > w.filter({ $0 == "[" }).count { w = w.dropLast() }
             return String(w)
         }.filter { !$0.isEmpty }
     }
