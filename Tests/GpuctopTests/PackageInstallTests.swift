@@ -51,7 +51,7 @@ final class PackageInstallTests: XCTestCase {
     private var installed = false
 
     override func tearDown() {
-        if installed { _ = try? dpkg(["-r", "gpuctop"]) }
+        if installed { _ = try? dpkg(["--purge", "gpuctop"]) }
         installed = false
         containers.forEach { _ = try? Docker.run(["rm", "-f", $0]) }
         containers = []
@@ -137,6 +137,9 @@ final class PackageInstallTests: XCTestCase {
                      "/usr/share/zsh/vendor-completions/_gpuctop", "/lib/systemd/system/gpuctop-export.service"] {
             XCTAssertFalse(FileManager.default.fileExists(atPath: path), "\(path) left after dpkg -r")
         }
+        // Its postrm (systemd's daemon-reload) keeps it known until purged.
+        XCTAssertEqual(try dpkg(["--purge", "gpuctop"]).status, 0)
+        XCTAssertNotEqual(try Run.command(["/usr/bin/dpkg", "-s", "gpuctop"]).status, 0, "dpkg still knows gpuctop")
     }
 
     /// An interactive bash in a terminal, bash-completion's loader finding the installed
@@ -145,7 +148,7 @@ final class PackageInstallTests: XCTestCase {
         let dir = TestEnv.temporaryDirectory("bashrc")
         defer { try? FileManager.default.removeItem(at: dir) }
         let rc = dir.appendingPathComponent("rc").path
-        try "source /usr/share/bash-completion/bash_completion\nPS1='$ '\n".write(toFile: rc, atomically: true, encoding: .utf8)
+        try "source /usr/share/bash-completion/bash_completion\nPS1='bash$ '\n".write(toFile: rc, atomically: true, encoding: .utf8)
         let host = try Docker.host()
         let name = "pkgc-\(UUID().uuidString.prefix(8).lowercased())"
         containers.append(name)
@@ -153,14 +156,15 @@ final class PackageInstallTests: XCTestCase {
 
         let bash = try TmuxSession(command: "exec /bin/bash --noprofile --rcfile \(rc) -i", width: 160, height: 30,
                                    environment: ["PATH": "/usr/bin:/bin", "DOCKER_HOST": host, "LC_ALL": "C.UTF-8"])
-        try bash.waitFor("$ ")
+        // (capture-pane drops trailing blanks: the space after a completed word is not seen.)
+        try bash.waitFor("bash$")
         try bash.type("gpuctop sna")
         try bash.send("Tab")
-        try bash.waitFor("$ gpuctop snapshot ")
+        try bash.waitFor("bash$ gpuctop snapshot")
         try bash.send("C-u")
         try bash.type("gpuctop stop \(name.prefix(9))")
         try bash.send("Tab")
-        try bash.waitFor("$ gpuctop stop \(name) ")
+        try bash.waitFor("bash$ gpuctop stop \(name)")
         try bash.send("C-u")
         try bash.type("complete -p gpuctop")
         try bash.send("Enter")
@@ -175,12 +179,12 @@ final class PackageInstallTests: XCTestCase {
         }
         let zsh = try TmuxSession(command: "exec /usr/bin/zsh -f -i", width: 160, height: 30,
                                   environment: ["PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"])
-        try zsh.type("PS1='%% '; autoload -Uz compinit && compinit -u -D && print comps=$_comps[gpuctop]")
+        try zsh.type("PS1='zsh%% '; autoload -Uz compinit && compinit -u -D && print comps=$_comps[gpuctop]")
         try zsh.send("Enter")
         try zsh.waitFor("comps=_gpuctop")
         try zsh.type("gpuctop sna")
         try zsh.send("Tab")
-        try zsh.waitFor("% gpuctop snapshot ")
+        try zsh.waitFor("zsh% gpuctop snapshot")
     }
 
     func testTheTarballHoldsTheBinaryManPageCompletionsAndReadme() throws {
