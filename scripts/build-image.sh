@@ -106,6 +106,10 @@ ENTRYPOINT ["/usr/bin/gpuctop"]
 EOF
 
 # The classic builder: it needs no buildx plugin and, FROM scratch, no registry.
+old=$(docker image inspect -f '{{.Id}}' "$name:$version" 2>/dev/null || true)
 DOCKER_BUILDKIT=0 docker build -q -t "$name:$version" -t "$name:latest" "$work" >/dev/null
+# A rebuild leaves the image it replaced without a name: remove it (unless a container uses it).
+new=$(docker image inspect -f '{{.Id}}' "$name:$version")
+if [ -n "$old" ] && [ "$old" != "$new" ]; then docker image rm "$old" >/dev/null 2>&1 || true; fi
 echo "$name:$version"
 echo "$name:latest"

@@ -19,12 +19,12 @@ enum Commands {
     static let all: [Command.Type] = [
         DashboardCommand.self, SnapshotCommand.self, RecordCommand.self, ReplayCommand.self,
         ContainerCommand.self, SignalCommand.self, PowerCommand.self, ExportCommand.self,
-        ProfileCommand.self, VersionCommand.self, HelpCommand.self,
+        ProfileCommand.self, CompletionCommand.self, VersionCommand.self, HelpCommand.self,
     ]
 
-    /// Commands for packaging and the shell's completion, left out of --help
+    /// Commands for packaging and for the completion scripts, left out of --help
     /// (PackagingCommands.swift).
-    static let hidden: [Command.Type] = [ManPageCommand.self, CompletionCommand.self, CompleteCommand.self]
+    static let hidden: [Command.Type] = [ManPageCommand.self, CompleteCommand.self]
 
     /// The command a word names; nil for an unknown word.
     static func named(_ word: String) -> Command.Type? {

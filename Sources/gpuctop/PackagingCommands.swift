@@ -1,7 +1,8 @@
-// Commands for packaging and for the shell, not listed in --help (Commands.hidden):
-//   gpuctop manpage              gpuctop(1) in roff (ManualPage)
-//   gpuctop completion bash|zsh  the completion script (ShellCompletion)
-//   gpuctop complete containers  container names, one a line, for those scripts
+// Commands for packaging and for the shell:
+//   gpuctop completion bash|zsh  the completion script (ShellCompletion), in --help
+//   gpuctop manpage              gpuctop(1) in roff (ManualPage), not in --help
+//   gpuctop complete containers  container names, one a line, for the completion scripts,
+//                                not in --help (Commands.hidden)
 // scripts/package.sh runs the first two on the release binary, so what is installed
 // describes exactly the binary installed with it.
 import DockerSocket
@@ -21,7 +22,10 @@ enum ManPageCommand: Command {
 
 enum CompletionCommand: Command {
     static let names = ["completion"]
-    static let usage = "  gpuctop completion bash|zsh       the shell's completion script"
+    static let usage = """
+      gpuctop completion bash|zsh       the shell's completion script (the packages install it;
+                                        else: source <(gpuctop completion bash))
+    """
     static func run(_ options: Options) -> Int32 {
         switch options.arguments {
         case ["bash"]: writeOut(ShellCompletion.bash())

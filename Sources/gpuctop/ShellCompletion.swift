@@ -58,7 +58,8 @@ enum ShellCompletion {
                 }
             }
             let firsts = HelpText.firstPositionals(in: command.entries.map(\.term), of: command.names)
-            let literals = firsts.filter { !HelpText.isPlaceholder($0) && $0.allSatisfy(isSafeWordCharacter) }
+            let literals = firsts.flatMap { $0.split(separator: "|").map(String.init) }
+                .filter { !HelpText.isPlaceholder($0) && $0.allSatisfy(isSafeWordCharacter) }
             for name in command.names {
                 if firsts.contains(where: { $0.hasPrefix("CONTAINER") }) { m.containerCommands.append(name) }
                 if firsts.contains(where: { $0.hasPrefix("FILE") }) { m.fileCommands.append(name) }

@@ -181,6 +181,8 @@ final class ManualPageAndCompletionTests: XCTestCase {
         XCTAssertEqual(try Self.bashComplete("gpuctop signal 42 --signal "), ["TERM", "INT", "KILL", "HUP", "USR1", "USR2"])
         XCTAssertEqual(try Self.bashComplete("gpuctop power "), ["set"])
         XCTAssertEqual(try Self.bashComplete("gpuctop power set "), [])
+        XCTAssertEqual(try Self.bashComplete("gpuctop co"), ["completion"])
+        XCTAssertEqual(try Self.bashComplete("gpuctop completion "), ["bash", "zsh"])
         XCTAssertEqual(try Self.bashComplete("gpuctop --interval "), [], "nothing to guess")
 
         let dir = TestEnv.temporaryDirectory("complete-files")
@@ -271,6 +273,7 @@ final class ManualPageAndCompletionTests: XCTestCase {
         XCTAssertEqual(try complete("gpuctop replay "), ["FILES "])
         XCTAssertEqual(try complete("gpuctop export --textfile "), ["FILES -/"])
         XCTAssertEqual(try complete("gpuctop power "), ["set"])
+        XCTAssertEqual(try complete("gpuctop completion "), ["bash", "zsh"])
 
         let host = try Docker.host()
         let name = "cmpz-\(UUID().uuidString.prefix(8).lowercased())"
