@@ -20,6 +20,16 @@ command -v curl >/dev/null || need+=(curl)
 command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)
 # Several hosts over ssh are tested against real sshd processes on loopback ports.
 { [ -x /usr/sbin/sshd ] && command -v ssh && command -v ssh-keygen; } >/dev/null || need+=(openssh-server openssh-client)
+# Packaging (PackageInstallTests, ContainerImageTests, KubernetesManifestTests, ManualPageAndCompletionTests):
+# the .deb is built with dpkg-deb and dpkg-shlibdeps and checked with lintian, its man page read
+# with man and groff, its completions used in bash (with bash-completion's loader) and zsh; the
+# Kubernetes manifest is parsed with python3-yaml.
+command -v lintian >/dev/null || need+=(lintian)
+command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
+{ command -v man && command -v groff; } >/dev/null || need+=(man-db groff-base)
+[ -x /usr/bin/zsh ] || need+=(zsh)
+[ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
+/usr/bin/python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)
 if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

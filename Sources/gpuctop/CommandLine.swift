@@ -135,6 +135,7 @@ enum CommandLineParser {
       --json                JSON output for snapshot and power (schema in README.md)
       --ascii               ASCII bars and borders only
       --read-only           no actions (env GPUCTOP_READ_ONLY=1)
+      -y|--yes              an action without its question (required without a terminal)
       --record FILE         the dashboard also records every refresh into FILE
       --host [USER@]HOST[:PORT]  a host to watch over ssh (repeatable; env GPUCTOP_SSH adds ssh
                             options, GPUCTOP_REMOTE_COMMAND replaces the remote 'gpuctop')

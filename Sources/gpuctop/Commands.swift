@@ -19,12 +19,16 @@ enum Commands {
     static let all: [Command.Type] = [
         DashboardCommand.self, SnapshotCommand.self, RecordCommand.self, ReplayCommand.self,
         ContainerCommand.self, SignalCommand.self, PowerCommand.self, ExportCommand.self,
-        ProfileCommand.self, VersionCommand.self, HelpCommand.self,
+        ProfileCommand.self, CompletionCommand.self, VersionCommand.self, HelpCommand.self,
     ]
+
+    /// Commands for packaging and for the completion scripts, left out of --help
+    /// (PackagingCommands.swift).
+    static let hidden: [Command.Type] = [ManPageCommand.self, CompleteCommand.self]
 
     /// The command a word names; nil for an unknown word.
     static func named(_ word: String) -> Command.Type? {
-        all.first { $0.names.contains(word) }
+        (all + hidden).first { $0.names.contains(word) }
     }
 
     /// The Usage section of --help.
@@ -67,7 +71,7 @@ enum PowerCommand: Command {
 
 enum VersionCommand: Command {
     static let names = ["version"]
-    static let usage = "  gpuctop --version                 the version"
+    static let usage = "  gpuctop -V|--version              the version"
     static func run(_ options: Options) -> Int32 {
         writeOut("gpuctop \(gpuctopVersion)\n")
         return ExitStatus.ok
@@ -76,7 +80,7 @@ enum VersionCommand: Command {
 
 enum HelpCommand: Command {
     static let names = ["help"]
-    static let usage = "  gpuctop --help                    this help"
+    static let usage = "  gpuctop -h|--help                 this help"
     static func run(_ options: Options) -> Int32 {
         writeOut(CommandLineParser.help)
         return ExitStatus.ok

@@ -13,7 +13,7 @@ import TUI
 enum RecordCommand: Command {
     static let names = ["record"]
     static let usage = """
-      gpuctop record -o FILE [--interval S] [--duration D]
+      gpuctop record -o|--output FILE [--interval S] [--duration D]
                                         record one snapshot per refresh (D: 90s, 5m, 1h)
     """
 

@@ -3,8 +3,6 @@ import CMalloc
 import Glibc
 import TUI
 
-let gpuctopVersion = "0.1.0"
-
 func printError(_ message: String) {
     fputs("gpuctop: \(message)\n", stderr)
 }
