@@ -113,7 +113,8 @@ public struct GPU: Codable, Sendable, Equatable {
     public var remappedRowsUncorrectable: Int?
     public var rowRemapPending: Bool?
     public var rowRemapFailure: Bool?
-    /// The latest XID the GPU reported while gpuctop watched, and the count of each code.
+    /// The latest XID the GPU reported while gpuctop watched, and the count of each
+    /// code: an empty list while nothing came, nil when XIDs are not watched.
     public var lastXID: Int?
     public var xidCounts: [XIDCount]?
 

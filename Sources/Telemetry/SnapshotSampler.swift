@@ -127,7 +127,7 @@ public final class SnapshotSampler {
             descriptions: descriptions)
         if let xidWatcher {
             let (events, dropped) = xidWatcher.drain()
-            xidLog.record(events, dropped: dropped, into: &snapshot)
+            xidLog.record(events, dropped: dropped, watched: xidWatcher.watchedGPUs, into: &snapshot)
         }
         cost.join = timer.lap()
         return snapshot

@@ -19,7 +19,9 @@ struct XIDLog {
 
     /// Adds the events received since the last refresh to `s`, the refresh just
     /// sampled (processes joined to containers); then remembers `s` as "before".
-    mutating func record(_ received: [XIDEventWatcher.Received], dropped: Int, into s: inout Snapshot) {
+    /// The GPUs in `watched` get their XID counts even when zero (an empty list:
+    /// watched, nothing came), the others none (not watched).
+    mutating func record(_ received: [XIDEventWatcher.Received], dropped: Int, watched: [Int], into s: inout Snapshot) {
         for r in received {
             var event = XIDEvent(time: r.time, gpuIndex: r.gpuIndex, code: r.code)
             event.gpuInstanceId = r.gpuInstanceId
@@ -36,8 +38,9 @@ struct XIDLog {
         }
         s.xidEvents = recent.isEmpty ? nil : recent
         for i in s.gpus.indices {
-            guard let byCode = counts[s.gpus[i].index] else { continue }
-            s.gpus[i].lastXID = last[s.gpus[i].index]
+            let index = s.gpus[i].index
+            guard let byCode = counts[index] ?? (watched.contains(index) ? [:] : nil) else { continue }
+            s.gpus[i].lastXID = last[index]
             s.gpus[i].xidCounts = byCode.sorted { $0.key < $1.key }.map { XIDCount(code: $0.key, count: $0.value) }
         }
         before = (s.processes, s.containers)
