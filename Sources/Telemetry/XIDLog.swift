@@ -14,6 +14,7 @@ struct XIDLog {
 
     private(set) var recent: [XIDEvent] = []
     private var counts: [Int: [Int: Int]] = [:]   // GPU index -> XID -> count
+    private var countLists: [Int: [XIDCount]] = [:]  // the same, as GPU.xidCounts (made when it changes)
     private var last: [Int: Int] = [:]            // GPU index -> latest XID
     private var before: (processes: [GPUProcess], containers: [ContainerUsage]) = ([], [])
 
@@ -31,6 +32,7 @@ struct XIDLog {
             recent.append(event)
             counts[r.gpuIndex, default: [:]][r.code, default: 0] += 1
             last[r.gpuIndex] = r.code
+            countLists[r.gpuIndex] = counts[r.gpuIndex]!.sorted { $0.key < $1.key }.map { XIDCount(code: $0.key, count: $0.value) }
         }
         if recent.count > Self.kept { recent.removeFirst(recent.count - Self.kept) }
         if dropped > 0 {
@@ -39,9 +41,12 @@ struct XIDLog {
         s.xidEvents = recent.isEmpty ? nil : recent
         for i in s.gpus.indices {
             let index = s.gpus[i].index
-            guard let byCode = counts[index] ?? (watched.contains(index) ? [:] : nil) else { continue }
-            s.gpus[i].lastXID = last[index]
-            s.gpus[i].xidCounts = byCode.sorted { $0.key < $1.key }.map { XIDCount(code: $0.key, count: $0.value) }
+            if let list = countLists[index] {
+                s.gpus[i].xidCounts = list
+                s.gpus[i].lastXID = last[index]
+            } else if watched.contains(index) {
+                s.gpus[i].xidCounts = []
+            }
         }
         before = (s.processes, s.containers)
     }
