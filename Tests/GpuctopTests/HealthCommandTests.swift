@@ -3,6 +3,7 @@
 // row remap pending and the power cap holding it. The JSON stream carries the event
 // with its container; the exporter publishes it under dcgm-exporter's names and
 // gpuctop's per-container series, and promtool accepts the scrape.
+import Fleet
 import Foundation
 import Model
 import TestSupport
@@ -146,5 +147,42 @@ final class HealthCommandTests: XCTestCase {
         let file = log.appendingPathComponent("scrape.prom")
         try body.write(to: file, atomically: true, encoding: .utf8)
         XCTAssertEqual(try PromtoolVerdict.check(file: file.path), [])
+    }
+
+    /// Several hosts: the merged snapshot carries each host's XIDs, tagged with the host, oldest first.
+    func testMergedSnapshotCarriesEachHostsXIDs() throws {
+        let dir = TestEnv.temporaryDirectory("health-merge")
+        directories.append(dir)
+        let now = Date().timeIntervalSince1970
+        for (host, code, offset) in [("gpu1", 79, 2.0), ("gpu2", 13, 1.0)] {
+            var s = Snapshot(time: now, host: host)
+            s.gpus = [GPU(index: 0)]
+            var e = XIDEvent(time: now - offset, gpuIndex: 0, code: code)
+            e.containers = [ContainerUsage(id: "host")]
+            s.xidEvents = [e]
+            try JSONEncoder().encode(s).write(to: dir.appendingPathComponent(host))
+        }
+        let ssh = dir.appendingPathComponent("ssh").path
+        try """
+            #!/bin/sh
+            while [ $# -gt 0 ] && [ "$1" != "--" ]; do shift; done
+            cd \(TmuxSession.quote(dir.path)) || exit 98
+            while :; do cat "$2"; echo; sleep 0.3; done
+
+            """.write(toFile: ssh, atomically: true, encoding: .utf8)
+        chmod(ssh, 0o755)
+        var config = RemoteConfig(environment: [:], interval: 1)
+        config.ssh = [ssh]
+        let remote = RemoteHosts(hosts: [HostSpec(host: "gpu1"), HostSpec(host: "gpu2")], config: config)
+        remote.start()
+        defer { remote.stop() }
+        let deadline = Date().addingTimeInterval(10)
+        var merged = remote.merged()
+        while (merged.xidEvents?.count ?? 0) < 2 && Date() < deadline {
+            usleep(50_000)
+            merged = remote.merged()
+        }
+        XCTAssertEqual(merged.xidEvents?.map(\.code), [79, 13], "oldest first: \(String(describing: merged.xidEvents))")
+        XCTAssertEqual(merged.xidEvents?.map(\.host), ["gpu1", "gpu2"])
     }
 }
