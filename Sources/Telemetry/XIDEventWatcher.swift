@@ -35,8 +35,9 @@ public final class XIDEventWatcher: @unchecked Sendable {
 
     /// Most events held between two drains (a refresh is at most a minute apart).
     static let queueLimit = 1_024
-    /// How long one wait may block: the longest `stop()` waits for the thread.
-    public static let waitMilliseconds: UInt32 = 500
+    /// How long one wait may block: the longest `stop()` waits for the thread, and so
+    /// what quitting the dashboard may take longer (a wake-up costs a few µs).
+    public static let waitMilliseconds: UInt32 = 200
 
     private let library: NVMLLibrary
     private let set: nvmlEventSet_t
