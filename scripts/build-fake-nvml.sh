@@ -6,10 +6,10 @@
 # OUTDIR (default <repo>/.build/fake-nvml) receives
 #   libnvidia-ml.so.1          every symbol the fake implements
 #   legacy/libnvidia-ml.so.1   built with -DFAKE_NVML_LEGACY: no newer symbols
-#   check/                     with --check: the test driver and the parser tool
+#   check/                     with --check: the test drivers and the parser tool
 # Rebuilds only what is older than its sources; safe to run concurrently (each
 # output is written to a temporary file and renamed into place).
-# --check also builds and runs Tests/FakeNVML/check_fake_nvml.c and feeds the
+# --check also builds and runs Tests/FakeNVML/check_fake_nvml{,_health}.c and feeds the
 # scenario parser random and mutated input under ASan/UBSan; exit status is
 # non-zero on any failure. -v shows the check output even when it passes.
 # On success the only output is OUTDIR (absolute) on the last line.
@@ -39,7 +39,8 @@ out=$(cd "$out" && pwd)
 CC=${CC:-cc}
 CFLAGS=(-std=c11 -O2 -Wall -Wextra -Werror -I "$inc" -I "$src")
 lib_sources=("$src/fake_nvml.c" "$src/scenario.c")
-lib_deps=("${lib_sources[@]}" "$src/scenario.h" "$inc/cnvml.h" "${BASH_SOURCE[0]}")
+# fake_nvml.c includes fake_nvml_health.c (it shares that file's call prologue).
+lib_deps=("${lib_sources[@]}" "$src/fake_nvml_health.c" "$src/scenario.h" "$inc/cnvml.h" "${BASH_SOURCE[0]}")
 
 # stale OUTPUT DEPS...: true when OUTPUT is missing or older than a dependency.
 stale() {
@@ -81,6 +82,9 @@ if [ "$check" = 1 ]; then
     if stale "$chk/check_fake_nvml" "$src/check_fake_nvml.c" "$inc/cnvml.h" "${BASH_SOURCE[0]}"; then
         build "$chk/check_fake_nvml" "${CFLAGS[@]}" "$src/check_fake_nvml.c" -ldl -pthread
     fi
+    if stale "$chk/check_fake_nvml_health" "$src/check_fake_nvml_health.c" "$inc/cnvml.h" "${BASH_SOURCE[0]}"; then
+        build "$chk/check_fake_nvml_health" "${CFLAGS[@]}" "$src/check_fake_nvml_health.c" -ldl -pthread
+    fi
     # The parser alone, with sanitizers where the compiler has them.
     san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
     if ! echo 'int main(void){return 0;}' | "$CC" "${san[@]}" -x c - -o /dev/null 2>/dev/null; then
@@ -95,6 +99,7 @@ if [ "$check" = 1 ]; then
     status=0
     {
         "$chk/check_fake_nvml" "$out/libnvidia-ml.so.1" "$out/legacy/libnvidia-ml.so.1" || status=1
+        "$chk/check_fake_nvml_health" "$out/libnvidia-ml.so.1" "$out/legacy/libnvidia-ml.so.1" || status=1
         # The full example of SCENARIO.md must parse.
         awk '/^```scenario$/{on=1; next} /^```$/{on=0} on' "$src/SCENARIO.md" > "$log.example"
         "$chk/parse_scenario" "$log.example" || status=1

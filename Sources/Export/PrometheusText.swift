@@ -25,6 +25,7 @@ public enum PrometheusText {
         addGPUs(snapshot, to: &out)
         addMIG(snapshot, to: &out)
         addContainers(snapshot, to: &out)
+        addXIDContainers(snapshot, to: &out)
         return out.text
     }
 
@@ -105,6 +106,32 @@ public enum PrometheusText {
             "Number of a container's processes on one GPU.")
         static let idleAllocation = Family("gpuctop_container_idle_gpu_allocation", .gauge,
             "1 for a running container that asked for GPUs and has no GPU process.")
+
+        // GPU health: dcgm-exporter's names, types and help (etc/default-counters.csv and
+        // dcp-metrics-included.csv), where it has them.
+        static let xidLast = Family("DCGM_FI_DEV_XID_ERRORS", .gauge, "Value of the last XID error encountered.")
+        static let throttleReasons = Family("DCGM_FI_DEV_CLOCK_THROTTLE_REASONS", .gauge,
+            "Current clock throttle reasons (bitmask: 0x4 SW power cap, 0x8 HW slowdown, 0x20 SW thermal, 0x40 HW thermal, 0x80 HW power brake).")
+        static let powerViolation = Family("DCGM_FI_DEV_POWER_VIOLATION", .counter,
+            "Throttling duration due to power constraints (in us).")
+        static let eccDBEVolatile = Family("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", .counter,
+            "Total number of double-bit volatile ECC errors.")
+        static let eccDBEAggregate = Family("DCGM_FI_DEV_ECC_DBE_AGG_TOTAL", .counter,
+            "Total number of double-bit persistent ECC errors.")
+        static let remappedUncorrectable = Family("DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", .counter,
+            "Number of remapped rows for uncorrectable errors")
+        static let remappedCorrectable = Family("DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", .counter,
+            "Number of remapped rows for correctable errors")
+        static let remapPending = Family("DCGM_FI_DEV_ROW_REMAP_PENDING", .gauge,
+            "Whether remapping of rows is pending")
+        static let remapFailure = Family("DCGM_FI_DEV_ROW_REMAP_FAILURE", .gauge,
+            "Whether remapping of rows has failed")
+        static let xidTotal = Family("gpuctop_xid_errors_total", .counter,
+            "XID errors the GPU reported since gpuctop started watching, by XID code.")
+        static let powerCapped = Family("gpuctop_gpu_power_capped_percent", .gauge,
+            "Share of the last few seconds the power limit held the GPU's clocks down, in percent.")
+        static let containerXID = Family("gpuctop_container_last_xid_timestamp_seconds", .gauge,
+            "When an XID (code) last happened on a GPU while the container's processes were on it, in seconds since 1970 (over gpuctop's latest XIDs; container=\"host\": processes in no container).")
     }
 
     // MARK: - Sections
@@ -162,7 +189,26 @@ public enum PrometheusText {
             out.add(Family.powerMin, l, g.powerLimitMin.map(Value.milliToUnit))
             out.add(Family.powerMax, l, g.powerLimitMax.map(Value.milliToUnit))
             out.add(Family.migEnabled, l, g.migMode.map { $0.current ? 1 : 0 })
+            addHealth(g, dcgm: d, own: l, to: &out)
         }
+    }
+
+    /// dcgm-exporter keeps XID_ERRORS at the last XID forever (NVIDIA/DCGM #277); so
+    /// does this gauge (0 while none came), and gpuctop_xid_errors_total counts them.
+    static func addHealth(_ g: GPU, dcgm d: [(String, String?)], own l: [(String, String?)], to out: inout Exposition) {
+        if g.xidCounts != nil { out.add(Family.xidLast, d, g.lastXID ?? 0) }
+        out.add(Family.throttleReasons, d, g.clockEventReasons)
+        out.add(Family.powerViolation, d, g.powerViolationTime.map { $0 / 1000 })
+        out.add(Family.eccDBEVolatile, d, g.eccUncorrectedVolatile)
+        out.add(Family.eccDBEAggregate, d, g.eccUncorrectedAggregate)
+        out.add(Family.remappedUncorrectable, d, g.remappedRowsUncorrectable)
+        out.add(Family.remappedCorrectable, d, g.remappedRowsCorrectable)
+        out.add(Family.remapPending, d, g.rowRemapPending.map { $0 ? 1 : 0 })
+        out.add(Family.remapFailure, d, g.rowRemapFailure.map { $0 ? 1 : 0 })
+        for c in g.xidCounts ?? [] {
+            out.add(Family.xidTotal, l + [("code", String(c.code))], c.count)
+        }
+        out.add(Family.powerCapped, l, g.powerCappedPercent)
     }
 
     /// The profile at the end of a MIG device's name: "NVIDIA H100 80GB HBM3 MIG 1g.10gb" -> "1g.10gb".
@@ -247,6 +293,25 @@ public enum PrometheusText {
         }
         for c in s.containers where c.idleAllocation {
             out.add(Family.idleAllocation, containerLabels(c, id: c.id, host: s.host, gpu: nil), 1)
+        }
+    }
+
+    /// Who was on a GPU when an XID came: per (container, GPU, code) the latest time.
+    static func addXIDContainers(_ s: Snapshot, to out: inout Exposition) {
+        struct Key: Hashable { var id: String; var gpu: Int; var code: Int }
+        var latest: [Key: (time: Double, container: ContainerUsage)] = [:]
+        var order: [Key] = []
+        for e in s.xidEvents ?? [] {
+            for c in e.containers {
+                let key = Key(id: c.id, gpu: e.gpuIndex, code: e.code)
+                if latest[key] == nil { order.append(key) }
+                if latest[key].map({ $0.time <= e.time }) ?? true { latest[key] = (e.time, c) }
+            }
+        }
+        for key in order {
+            let (time, c) = latest[key]!
+            let labels = containerLabels(c, id: key.id, host: s.host, gpu: key.gpu) + [("code", String(key.code))]
+            out.add(Family.containerXID, labels, Value.seconds(time))
         }
     }
 

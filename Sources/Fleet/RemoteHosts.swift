@@ -468,7 +468,12 @@ public final class RemoteHosts: Sendable {
                 for var g in s.gpus { g.host = name; out.gpus.append(g) }
                 for var p in s.processes { p.host = name; out.processes.append(p) }
                 for var c in s.containers { c.host = name; out.containers.append(c) }
+                for var e in s.xidEvents ?? [] { e.host = name; out.xidEvents = (out.xidEvents ?? []) + [e] }
             }
+        }
+        // The newest XIDs of all hosts, oldest first, as one host's snapshot holds them.
+        if let events = out.xidEvents {
+            out.xidEvents = Array(events.sorted { $0.time < $1.time }.suffix(SnapshotLimits.xidEvents))
         }
         out.host = "\(up) of \(hosts.count) host\(hosts.count == 1 ? "" : "s") up"
         out.driverVersion = drivers.count == 1 ? drivers.first : (drivers.isEmpty ? nil : "mixed")

@@ -19,6 +19,9 @@ public struct Snapshot: Codable, Sendable, Equatable {
     /// GPU users grouped by container ("host" for processes in no container),
     /// then running containers that asked for GPUs but use none (idle allocations).
     public var containers: [ContainerUsage] = []
+    /// The latest XID errors seen while gpuctop watched (at most `SnapshotLimits.xidEvents`,
+    /// oldest first), each with who was on the GPU; nil when there were none.
+    public var xidEvents: [XIDEvent]?
 
     public init(time: Double, host: String) {
         self.time = time
@@ -34,12 +37,20 @@ public enum SnapshotLimits {
     public static let gpus = 1_024
     public static let processes = 65_536
     public static let containers = 16_384
+    public static let xidEvents = 64
 
     /// Why `s` is refused, or nil when every count is within bounds.
     public static func violation(_ s: Snapshot) -> String? {
         if s.gpus.count > gpus { return "\(s.gpus.count) GPUs in one snapshot (at most \(gpus))" }
         if s.processes.count > processes { return "\(s.processes.count) processes in one snapshot (at most \(processes))" }
         if s.containers.count > containers { return "\(s.containers.count) containers in one snapshot (at most \(containers))" }
+        if let events = s.xidEvents {
+            if events.count > xidEvents { return "\(events.count) XID events in one snapshot (at most \(xidEvents))" }
+            // Each event carries who was on its GPU: together no more than one snapshot's worth.
+            let p = events.reduce(0) { $0 + $1.processes.count }, c = events.reduce(0) { $0 + $1.containers.count }
+            if p > processes { return "\(p) processes in one snapshot's XID events (at most \(processes))" }
+            if c > containers { return "\(c) containers in one snapshot's XID events (at most \(containers))" }
+        }
         return nil
     }
 }
@@ -84,7 +95,32 @@ public struct GPU: Codable, Sendable, Equatable {
     /// The host it belongs to, in a merged several-host snapshot (`--host`); absent otherwise.
     public var host: String?
 
+    // Health (GPUHealth.swift): each nil where the driver or card does not report it.
+    /// nvmlDeviceGetCurrentClocksEventReasons, read each refresh: ClockEventReasons bits.
+    public var clockEventReasons: UInt64?
+    /// Nanoseconds the power limit held the clocks down since the driver loaded
+    /// (nvmlDeviceGetViolationStatus, power policy; read every few seconds).
+    public var powerViolationTime: UInt64?
+    /// The share of the time between the last two violation reads that the power
+    /// limit held the clocks down, in percent.
+    public var powerCappedPercent: Int?
+    /// Uncorrected (double-bit) ECC errors since the driver loaded, and over the board's life.
+    public var eccUncorrectedVolatile: UInt64?
+    public var eccUncorrectedAggregate: UInt64?
+    /// nvmlDeviceGetRemappedRows: rows remapped after correctable and uncorrectable
+    /// errors, a remap waiting for a GPU reset, and a remap that failed.
+    public var remappedRowsCorrectable: Int?
+    public var remappedRowsUncorrectable: Int?
+    public var rowRemapPending: Bool?
+    public var rowRemapFailure: Bool?
+    /// The latest XID the GPU reported while gpuctop watched, and the count of each
+    /// code: an empty list while nothing came, nil when XIDs are not watched.
+    public var lastXID: Int?
+    public var xidCounts: [XIDCount]?
+
     public init(index: Int) { self.index = index }
+
+    public var clockEvents: ClockEventReasons? { clockEventReasons.map(ClockEventReasons.init(rawValue:)) }
 }
 
 public struct MIGMode: Codable, Sendable, Equatable {

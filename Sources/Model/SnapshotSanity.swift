@@ -64,6 +64,7 @@ extension Snapshot {
         s.gpus = gpus.map { $0.sanitized() }
         s.processes = processes.map { $0.sanitized() }
         s.containers = containers.map { $0.sanitized() }
+        s.xidEvents = xidEvents?.map { $0.sanitized() }
         return s
     }
 }
@@ -87,6 +88,11 @@ extension GPU {
         g.encoderUtilization = SaneRange.check(encoderUtilization, SaneRange.percent)
         g.decoderUtilization = SaneRange.check(decoderUtilization, SaneRange.percent)
         g.migDevices = migDevices.map { $0.sanitized() }
+        g.powerCappedPercent = SaneRange.check(powerCappedPercent, SaneRange.percent)
+        g.remappedRowsCorrectable = SaneRange.check(remappedRowsCorrectable, SaneRange.count)
+        g.remappedRowsUncorrectable = SaneRange.check(remappedRowsUncorrectable, SaneRange.count)
+        g.lastXID = SaneRange.check(lastXID, SaneRange.count)
+        g.xidCounts = xidCounts?.filter { SaneRange.count.contains($0.code) && SaneRange.count.contains($0.count) }
         return g
     }
 }
@@ -129,5 +135,17 @@ extension ContainerUsage {
         c.smUtilization = SaneRange.check(smUtilization, SaneRange.summedPercent)
         c.estimatedPowerShare = SaneRange.check(estimatedPowerShare, SaneRange.summedMilliwatts)
         return c
+    }
+}
+
+extension XIDEvent {
+    func sanitized() -> XIDEvent {
+        var e = self
+        e.time = SaneRange.requiredTime(time)
+        e.gpuInstanceId = SaneRange.check(gpuInstanceId, SaneRange.count)
+        e.computeInstanceId = SaneRange.check(computeInstanceId, SaneRange.count)
+        e.processes = processes.map { $0.sanitized() }
+        e.containers = containers.map { $0.sanitized() }
+        return e
     }
 }

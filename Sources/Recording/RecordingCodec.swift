@@ -297,6 +297,7 @@ extension RecRowSchema {
         if self === RecSchemas.container { return SnapshotLimits.containers }
         // NVML has at most 7 MIG instances a GPU; a degraded source per host of a merged view.
         if self === RecSchemas.mig { return 64 }
+        if self === RecSchemas.xid { return SnapshotLimits.xidEvents }
         return 4_096
     }
 

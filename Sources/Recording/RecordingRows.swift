@@ -49,6 +49,18 @@ enum RecSchemas {
         .int,     // 26 decoderUtilization
         .int,     // 27 migMode: current | pending << 1
         .rows(mig), // 28 migDevices
+        // GPU health: absent (null) in recordings made before it.
+        .int,     // 29 clockEventReasons
+        .int,     // 30 powerViolationTime
+        .int,     // 31 powerCappedPercent
+        .int,     // 32 eccUncorrectedVolatile
+        .int,     // 33 eccUncorrectedAggregate
+        .int,     // 34 remappedRowsCorrectable
+        .int,     // 35 remappedRowsUncorrectable
+        .int,     // 36 rowRemapPending (0/1)
+        .int,     // 37 rowRemapFailure (0/1)
+        .int,     // 38 lastXID
+        .ints,    // 39 xidCounts: code1, count1, code2, count2, ...
     ], key: [0])
 
     static let process = RecRowSchema("process", [
@@ -100,6 +112,16 @@ enum RecSchemas {
         .int,     // 21 idleAllocation (0/1)
     ], key: [0])
 
+    static let xid = RecRowSchema("XID event", [
+        .double,  // 0 time
+        .int,     // 1 gpuIndex
+        .int,     // 2 gpuInstanceId
+        .int,     // 3 computeInstanceId
+        .int,     // 4 code
+        .rows(process),    // 5 processes
+        .rows(container),  // 6 containers
+    ], key: [0, 1, 4])
+
     static let snapshot = RecRowSchema("snapshot", [
         .double,  // 0 time
         .string,  // 1 host
@@ -109,6 +131,7 @@ enum RecSchemas {
         .rows(gpu),        // 5
         .rows(process),    // 6
         .rows(container),  // 7
+        .rows(xid),        // 8 xidEvents (null: none, and in recordings made before them)
     ], key: [])
 }
 
@@ -128,7 +151,13 @@ enum RecRows {
          .rows(s.degraded.map { [f($0.source), f($0.reason)] }),
          .rows(s.gpus.map(row)),
          .rows(s.processes.map(row)),
-         .rows(s.containers.map(row))]
+         .rows(s.containers.map(row)),
+         s.xidEvents.map { .rows($0.map(row)) } ?? .null]
+    }
+
+    static func row(_ e: XIDEvent) -> [RecField] {
+        [f(e.time), f(e.gpuIndex), f(e.gpuInstanceId), f(e.computeInstanceId), f(e.code),
+         .rows(e.processes.map(row)), .rows(e.containers.map(row))]
     }
 
     static func row(_ g: GPU) -> [RecField] {
@@ -140,7 +169,11 @@ enum RecRows {
          f(g.powerLimitMin), f(g.powerLimitMax), f(g.energyTotal), f(g.persistenceMode),
          f(g.computeMode), f(g.encoderUtilization), f(g.decoderUtilization),
          f(g.migMode.map { ($0.current ? 1 : 0) | ($0.pending ? 2 : 0) }),
-         .rows(g.migDevices.map(row))]
+         .rows(g.migDevices.map(row)),
+         f(g.clockEventReasons), f(g.powerViolationTime), f(g.powerCappedPercent),
+         f(g.eccUncorrectedVolatile), f(g.eccUncorrectedAggregate),
+         f(g.remappedRowsCorrectable), f(g.remappedRowsUncorrectable), f(g.rowRemapPending), f(g.rowRemapFailure),
+         f(g.lastXID), g.xidCounts.map { .ints($0.flatMap { [Int64($0.code), Int64($0.count)] }) } ?? .null]
     }
 
     static func row(_ m: MIGDevice) -> [RecField] {
@@ -261,7 +294,19 @@ extension RecRows {
         s.gpus = try r.rows(5).map(gpu)
         s.processes = try r.rows(6).map(process)
         s.containers = try r.rows(7).map(container)
+        if case .rows(let events) = row[8] { s.xidEvents = try events.map(xid) } else { _ = try r.rows(8) }
         return s
+    }
+
+    static func xid(_ row: [RecField]) throws -> XIDEvent {
+        let r = Fields(row: row, what: "an XID event")
+        var e = XIDEvent(time: try r.required(r.double(0), 0), gpuIndex: try r.required(r.int(1), 1),
+                         code: try r.required(r.int(4), 4))
+        e.gpuInstanceId = try r.int(2)
+        e.computeInstanceId = try r.int(3)
+        e.processes = try r.rows(5).map(process)
+        e.containers = try r.rows(6).map(container)
+        return e
     }
 
     static func gpu(_ row: [RecField]) throws -> GPU {
@@ -295,6 +340,20 @@ extension RecRows {
         g.decoderUtilization = try r.int(26)
         g.migMode = try r.int(27).map { MIGMode(current: $0 & 1 != 0, pending: $0 & 2 != 0) }
         g.migDevices = try r.rows(28).map(mig)
+        g.clockEventReasons = try r.uint64(29)
+        g.powerViolationTime = try r.uint64(30)
+        g.powerCappedPercent = try r.int(31)
+        g.eccUncorrectedVolatile = try r.uint64(32)
+        g.eccUncorrectedAggregate = try r.uint64(33)
+        g.remappedRowsCorrectable = try r.int(34)
+        g.remappedRowsUncorrectable = try r.int(35)
+        g.rowRemapPending = try r.bool(36)
+        g.rowRemapFailure = try r.bool(37)
+        g.lastXID = try r.int(38)
+        if let flat = try r.ints(39) {
+            guard flat.count % 2 == 0 else { throw RecDecodeError("a GPU's XID counts are not pairs") }
+            g.xidCounts = stride(from: 0, to: flat.count, by: 2).map { XIDCount(code: flat[$0], count: flat[$0 + 1]) }
+        }
         return g
     }
 

@@ -71,6 +71,14 @@ public struct DashboardModel: Sendable {
     /// Hosts watched over ssh (`--host`); more than one shows the HOST column.
     public var hostCount = 1
     public var showsHosts: Bool { hostCount > 1 }
+    /// XID errors up to this time (seconds since 1970) were acknowledged (`a`): the
+    /// banner shows only later ones.
+    public var xidAcknowledgedThrough = -Double.infinity
+
+    /// The snapshot's XID errors not acknowledged yet, oldest first.
+    public var unacknowledgedXIDs: [XIDEvent] {
+        snapshot?.xidEvents?.filter { $0.time > xidAcknowledgedThrough } ?? []
+    }
 
     public static let intervals: [Double] = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60]
 
@@ -168,6 +176,14 @@ public struct DashboardModel: Sendable {
             if screen == .main { moveSelection(command) } else { scrollPage(command) }
         case .openDetail:
             if screen == .main, let id = selectedContainerId { showScreen(.detail(containerId: id)) }
+        case .acknowledgeXID:
+            let events = unacknowledgedXIDs
+            if let newest = events.map(\.time).max() {
+                xidAcknowledgedThrough = max(xidAcknowledgedThrough, newest)
+                status = "\(events.count) XID error\(events.count == 1 ? "" : "s") acknowledged (still in JSON, recordings and the export)"
+            } else {
+                status = "no XID error to acknowledge"
+            }
         }
         return []
     }

@@ -11,6 +11,8 @@ struct DashboardLayout {
     /// One line per GPU, no history lines, fewer columns.
     let compact: Bool
     let headerLines: Int
+    /// The XID banner under the header (main screen only).
+    let alertLines: Int
     let gpuLines: Int
     let tableRows: Int
 
@@ -19,6 +21,7 @@ struct DashboardLayout {
         compact = m.width < 100 || m.height < 24
         let degraded = min(2, DashboardView.headerWarnings(m.snapshot).count)
         headerLines = 1 + degraded
+        alertLines = m.screen == .main ? HealthView.bannerLines(m).count : 0
         var wanted = 0
         for g in m.snapshot?.gpus ?? [] {
             wanted += compact ? 1 : 2
@@ -26,7 +29,7 @@ struct DashboardLayout {
         }
         if m.snapshot?.gpus.isEmpty ?? true { wanted = 1 }
         // The table keeps at least a few rows; GPU panels give way first.
-        let available = m.height - headerLines - 1 /* footer */ - 1 /* table header */ - 1 /* gap */
+        let available = m.height - headerLines - alertLines - 1 /* footer */ - 1 /* table header */ - 1 /* gap */
         gpuLines = max(0, min(wanted, available - min(4, max(0, available - 1))))
         tableRows = max(0, available - gpuLines)
     }
@@ -49,6 +52,10 @@ public enum DashboardView {
                 f.paste(page.frame, rows: page.scroll..<min(page.used, page.scroll + page.visible), at: y)
             }
         case .main:
+            for line in HealthView.bannerLines(m).prefix(layout.alertLines) {
+                f.putFitted(0, y, line, width: m.width, .bad)
+                y += 1
+            }
             y = gpuPanels(&f, m, layout, top: y)
             y += 1
             table(&f, m, layout, top: y)
@@ -203,6 +210,7 @@ public enum DashboardView {
             case .replay(.togglePause): return (hint.keys, m.replay?.paused == true ? "play" : "pause")
             case .sortNext: return (hint.keys, "sort: \(Columns.column(m.sortColumn).title)\(m.sortDescending ? "↓" : "↑")")
             case .toggleGrouping: return (hint.keys, m.grouped ? "flat" : "grouped")
+            case .acknowledgeXID: return m.unacknowledgedXIDs.isEmpty ? nil : hint
             default: return hint
             }
         }
@@ -219,13 +227,15 @@ public enum DashboardView {
             f.put(0, y, warning("No GPUs: ", why, width: m.width, ascii: m.glyphs.ascii), .warn)
             return y + 1
         }
+        // Room for the health words at the lines' end, the same for every GPU so the bars line up.
+        let reserve = HealthView.reserve(s.gpus, unacknowledged: m.unacknowledgedXIDs)
         for g in s.gpus {
             guard y < end else { break }
-            gpuLine(&f, m, g, y: y, compact: layout.compact)
+            gpuLine(&f, m, g, y: y, compact: layout.compact, reserve: reserve)
             y += 1
             if layout.compact || g.lost { continue }
             guard y < end else { break }
-            gpuDetailLine(&f, m, g, y: y)
+            gpuDetailLine(&f, m, g, y: y, reserve: reserve)
             y += 1
             for mig in g.migDevices {
                 guard y < end else { break }
@@ -264,7 +274,7 @@ public enum DashboardView {
         }
     }
 
-    static func gpuLine(_ f: inout Frame, _ m: DashboardModel, _ g: GPU, y: Int, compact: Bool) {
+    static func gpuLine(_ f: inout Frame, _ m: DashboardModel, _ g: GPU, y: Int, compact: Bool, reserve: Int = 0) {
         var x = f.putFitted(0, y, "\(g.index)", width: 2, .heading, alignRight: true)
         // Several hosts: the host leads the name, as GPU indices repeat across hosts.
         let name = (g.host.map { $0 + " " } ?? "") + shortName(g.name)
@@ -282,17 +292,18 @@ public enum DashboardView {
         let powerText = "\(Format.watts(g.powerDraw))/\(Format.watts(g.powerLimitEnforced ?? g.powerLimit))"
         if compact {
             // name, then util and memory bars with their values, then power: sized to the width.
-            let nameWidth = max(8, min(20, m.width - 60))
+            let nameWidth = max(8, min(20, m.width - 60 - reserve))
             x = f.putFitted(x + 1, y, name, width: nameWidth, .heading)
-            let barWidth = max(3, min(12, (m.width - x - 44) / 2))
+            let barWidth = max(3, min(12, (m.width - x - 44 - reserve) / 2))
             x = bar(&f, m, x: x + 1, y: y, width: barWidth, fraction: util)
             x = f.putFitted(x + 1, y, migUtil ? "MIG" : utilText, width: 4, alignRight: true)
             x = bar(&f, m, x: x + 1, y: y, width: barWidth, fraction: mem)
             x = f.putFitted(x + 1, y, memText, width: 17, alignRight: true)
-            f.put(x + 1, y, Format.watts(g.powerDraw), fractionStyle(power))
+            x = f.put(x + 1, y, Format.watts(g.powerDraw), fractionStyle(power))
+            HealthView.put(HealthView.gpuWords(g, unacknowledged: m.unacknowledgedXIDs), &f, x: x + 2, y: y, width: m.width)
             return
         }
-        let c = GPUColumns(width: m.width)
+        let c = GPUColumns(width: m.width - reserve)
         f.putFitted(x + 1, y, name, width: 20, .heading)
         f.put(c.util - 5, y, "UTIL", .dim)
         x = bar(&f, m, x: c.util, y: y, width: c.barWidth, fraction: util)
@@ -302,18 +313,19 @@ public enum DashboardView {
         f.putFitted(x + 1, y, memText, width: 19)
         f.put(c.power - 4, y, "PWR", .dim)
         x = bar(&f, m, x: c.power, y: y, width: c.barWidth, fraction: power)
-        f.put(x + 1, y, powerText, fractionStyle(power))
+        x = f.put(x + 1, y, powerText, fractionStyle(power))
+        HealthView.put(HealthView.gpuWords(g, unacknowledged: m.unacknowledgedXIDs), &f, x: x + 2, y: y, width: m.width)
     }
 
     /// The line under a GPU: temperature, state and clocks, with each history
     /// sparkline under the bar it belongs to.
-    static func gpuDetailLine(_ f: inout Frame, _ m: DashboardModel, _ g: GPU, y: Int) {
+    static func gpuDetailLine(_ f: inout Frame, _ m: DashboardModel, _ g: GPU, y: Int, reserve: Int = 0) {
         var facts: [String] = [g.temperature.map { "\($0)C" } ?? "temp n/a"]
         if let fan = g.fanSpeed { facts.append("fan \(fan)%") }
         if let p = g.performanceState { facts.append("P\(p)") }
         facts.append("MIG " + (g.migMode.map { $0.current ? "on" : ($0.pending ? "pending" : "off") } ?? "n/a"))
         f.putFitted(3, y, facts.joined(separator: " "), width: 20, .dim)
-        let c = GPUColumns(width: m.width)
+        let c = GPUColumns(width: m.width - reserve)
         let series = m.history.gpu(g)
         let spark = c.barWidth
         func sparkline(_ values: [Double]?, _ maxValue: Double, at x: Int) -> Int {
@@ -436,7 +448,8 @@ public enum DashboardView {
             let s = m.snapshot
             let processes = s?.processes.reduce(0) { $0 + (($1.info?.container?.id ?? "host") == id ? 1 : 0) } ?? 0
             let labels = s?.containers.first { $0.id == id }?.labels?.count ?? 0
-            let rows = 32 + processes + labels
+            let xids = s.flatMap { snap in snap.containers.first { $0.id == id }.map { HealthView.events(of: $0, in: snap).count } } ?? 0
+            let rows = 32 + processes + labels + xids
             f = Frame(width: m.width, height: min(pageLimit, rows), ascii: m.glyphs.ascii)
             used = detail(&f, m, containerId: id, top: 0)
         }
@@ -454,7 +467,8 @@ public enum DashboardView {
     static let helpNotes = ["GPU MEM and SM% are per process, summed per container.",
                             "~POWER is each GPU's draw shared out by SM use: an estimate.",
                             "CPID is the PID inside the process's container.",
-                            "idle in the GPU column: the container asked for GPUs but runs nothing on them."]
+                            "idle in the GPU column: the container asked for GPUs but runs nothing on them.",
+                            "GPU line's end: power cap N% (held by its limit lately), thermal, reset needed."]
 
     static func help(_ f: inout Frame, _ m: DashboardModel, top: Int) -> Int {
         var y = top + 1
@@ -519,6 +533,9 @@ public enum DashboardView {
             let total = Format.saturatingSum(totals)
             line("mem history", m.glyphs.sparkline(series.memory.values, width: w, maxValue: max(1, Double(total) / Double(1 << 30))), .good)
             line("", "one cell per \(Format.seconds(Series.bucketSeconds)), newest on the right", .dim)
+        }
+        for e in HealthView.events(of: c, in: s) {
+            line("XID \(e.code)", "\(e.place) at \(Format.localTime(e.time))" + (XIDCodes.meaning(e.code).map { ": " + $0 } ?? ""), .bad)
         }
         y += 1
         if y < f.height - 1 { f.put(0, y, "Processes", .title); y += 1 }

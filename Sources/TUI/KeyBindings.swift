@@ -14,6 +14,7 @@ public enum KeyCommand: Equatable, Sendable {
     case stopContainer, restartContainer, killContainer
     case signal(Int32, String)
     case power
+    case acknowledgeXID
     case replay(ReplayCommand)
 }
 
@@ -53,6 +54,7 @@ public enum KeyBindings {
     public static let all: [KeyBinding] = [
         KeyBinding([.char("q"), .char("Q")], "q", .quit, .always, "quit (from help or detail: back)", hint: ("q", "quit")),
         KeyBinding([.char("?"), .char("h")], "?  h", .help, .always, "this help", hint: ("?", "help")),
+        KeyBinding([.char("a")], "a", .acknowledgeXID, .always, "acknowledge the XID errors shown above the GPUs", hint: ("a", "ack XID")),
         KeyBinding([.char(" ")], "space", .replay(.togglePause), .replay, "replay: pause or play", hint: ("space", "pause")),
         KeyBinding([.left, .char(",")], "left right , .", .replay(.step(-1)), .replay, "replay: one snapshot back or forward", hint: ("<- ->", "step")),
         KeyBinding([.right, .char(".")], "", .replay(.step(1)), .replay, ""),

@@ -92,6 +92,8 @@ public final class NVMLLibrary: @unchecked Sendable {
     public let computeInstanceId: cnvml_device_uint_fn?
     public let attributes: cnvml_attributes_fn?
     public let setPowerManagementLimit: cnvml_device_set_uint_fn?
+    /// Throttle reasons, violation time, ECC, row remapping and XID events (NVMLHealth.swift).
+    public let health: NVMLHealthSymbols
 
     /// The library name the dynamic loader finds on every driver install.
     public static let defaultPath = "libnvidia-ml.so.1"
@@ -177,6 +179,7 @@ public final class NVMLLibrary: @unchecked Sendable {
         computeProcesses = processList("nvmlDeviceGetComputeRunningProcesses")
         graphicsProcesses = processList("nvmlDeviceGetGraphicsRunningProcesses")
         mpsProcesses = processList("nvmlDeviceGetMPSComputeRunningProcesses")
+        health = NVMLHealthSymbols { role, candidates in lookup(role, candidates, as: UnsafeMutableRawPointer.self) }
         resolved = names
     }
 

@@ -20,6 +20,11 @@ public struct SamplerOptions: Sendable {
     public var nvmlSchedule = NVMLSchedule()
     /// A GPU process's CPU% and RSS are re-read at most this often (seconds).
     public var processStatPeriod = 2.0
+    /// How often the slow health fields (power violation, ECC, row remapping) are read.
+    public var healthSchedule = NVMLHealthSchedule()
+    /// Watch for XID errors on a thread of its own (off for a one-shot snapshot:
+    /// events are only seen while gpuctop runs).
+    public var watchXID = true
 
     public init(nvmlPath: String? = nil, procRoot: String = "/proc", dockerHost: String? = nil, useDocker: Bool = true) {
         self.nvmlPath = nvmlPath
@@ -36,6 +41,12 @@ public final class SnapshotSampler {
     public let nvmlProblem: String?
     public let procReader: ProcReader
     public let catalog: ContainerCatalog?
+    /// Throttle reasons, violation time, ECC and remapping (nil without NVML).
+    public let health: NVMLHealthReader?
+    private let xidWatcher: XIDEventWatcher?
+    /// Why XID errors are not watched, when they are not (for `gpuctop profile`).
+    public let xidProblem: String?
+    private var xidLog = XIDLog()
     private let descriptions = ContainerDescriptions()
     private let procRootProblem: String?
     private let hostName: String
@@ -59,10 +70,23 @@ public final class SnapshotSampler {
         }
         nvml = sampler
         nvmlProblem = problem
+        health = sampler.map { NVMLHealthReader(symbols: $0.library.health, schedule: options.healthSchedule) }
+        (xidWatcher, xidProblem) = Self.startXIDWatcher(sampler, enabled: options.watchXID)
         procReader = ProcReader(procRoot: options.procRoot, minimumRereadSeconds: options.processStatPeriod)
         catalog = options.useDocker ? ContainerCatalog(dockerHost: options.dockerHost) : nil
         procRootProblem = procReader.procRootProblem()
         hostName = Self.readHostName()
+    }
+
+    deinit { xidWatcher?.stop() }  // before NVML shuts down
+
+    private static func startXIDWatcher(_ nvml: NVMLSampler?, enabled: Bool) -> (XIDEventWatcher?, String?) {
+        guard let nvml, enabled else { return (nil, nil) }
+        let gpus = (0..<nvml.gpuCount).compactMap { i in nvml.handle(ofGPU: i).map { (index: i, handle: $0) } }
+        switch XIDEventWatcher.start(library: nvml.library, gpus: gpus) {
+        case .success(let watcher): return (watcher, nil)
+        case .failure(let problem): return (nil, problem.description)
+        }
     }
 
     public func sample() -> Snapshot {
@@ -74,7 +98,8 @@ public final class SnapshotSampler {
         if let nvml {
             snapshot.driverVersion = nvml.driverVersion
             snapshot.cudaVersion = nvml.cudaVersion
-            let (gpus, processes) = nvml.sample()
+            var (gpus, processes) = nvml.sample()
+            health?.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now())
             snapshot.gpus = gpus
             snapshot.processes = processes
         } else if let nvmlProblem {
@@ -100,6 +125,10 @@ public final class SnapshotSampler {
             lookup: { catalog?.entry(id: $0) },
             gpuRequesters: catalog?.gpuRequesters ?? [],
             descriptions: descriptions)
+        if let xidWatcher {
+            let (events, dropped) = xidWatcher.drain()
+            xidLog.record(events, dropped: dropped, watched: xidWatcher.watchedGPUs, into: &snapshot)
+        }
         cost.join = timer.lap()
         return snapshot
     }

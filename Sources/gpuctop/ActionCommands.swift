@@ -151,8 +151,9 @@ enum ActionCommands {
         if !unknown.isEmpty {
             // Not an engine's: perhaps a containerd or CRI-O container (a Kubernetes pod's), which
             // only a snapshot names; refused with the command that would do it.
-            let snapshot = SnapshotSampler(options: SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot,
-                                                                   useDocker: false)).sample()
+            var once = SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot, useDocker: false)
+            once.watchXID = false  // one sample: no XID can arrive in it
+            let snapshot = SnapshotSampler(options: once).sample()
             for argument in unknown {
                 if let (line, c) = SnapshotContainerLookup.refusal(action.containerVerb, argument, in: snapshot) {
                     let target = c.map { AuditTarget.container(name: $0.name, id: $0.id, engine: $0.runtime?.rawValue) } ?? .argument(argument)

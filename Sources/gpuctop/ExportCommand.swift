@@ -188,6 +188,7 @@ final class ExportJob: @unchecked Sendable {
         var samplerOptions = SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot, dockerHost: options.dockerHost)
         // dcgm-exporter users expect the energy counter; the exporter pays its 2.6 ms a read.
         samplerOptions.nvmlSchedule.energy = true
+        samplerOptions.watchXID = !once  // --once samples once: no XID can arrive in it
         let sampler = SnapshotSampler(options: samplerOptions)
         let start = MonotonicClock.now()
         var body = PrometheusText.render(sampler.sample(), up: nil, version: gpuctopVersion)

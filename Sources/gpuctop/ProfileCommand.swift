@@ -71,6 +71,7 @@ enum ProfileCommand: Command {
         out += "\(firstSnapshot.processes.count) GPU processes, \(firstSnapshot.containers.count) containers; "
         out += "\(refreshes) refreshes every \(Format.seconds(options.interval)), frame \(width)x\(height)\n"
         for d in firstSnapshot.degraded { out += "  degraded \(d.source): \(d.reason)\n" }
+        if let problem = sampler.xidProblem { out += "  \(problem)\n" }
 
         out += "\n" + "startup".padding(52) + "   cpu ms   wall ms\n"
         out += row("load NVML (dlopen, symbols)", sampler.startupCost.load, unit: 1e6)

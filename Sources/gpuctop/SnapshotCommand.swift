@@ -47,6 +47,8 @@ enum SnapshotCommand: Command {
         var samplerOptions = SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot, dockerHost: options.dockerHost)
         // The energy counter costs 2.6 ms a read on an H100 (BENCHMARKS.md): only when asked for.
         samplerOptions.nvmlSchedule.energy = energy
+        // XID events arrive only while gpuctop watches: a one-shot would register for nothing.
+        samplerOptions.watchXID = stream
         let sampler = SnapshotSampler(options: samplerOptions)
         if stream { return streamSnapshots(sampler, interval: options.interval) }
         return printSnapshot(sampler.sample(), json: json)

@@ -987,3 +987,7 @@ EXPORT nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t dev, unsigned
     end();
     return r;
 }
+
+// GPU health (clock event reasons, violation, ECC, remapping, XID event sets): a
+// file of its own that shares this one's call prologue.
+#include "fake_nvml_health.c"

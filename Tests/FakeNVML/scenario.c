@@ -153,6 +153,21 @@ static const struct {
     {"attributes_v2", FN_F_ATTRIBUTES},
     {"is_mig_device_handle", FN_F_IS_MIG},
     {"set_power_management_limit", FN_F_SET_POWER_LIMIT},
+    // GPU health: canonical names (the first entry of their field), then aliases.
+    {"clocks_event_reasons", FN_F_CLOCKS_EVENT_REASONS},
+    {"violation", FN_F_VIOLATION},
+    {"ecc", FN_F_ECC},
+    {"remapped_rows", FN_F_REMAPPED_ROWS},
+    {"supported_event_types", FN_F_SUPPORTED_EVENTS},
+    {"register_events", FN_F_REGISTER_EVENTS},
+    {"throttle", FN_F_CLOCKS_EVENT_REASONS},
+    {"current_clocks_event_reasons", FN_F_CLOCKS_EVENT_REASONS},
+    {"current_clocks_throttle_reasons", FN_F_CLOCKS_EVENT_REASONS},
+    {"violation_status", FN_F_VIOLATION},
+    {"violation_power", FN_F_VIOLATION},
+    {"total_ecc_errors", FN_F_ECC},
+    {"ecc_volatile", FN_F_ECC},
+    {"ecc_aggregate", FN_F_ECC},
 };
 
 const char *fn_field_name(unsigned field) {
@@ -546,6 +561,8 @@ static int key_slow(parser_t *P) {
     return 0;
 }
 
+static int health_key(parser_t *P, const char *key);  // GPU health keys, at the end of this file
+
 static int parse_line(parser_t *P) {
     const char *key = P->t[0].s;
     fn_gpu *g = P->gpu;
@@ -673,6 +690,8 @@ static int parse_line(parser_t *P) {
         g->has |= FN_HAS_LOST_AFTER;
         return 0;
     }
+    int health = health_key(P, key);  // 0 done, -1 failed, 1 not a health key
+    if (health != 1) return health;
     return fail(P, "unknown key " QF, key);
 }
 
@@ -801,4 +820,148 @@ int fake_nvml_parse_scenario(const char *text, size_t len, fn_scenario *out, fn_
     memcpy(out, sc, sizeof *sc);
     free(sc);
     return 0;
+}
+
+// ---------------------------------------------------------------------------
+// GPU health keys (SCENARIO.md, "GPU health")
+
+// A duration: N (seconds), Ns or Nms; at most FN_MAX_AT_MS.
+static int parse_at_ms(const char *s, uint64_t *ms) {
+    size_t n = strlen(s);
+    uint64_t mul = 1000;
+    if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
+        n -= 2;
+        mul = 1;
+    } else if (n > 1 && s[n - 1] == 's') {
+        n -= 1;
+    }
+    uint64_t v;
+    if (parse_u64_n(s, n, &v) != 0 || v > FN_MAX_AT_MS / mul) return -1;
+    *ms = v * mul;
+    return 0;
+}
+
+// A clock event reasons mask: a number, `none`, or names joined by commas.
+static int parse_reasons(const char *s, uint64_t *mask) {
+    static const struct {
+        const char *name;
+        uint64_t bit;
+    } names[] = {
+        {"idle", 0x1}, {"app_clocks", 0x2}, {"power_cap", 0x4}, {"hw_slowdown", 0x8}, {"sync_boost", 0x10},
+        {"thermal", 0x20}, {"hw_thermal", 0x40}, {"power_brake", 0x80}, {"display_clocks", 0x100},
+    };
+    if (s[0] >= '0' && s[0] <= '9') return parse_u64(s, mask);
+    *mask = 0;
+    if (strcmp(s, "none") == 0) return 0;
+    const char *p = s;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        int found = 0;
+        for (size_t i = 0; i < sizeof names / sizeof names[0] && !found; i++) {
+            if (strlen(names[i].name) == len && memcmp(names[i].name, p, len) == 0) {
+                *mask |= names[i].bit;
+                found = 1;
+            }
+        }
+        if (!found) return -1;
+        if (!comma) break;
+        p = comma + 1;
+        if (!*p) return -1;  // a trailing comma
+    }
+    return 0;
+}
+
+// `KEY VALUE [at=T]` into a timed list.
+static int key_timed(parser_t *P, fn_timed *list, uint32_t *n, uint32_t has, int reasons) {
+    if (need_gpu(P) || need_args(P, 1, 2)) return -1;
+    fn_timed t = {0, 0};
+    int bad = reasons ? parse_reasons(P->t[1].s, &t.v) : parse_u64(P->t[1].s, &t.v);
+    if (bad) return bad_value(P, P->t[1].s);
+    if (P->nt > 2) {
+        const char *k = NULL, *v = NULL;
+        size_t kl = 0;
+        if (split_attr(P, 2, &k, &kl, &v)) return -1;
+        if (!attr_is(k, kl, "at")) {
+            if (kl > 40) kl = 40;
+            return fail(P, QF ": unknown attribute '%.*s'", P->t[0].s, (int)kl, k);
+        }
+        if (parse_at_ms(v, &t.at_ms) != 0) return bad_attr(P, k, kl, v);
+    }
+    if (*n >= FN_MAX_TIMED) return fail(P, QF ": more than %d lines on one gpu", P->t[0].s, FN_MAX_TIMED);
+    list[(*n)++] = t;
+    P->gpu->health_has |= has;
+    return 0;
+}
+
+static int key_remapped_rows(parser_t *P) {
+    if (need_gpu(P)) return -1;
+    fn_remap r;
+    memset(&r, 0, sizeof r);
+    for (int i = 1; i < P->nt; i++) {
+        const char *k = NULL, *v = NULL;
+        size_t kl = 0;
+        if (split_attr(P, i, &k, &kl, &v)) return -1;
+        int bad;
+        if (attr_is(k, kl, "corr")) bad = parse_u32_max(v, UINT32_MAX, &r.corr);
+        else if (attr_is(k, kl, "unc")) bad = parse_u32_max(v, UINT32_MAX, &r.unc);
+        else if (attr_is(k, kl, "pending")) bad = parse_u32_max(v, 1, &r.pending);
+        else if (attr_is(k, kl, "failure")) bad = parse_u32_max(v, 1, &r.failure);
+        else if (attr_is(k, kl, "at")) bad = parse_at_ms(v, &r.at_ms);
+        else {
+            if (kl > 40) kl = 40;
+            return fail(P, "remapped_rows: unknown attribute '%.*s'", (int)kl, k);
+        }
+        if (bad) return bad_attr(P, k, kl, v);
+    }
+    if (P->gpu->n_remap >= FN_MAX_TIMED) return fail(P, "remapped_rows: more than %d lines on one gpu", FN_MAX_TIMED);
+    P->gpu->remap[P->gpu->n_remap++] = r;
+    P->gpu->health_has |= FN_HEALTH_REMAP;
+    return 0;
+}
+
+static int key_xid(parser_t *P) {
+    if (need_gpu(P)) return -1;
+    fn_xid x = {0, 0, 0xFFFFFFFFu, 0xFFFFFFFFu};
+    int have_code = 0;
+    for (int i = 1; i < P->nt; i++) {
+        const char *k = NULL, *v = NULL;
+        size_t kl = 0;
+        if (split_attr(P, i, &k, &kl, &v)) return -1;
+        int bad;
+        if (attr_is(k, kl, "code")) {
+            bad = parse_u64(v, &x.code);
+            have_code = 1;
+        } else if (attr_is(k, kl, "at")) bad = parse_at_ms(v, &x.at_ms);
+        else if (attr_is(k, kl, "gi")) bad = parse_u32_max(v, UINT32_MAX, &x.gi);
+        else if (attr_is(k, kl, "ci")) bad = parse_u32_max(v, UINT32_MAX, &x.ci);
+        else {
+            if (kl > 40) kl = 40;
+            return fail(P, "xid: unknown attribute '%.*s'", (int)kl, k);
+        }
+        if (bad) return bad_attr(P, k, kl, v);
+    }
+    if (!have_code) return fail(P, "xid: code= is required");
+    if (P->gpu->n_xid >= FN_MAX_XID) return fail(P, "xid: more than %d lines on one gpu", FN_MAX_XID);
+    P->gpu->xid[P->gpu->n_xid++] = x;
+    return 0;
+}
+
+static int health_key(parser_t *P, const char *key) {
+    fn_gpu *g = P->gpu;
+    if (strcmp(key, "clocks_event_reasons") == 0 || strcmp(key, "throttle") == 0)
+        return g ? key_timed(P, g->reasons, &g->n_reasons, FN_HEALTH_REASONS, 1) : need_gpu(P);
+    if (strcmp(key, "ecc_volatile") == 0)
+        return g ? key_timed(P, g->ecc_volatile, &g->n_ecc_volatile, FN_HEALTH_ECC_VOLATILE, 0) : need_gpu(P);
+    if (strcmp(key, "ecc_aggregate") == 0)
+        return g ? key_timed(P, g->ecc_aggregate, &g->n_ecc_aggregate, FN_HEALTH_ECC_AGGREGATE, 0) : need_gpu(P);
+    if (strcmp(key, "violation_power") == 0) {
+        if (need_gpu(P) || need_args(P, 1, 1)) return -1;
+        if (parse_u64(P->t[1].s, &g->violation_power) != 0) return bad_value(P, P->t[1].s);
+        g->health_has |= FN_HEALTH_VIOLATION;
+        return 0;
+    }
+    if (strcmp(key, "remapped_rows") == 0) return key_remapped_rows(P);
+    if (strcmp(key, "xid") == 0) return key_xid(P);
+    return 1;
 }

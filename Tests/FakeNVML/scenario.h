@@ -74,6 +74,13 @@ enum fn_field {
     FN_F_ATTRIBUTES,
     FN_F_IS_MIG,
     FN_F_SET_POWER_LIMIT,
+    // GPU health (SCENARIO.md, "GPU health").
+    FN_F_CLOCKS_EVENT_REASONS,
+    FN_F_VIOLATION,
+    FN_F_ECC,
+    FN_F_REMAPPED_ROWS,
+    FN_F_SUPPORTED_EVENTS,
+    FN_F_REGISTER_EVENTS,
     FN_F_COUNT_ALL
 };
 
@@ -116,6 +123,34 @@ typedef struct {
     uint32_t has_util;
     uint32_t sm, memutil, enc, dec;
 } fn_process;
+
+// GPU health: a value from `at_ms` (milliseconds after the library was loaded) on.
+#define FN_MAX_TIMED 64               // lines of one timed health key per GPU
+#define FN_MAX_XID 64                 // xid lines per GPU
+#define FN_MAX_AT_MS (86400000ull)    // at= at most one day
+enum {
+    FN_HEALTH_REASONS = 1u << 0,
+    FN_HEALTH_VIOLATION = 1u << 1,
+    FN_HEALTH_ECC_VOLATILE = 1u << 2,
+    FN_HEALTH_ECC_AGGREGATE = 1u << 3,
+    FN_HEALTH_REMAP = 1u << 4,
+};
+
+typedef struct {
+    uint64_t at_ms;
+    uint64_t v;
+} fn_timed;
+
+typedef struct {
+    uint64_t at_ms;
+    uint32_t corr, unc, pending, failure;
+} fn_remap;
+
+typedef struct {
+    uint64_t at_ms;
+    uint64_t code;
+    uint32_t gi, ci;  // 0xFFFFFFFF: not attributed to a MIG instance
+} fn_xid;
 
 typedef struct {
     uint32_t present;
@@ -167,6 +202,16 @@ typedef struct {
     uint32_t n_procs;
     fn_process procs[FN_MAX_PROCS];
     fn_mig mig[FN_MAX_MIG];
+    // GPU health (SCENARIO.md, "GPU health"). Timed values: of the lines whose `at`
+    // has come, the latest `at` wins (the later line on a tie); none yet reads 0.
+    uint32_t health_has;  // FN_HEALTH_* bits
+    uint32_t n_reasons, n_ecc_volatile, n_ecc_aggregate, n_remap, n_xid;
+    fn_timed reasons[FN_MAX_TIMED];
+    fn_timed ecc_volatile[FN_MAX_TIMED];
+    fn_timed ecc_aggregate[FN_MAX_TIMED];
+    fn_remap remap[FN_MAX_TIMED];
+    fn_xid xid[FN_MAX_XID];
+    uint64_t violation_power;  // ns at load time
 } fn_gpu;
 
 typedef struct {

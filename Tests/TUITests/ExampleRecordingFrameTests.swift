@@ -175,13 +175,18 @@ final class ExampleRecordingFrameTests: XCTestCase {
     func testHelpAndPodDetailReachTheirEndAt80x24() throws {
         let d = try driver(at: 100)
         var m = replayModel(d, 80, 24)
-        // A replay's help fits: every line whole, long ones wrapped under themselves.
+        // A replay's help: every line whole, long ones wrapped under themselves; since the
+        // XID key and the GPU health note it is two lines taller than 80x24 has, and scrolls.
         _ = m.update(.key(.char("?")))
         var f = DashboardView.render(m)
         assertFits(f)
         XCTAssertTrue(f.text.contains("                 enter keeps it, esc clears\n"), "wrapped, not cut:\n\(f.text)")
         XCTAssertTrue(f.text.contains("                 processes, history\n"), f.text)
+        XCTAssertTrue(f.text.contains("lines 1-22 of 24, more below"), f.text)
+        _ = m.update(.key(.end))
+        f = DashboardView.render(m)
         XCTAssertTrue(f.text.contains("idle in the GPU column"), f.text)
+        XCTAssertTrue(f.text.contains("GPU line's end: power cap N% (held by its limit lately), thermal, reset needed."), f.text)
         XCTAssertFalse(f.text.contains("more below"), f.text)
         _ = m.update(.key(.escape))
 

@@ -188,6 +188,45 @@ typedef nvmlReturn_t (*cnvml_attributes_fn)(nvmlDevice_t, nvmlDeviceAttributes_t
 static inline unsigned int cnvml_memory_v2_version(void) { return CNVML_MEMORY_V2_VERSION; }
 static inline unsigned int cnvml_processes_utilization_info_v1_version(void) { return CNVML_PROCESSES_UTILIZATION_INFO_V1_VERSION; }
 
+// --- GPU health: clock event reasons, violation time, ECC, row remapping, XID events ---
+
+// nvmlDeviceGetCurrentClocksEventReasons answers a bitmask: Model/GPUHealth.swift names the bits.
+// nvmlPerfPolicyType_t: time held below application clocks by the power limit.
+#define CNVML_PERF_POLICY_POWER 0
+// nvmlMemoryErrorType_t and nvmlEccCounterType_t.
+#define CNVML_MEMORY_ERROR_TYPE_UNCORRECTED 1
+#define CNVML_VOLATILE_ECC 0
+#define CNVML_AGGREGATE_ECC 1
+// nvmlEventTypeXidCriticalError.
+#define CNVML_EVENT_TYPE_XID_CRITICAL_ERROR 0x8ULL
+
+// nvmlDeviceGetViolationStatus.
+typedef struct {
+    unsigned long long referenceTime;  // CPU timestamp in microseconds
+    unsigned long long violationTime;  // nanoseconds held back, since the driver loaded
+} nvmlViolationTime_t;
+
+typedef struct nvmlEventSet_st *nvmlEventSet_t;
+
+// Filled by nvmlEventSetWait_v2. The v1 nvmlEventSetWait fills only the first
+// three fields (the instance ids came with _v2).
+typedef struct {
+    nvmlDevice_t device;
+    unsigned long long eventType;
+    unsigned long long eventData;      // the XID for nvmlEventTypeXidCriticalError (999: unknown)
+    unsigned int gpuInstanceId;        // CNVML_NO_INSTANCE_ID unless attributable to a MIG instance
+    unsigned int computeInstanceId;
+} nvmlEventData_t;
+
+typedef nvmlReturn_t (*cnvml_violation_fn)(nvmlDevice_t, int, nvmlViolationTime_t *);
+typedef nvmlReturn_t (*cnvml_total_ecc_fn)(nvmlDevice_t, int, int, unsigned long long *);
+typedef nvmlReturn_t (*cnvml_remapped_rows_fn)(nvmlDevice_t, unsigned int *, unsigned int *, unsigned int *,
+                                               unsigned int *);
+typedef nvmlReturn_t (*cnvml_event_set_create_fn)(nvmlEventSet_t *);
+typedef nvmlReturn_t (*cnvml_register_events_fn)(nvmlDevice_t, unsigned long long, nvmlEventSet_t);
+typedef nvmlReturn_t (*cnvml_event_set_wait_fn)(nvmlEventSet_t, nvmlEventData_t *, unsigned int);
+typedef nvmlReturn_t (*cnvml_event_set_free_fn)(nvmlEventSet_t);
+
 #ifdef __cplusplus
 }
 #endif
