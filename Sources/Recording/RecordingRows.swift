@@ -109,6 +109,7 @@ enum RecSchemas {
         .rows(gpu),        // 5
         .rows(process),    // 6
         .rows(container),  // 7
+        .strings, // 8 engines (absent in recordings made before it)
     ], key: [])
 }
 
@@ -128,7 +129,8 @@ enum RecRows {
          .rows(s.degraded.map { [f($0.source), f($0.reason)] }),
          .rows(s.gpus.map(row)),
          .rows(s.processes.map(row)),
-         .rows(s.containers.map(row))]
+         .rows(s.containers.map(row)),
+         s.engines.map { .strings($0) } ?? .null]
     }
 
     static func row(_ g: GPU) -> [RecField] {
@@ -261,6 +263,7 @@ extension RecRows {
         s.gpus = try r.rows(5).map(gpu)
         s.processes = try r.rows(6).map(process)
         s.containers = try r.rows(7).map(container)
+        s.engines = try r.strings(8)
         return s
     }
 
