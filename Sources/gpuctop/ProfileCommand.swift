@@ -111,8 +111,8 @@ enum ProfileCommand: Command {
         out += "\((engines?.listCalls ?? 0) - listBefore) container lists, \((engines?.inspectCalls ?? 0) - inspectBefore) inspections, "
         out += "\((engines?.specReads ?? 0) - specBefore) config.json reads\n"
         out += "  engines: \(firstSnapshot.engines.map { $0.isEmpty ? "none" : $0.joined(separator: ", ") } ?? "not read"); "
-        out += "\(engines?.specReads ?? 0) config.json read in all, state directories listed \((engines?.stateListings ?? 0) - listingBefore) times "
-        out += "in steady state (at most every \(Format.seconds(engines?.options.period ?? 0)))\n"
+        out += "\(engines?.specReads ?? 0) config.json read in all; state listings in steady state: "
+        out += "\((engines?.stateListings ?? 0) - listingBefore) (at most one every \(Format.seconds(engines?.options.period ?? 0)))\n"
 
         out += "\nmemory: " + memorySummary() + "\n"
 

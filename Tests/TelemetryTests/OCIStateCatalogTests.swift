@@ -46,7 +46,8 @@ final class OCIStateCatalogTests: XCTestCase {
         let sandbox = OCIBundles.randomID(), trainer = OCIBundles.randomID(), idle = OCIBundles.randomID()
         let nerd = OCIBundles.randomID(), moby = OCIBundles.randomID(), stopped = OCIBundles.randomID()
         try OCIBundles.writeContainerd(state: state, namespace: "k8s.io", id: sandbox, spec: OCIBundles.specJSON(
-            annotations: OCIBundles.criAnnotations(pod: "trainer-0", namespace: "research", uid: podUID)), pid: running)
+            annotations: OCIBundles.criAnnotations(pod: "trainer-0", namespace: "research", uid: podUID),
+            env: ["NVIDIA_VISIBLE_DEVICES=all"]), pid: running)
         try OCIBundles.writeContainerd(state: state, namespace: "k8s.io", id: trainer, spec: OCIBundles.specJSON(
             annotations: OCIBundles.criAnnotations(pod: "trainer-0", namespace: "research", uid: podUID, container: "pytorch",
                                                    image: "nvcr.io/nvidia/pytorch:25.01-py3"),
@@ -221,7 +222,8 @@ final class OCIStateCatalogTests: XCTestCase {
         let pid = try sleeper()
         let sandbox = OCIBundles.randomID(), worker = OCIBundles.randomID(), podman = OCIBundles.randomID()
         try OCIBundles.writeCrio(root: run, id: sandbox, spec: OCIBundles.specJSON(
-            annotations: OCIBundles.crioAnnotations(pod: "infer-0", namespace: "prod", uid: podUID, container: nil)), pid: pid)
+            annotations: OCIBundles.crioAnnotations(pod: "infer-0", namespace: "prod", uid: podUID, container: nil),
+            env: ["NVIDIA_VISIBLE_DEVICES=all"]), pid: pid)
         try OCIBundles.writeCrio(root: run, id: worker, spec: OCIBundles.specJSON(
             annotations: OCIBundles.crioAnnotations(pod: "infer-0", namespace: "prod", uid: podUID, container: "vllm",
                                                    image: "docker.io/vllm/vllm-openai:v0.8"),
