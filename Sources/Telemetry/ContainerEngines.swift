@@ -66,7 +66,7 @@ public final class ContainerEngines {
         }
         if let host = options.podmanHost, !host.isEmpty {
             let path = (try? DockerEndpoint.socketPath(fromHost: host)) ?? host
-            podman.append((path, ContainerCatalog(dockerHost: host)))
+            if !isKnownSocket(path) { podman.append((path, ContainerCatalog(dockerHost: host))) }
         }
         if let state = options.crioState {
             crio = OCIStateCatalog(layout: .crio(roots: [state]), procRoot: options.procRoot, period: options.period)
