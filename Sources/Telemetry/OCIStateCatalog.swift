@@ -171,7 +171,12 @@ public final class OCIStateCatalog {
         var namespaces: [String] = []
         for (ns, maybeDirectory) in names where maybeDirectory && ns != Self.dockerNamespace {
             let nsPath = taskPath + "/" + ns
-            guard case .success(let nsFd) = StateFiles.openDirectory(at: taskFd, ns, shownAs: nsPath) else { continue }
+            let nsFd: Int32
+            switch StateFiles.openDirectory(at: taskFd, ns, shownAs: nsPath) {
+            case .success(let fd): nsFd = fd
+            case .failure(.permission(let e)): return failure(.permission(e), path: nsPath)
+            case .failure: continue  // gone meanwhile, or a link: not a namespace we read
+            }
             defer { close(nsFd) }
             namespaces.append(ns)
             let ids: [(name: String, maybeDirectory: Bool)]
