@@ -24,6 +24,8 @@ let package = Package(
     targets: [
         .executableTarget(name: "FuzzCgroup", dependencies: [.product(name: "Telemetry", package: "gpuctop"),
                                                              .product(name: "Model", package: "gpuctop")]),
+        .executableTarget(name: "FuzzOCISpec", dependencies: [.product(name: "Telemetry", package: "gpuctop"),
+                                                              .product(name: "Model", package: "gpuctop")]),
         .executableTarget(name: "FuzzHTTP", dependencies: [.product(name: "DockerSocket", package: "gpuctop")]),
         .executableTarget(name: "FuzzDockerJSON", dependencies: [.product(name: "DockerSocket", package: "gpuctop")]),
         .executableTarget(name: "FuzzRecording", dependencies: [.product(name: "Recording", package: "gpuctop"),

@@ -2,7 +2,8 @@
 # A private Docker daemon for the DockerSocket integration tests.
 #
 #   scripts/test-dockerd.sh start   start it (or reuse the one already running), build the test image
-#   scripts/test-dockerd.sh env     print `export GPUCTOP_TEST_DOCKER_HOST=unix:///...`
+#   scripts/test-dockerd.sh env     print `export GPUCTOP_TEST_DOCKER_HOST=unix:///...` and the private
+#                                   containerd's socket and state (GPUCTOP_TEST_CONTAINERD_SOCK, _STATE)
 #   scripts/test-dockerd.sh stop    stop it, remove its containers, mounts and directories
 #
 # Typical use:  scripts/test-dockerd.sh start && eval "$(scripts/test-dockerd.sh env)"
@@ -175,6 +176,11 @@ stop() {
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
-    env) echo "export GPUCTOP_TEST_DOCKER_HOST=unix://$SOCK" ;;
+    env)
+        echo "export GPUCTOP_TEST_DOCKER_HOST=unix://$SOCK"
+        # The private containerd under it, for tests that run containers with ctr.
+        echo "export GPUCTOP_TEST_CONTAINERD_SOCK=$CTR_SOCK"
+        echo "export GPUCTOP_TEST_CONTAINERD_STATE=$DIR/containerd-state"
+        ;;
     *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
 esac

@@ -1,7 +1,7 @@
 // Actions on containers (stop, restart, kill through the engine) and on host processes
 // (a signal with kill(2)), with typed results whose descriptions are one line.
 //
-// The engines are every socket ContainerEngines names: Docker and Podman side by side, each
+// The engines are every socket EngineSockets names: Docker and Podman side by side, each
 // through the Docker Engine API. A CONTAINER argument is matched against every container
 // they list (running or not): an exact name or an exact full id wins; otherwise the
 // containers whose id or name starts with it are the candidates. One candidate is the
@@ -113,7 +113,7 @@ public enum ContainerActionError: Error, Equatable, CustomStringConvertible {
 }
 
 public final class ContainerActions {
-    /// One client per engine socket, in ContainerEngines' order.
+    /// One client per engine socket, in EngineSockets' order.
     public let clients: [DockerClient]
 
     public init(clients: [DockerClient]) {

@@ -14,6 +14,9 @@ public struct Snapshot: Codable, Sendable, Equatable {
     public var cudaVersion: String?
     /// Sources that could not be read, with a one-line reason each.
     public var degraded: [DegradedSource] = []
+    /// The container engines read for this refresh ("docker", "podman", "containerd", "crio",
+    /// "kubelet"), in that order; nil in snapshots from before engines were recorded.
+    public var engines: [String]?
     public var gpus: [GPU] = []
     public var processes: [GPUProcess] = []
     /// GPU users grouped by container ("host" for processes in no container),
@@ -56,7 +59,7 @@ public enum SnapshotLimits {
 }
 
 public struct DegradedSource: Codable, Sendable, Equatable {
-    public var source: String   // "nvml", "docker", "procfs"
+    public var source: String   // "nvml", "procfs", "docker", "podman", "containerd", "crio", "kubelet"
     public var reason: String
     public init(source: String, reason: String) { self.source = source; self.reason = reason }
 }

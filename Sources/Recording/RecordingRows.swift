@@ -132,6 +132,7 @@ enum RecSchemas {
         .rows(process),    // 6
         .rows(container),  // 7
         .rows(xid),        // 8 xidEvents (null: none, and in recordings made before them)
+        .strings,          // 9 engines (absent in recordings made before it)
     ], key: [])
 }
 
@@ -152,7 +153,8 @@ enum RecRows {
          .rows(s.gpus.map(row)),
          .rows(s.processes.map(row)),
          .rows(s.containers.map(row)),
-         s.xidEvents.map { .rows($0.map(row)) } ?? .null]
+         s.xidEvents.map { .rows($0.map(row)) } ?? .null,
+         s.engines.map { .strings($0) } ?? .null]
     }
 
     static func row(_ e: XIDEvent) -> [RecField] {
@@ -295,6 +297,7 @@ extension RecRows {
         s.processes = try r.rows(6).map(process)
         s.containers = try r.rows(7).map(container)
         if case .rows(let events) = row[8] { s.xidEvents = try events.map(xid) } else { _ = try r.rows(8) }
+        s.engines = try r.strings(9)
         return s
     }
 

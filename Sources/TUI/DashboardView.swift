@@ -137,7 +137,11 @@ public enum DashboardView {
             x = f.put(x + 2, 0, m.readOnly ? "read-only" : "actions on", m.readOnly ? .dim : .accent)
         }
         if let age = m.staleSeconds {
-            f.put(x + 2, 0, "data \(Format.safeInt(age).map(String.init) ?? "?")s old", .warn)
+            x = f.put(x + 2, 0, "data \(Format.safeInt(age).map(String.init) ?? "?")s old", .warn)
+        }
+        // Last: on a narrow terminal it is what goes first.
+        if !layout.compact, let engines = s?.engines, !engines.isEmpty {
+            f.put(x + 2, 0, Sanitize.visible("engines: " + engines.joined(separator: ", ")), .dim)
         }
         var y = 1
         for d in headerWarnings(s).prefix(layout.headerLines - 1) {

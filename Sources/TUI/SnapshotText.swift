@@ -60,6 +60,9 @@ public enum SnapshotText {
         var out: [String] = []
         var title = "host \(s.host)  \(Format.localTime(s.time))"
         title += "  driver \(s.driverVersion ?? "n/a")  CUDA \(s.cudaVersion ?? "n/a")"
+        if let engines = s.engines {
+            title += "  engines: " + (engines.isEmpty ? "none" : engines.joined(separator: ", "))
+        }
         out.append(Sanitize.visible(title))
         for d in s.degraded {
             out.append(Sanitize.visible("! \(d.source): \(d.reason)"))

@@ -18,6 +18,10 @@
 //                                        say containerd (dockershim is gone since
 //                                        Kubernetes 1.24; CRI-O names its own
 //                                        cgroups `crio-<id>`)
+//   /<namespace>/<64hex>                 containerd: ctr and nerdctl with the cgroupfs
+//                                        driver, for the namespaces `default` and
+//                                        `k8s.io` (at the top of the hierarchy; other
+//                                        parents stay unclaimed, e.g. `/actions_job`)
 //   docker-<64hex>[.scope]               docker
 //   cri-containerd-<64hex>[.scope]       containerd
 //   nerdctl-<64hex>[.scope]              containerd (nerdctl, systemd driver)
@@ -140,6 +144,9 @@ private let colonPrefixes: [Prefix] = [
 private let scopeSuffix = Array(".scope".utf8)
 private let sliceSuffix = Array(".slice".utf8)
 private let dockerWord = Array("docker".utf8)
+/// containerd namespaces whose cgroupfs default `/<namespace>/<id>` we claim.
+private let containerdNamespaces: [[UInt8]] = ["default", "k8s.io"].map { Array($0.utf8) }
+private let dotDot = Array("..".utf8)
 private let podWord = Array("pod".utf8)
 private let dashPodWord = Array("-pod".utf8)
 private let systemdWord = Array("name=systemd".utf8)
@@ -237,20 +244,23 @@ private func podUID(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> (Int, Int)
 private func matchPath(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> Match? {
     var result: Match? = nil
     var prevStart = s, prevEnd = s   // empty: no parent yet
+    var depth = 0                    // components so far, `..` not counted
     var i = s
     while i < e {
         while i < e && p[i] == slash { i += 1 }
         guard i < e else { break }
         var j = i
         while j < e && p[j] != slash { j += 1 }
-        if let m = matchComponent(p, i, j, prevStart, prevEnd) { result = m }
+        if let m = matchComponent(p, i, j, prevStart, prevEnd, parentIsTop: depth == 1) { result = m }
+        if !equals(p, i, j, dotDot) { depth += 1 }
         prevStart = i; prevEnd = j
         i = j
     }
     return result
 }
 
-private func matchComponent(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int, _ ps: Int, _ pe: Int) -> Match? {
+private func matchComponent(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int, _ ps: Int, _ pe: Int,
+                            parentIsTop: Bool) -> Match? {
     let n = e - s
     if n < idLength { return nil }
 
@@ -260,6 +270,9 @@ private func matchComponent(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int, _ ps:
         if equals(p, ps, pe, dockerWord) { return Match(runtime: .docker, idStart: s) }
         if hasPrefix(p, ps, pe, podWord), isPodUID(p, ps + 3, pe, sep: dash) {
             return Match(runtime: .containerd, idStart: s, podStart: ps + 3, podEnd: pe)
+        }
+        if parentIsTop, containerdNamespaces.contains(where: { equals(p, ps, pe, $0) }) {
+            return Match(runtime: .containerd, idStart: s)
         }
         return nil
     }

@@ -36,6 +36,8 @@ public final class ContainerCatalog {
 
     /// Why the engine cannot be read right now (nil when it can).
     public private(set) var problem: String?
+    /// What answered the last list: docker, or podman behind a Docker-compatible socket.
+    public private(set) var engine: ContainerRef.Runtime?
     /// Calls made, for tests and benchmarks: a steady state makes none.
     public private(set) var listCalls = 0
     public private(set) var inspectCalls = 0
@@ -112,6 +114,7 @@ public final class ContainerCatalog {
         listCalls += 1
         let list = try client.listContainers(all: true)
         let engine: ContainerRef.Runtime = client.server?.isPodman == true ? .podman : .docker
+        self.engine = engine
         var fresh: [String: Entry] = [:]
         fresh.reserveCapacity(list.count)
         for summary in list {

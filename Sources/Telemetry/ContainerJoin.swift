@@ -5,9 +5,24 @@ import FoundationEssentials
 import Model
 
 public enum ContainerJoin {
+    /// With one Docker-API catalog (tests, and callers that have no other engine).
     public static func join(processes: [GPUProcess], gpus: [GPU],
                             lookup: (String) -> ContainerCatalog.Entry?,
                             gpuRequesters: [ContainerCatalog.Entry],
+                            descriptions: ContainerDescriptions? = nil) -> [ContainerUsage] {
+        let idle = gpuRequesters.sorted { ($0.summary.name ?? "") < ($1.summary.name ?? "") }
+            .map { describe(ref: nil, entry: $0) }
+        return join(processes: processes, gpus: gpus, identify: { ref in
+            describe(ref: ref, entry: lookup(ref.id))
+        }, idleAllocations: idle, descriptions: descriptions)
+    }
+
+    /// - identify: the identity of a process's container (ContainerEngines.describe).
+    /// - idleAllocations: running containers that hold GPUs, described; those with no GPU
+    ///   process here are appended, marked idle, in the order given.
+    public static func join(processes: [GPUProcess], gpus: [GPU],
+                            identify: (ContainerRef) -> ContainerUsage,
+                            idleAllocations: [ContainerUsage],
                             descriptions: ContainerDescriptions? = nil) -> [ContainerUsage] {
         // Usages are mutated in place (an index per key): copying one out of a dictionary
         // and back made every append copy its arrays, a cost that grew with the processes.
@@ -27,9 +42,9 @@ public enum ContainerJoin {
                 i = result.count
                 indexByKey[key] = i
                 if let descriptions {
-                    result.append(descriptions.describe(ref: ref) { ref.flatMap { lookup($0.id) } })
+                    result.append(descriptions.describe(ref: ref) { ref.map(identify) ?? ContainerUsage(id: "host") })
                 } else {
-                    result.append(describe(ref: ref, entry: ref.flatMap { lookup($0.id) }))
+                    result.append(ref.map(identify) ?? ContainerUsage(id: "host"))
                 }
                 pidsSeen.append([])
             }
@@ -51,10 +66,9 @@ public enum ContainerJoin {
             if a.element.gpuMemory != b.element.gpuMemory { return a.element.gpuMemory > b.element.gpuMemory }
             return a.offset < b.offset
         }.map(\.element)
-        for entry in gpuRequesters.sorted(by: { ($0.summary.name ?? "") < ($1.summary.name ?? "") })
-        where indexByKey[entry.summary.id] == nil {
-            var usage = describe(ref: nil, entry: entry)
+        for var usage in idleAllocations where indexByKey[usage.id] == nil {
             usage.idleAllocation = true
+            indexByKey[usage.id] = result.count
             result.append(usage)
         }
         return result
@@ -126,13 +140,17 @@ public final class ContainerDescriptions {
     }
 
     func describe(ref: ContainerRef?, entry: () -> ContainerCatalog.Entry?) -> ContainerUsage {
+        describe(ref: ref) { ContainerJoin.describe(ref: ref, entry: entry()) }
+    }
+
+    func describe(ref: ContainerRef?, make: () -> ContainerUsage) -> ContainerUsage {
         let key = ref?.id ?? "host"
         usedThisRound += 1
         if let known = byId[key] {
             byId[key]!.round = round
             return known.usage
         }
-        let usage = ContainerJoin.describe(ref: ref, entry: entry())
+        let usage = make()
         byId[key] = (usage, round)
         return usage
     }

@@ -61,6 +61,8 @@ public final class NVMLLibrary: @unchecked Sendable {
     public let handleByIndex: cnvml_handle_by_index_fn
     public let name: cnvml_device_string_fn?
     public let uuid: cnvml_device_string_fn?
+    /// N of the GPU's /dev/nvidiaN: how OCI specs name a GPU they hold.
+    public let minorNumber: cnvml_device_uint_fn?
     public let pciInfo: cnvml_pci_fn?
     public let utilization: cnvml_utilization_fn?
     public let memoryInfo: MemoryInfoFunction?
@@ -142,6 +144,7 @@ public final class NVMLLibrary: @unchecked Sendable {
         cudaDriverVersion = lookup("cudaDriverVersion", ["nvmlSystemGetCudaDriverVersion_v2", "nvmlSystemGetCudaDriverVersion"], as: cnvml_int_out_fn.self)
         name = lookup("name", ["nvmlDeviceGetName"], as: cnvml_device_string_fn.self)
         uuid = lookup("uuid", ["nvmlDeviceGetUUID"], as: cnvml_device_string_fn.self)
+        minorNumber = lookup("minorNumber", ["nvmlDeviceGetMinorNumber"], as: cnvml_device_uint_fn.self)
         pciInfo = lookup("pciInfo", ["nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo_v2", "nvmlDeviceGetPciInfo"], as: cnvml_pci_fn.self)
         utilization = lookup("utilization", ["nvmlDeviceGetUtilizationRates"], as: cnvml_utilization_fn.self)
         memoryInfoV1 = lookup("memoryInfoV1", ["nvmlDeviceGetMemoryInfo"], as: cnvml_memory_v1_fn.self)

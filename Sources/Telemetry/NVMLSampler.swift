@@ -68,6 +68,14 @@ public final class NVMLSampler {
 
     public var gpuCount: Int { devices.count }
 
+    /// GPU index by the minor number of its /dev/nvidiaN (read once; GPUs whose
+    /// nvmlDeviceGetMinorNumber failed are left out).
+    public var minorNumbers: [Int: Int] {
+        var map: [Int: Int] = [:]
+        for d in devices { if let m = d.minorNumber { map[m] = d.index } }
+        return map
+    }
+
     /// One refresh: every GPU with its processes (processes of a lost GPU are dropped).
     public func sample() -> (gpus: [GPU], processes: [GPUProcess]) {
         var gpus: [GPU] = []
@@ -114,6 +122,8 @@ final class DeviceState {
     let schedule: NVMLSchedule
     private(set) var handle: nvmlDevice_t?
     private(set) var lost = false
+    /// N of /dev/nvidiaN; kept out of the snapshot (only the engines' specs need it).
+    private(set) var minorNumber: Int?
     private var staticInfo: GPU
     private var unsupported: Set<NVMLField> = []
     private var memoryUsesV1 = false
@@ -155,6 +165,10 @@ final class DeviceState {
     private func readStaticInfo(_ h: nvmlDevice_t) {
         staticInfo.name = NVMLSampler.readString(CNVML_DEVICE_NAME_BUFFER_SIZE) { library.name?(h, $0, $1) }
         staticInfo.uuid = NVMLSampler.readString(CNVML_DEVICE_UUID_BUFFER_SIZE) { library.uuid?(h, $0, $1) }
+        if let f = library.minorNumber {
+            var v: UInt32 = 0
+            if f(h, &v) == NVML_SUCCESS { minorNumber = Int(v) }
+        }
         if let f = library.pciInfo {
             var pci = nvmlPciInfo_t()
             if f(h, &pci) == NVML_SUCCESS {

@@ -25,7 +25,8 @@ public struct RefreshCost: Sendable, Equatable {
     public var nvml = StageCost()
     /// /proc reads of the GPU processes (stat each refresh; status, cmdline and cgroup once per process).
     public var procfs = StageCost()
-    /// Bringing the container catalog up to date (nothing unless the engine sent events).
+    /// Bringing the container engines up to date: Docker and Podman catalogs (nothing unless an
+    /// engine sent events), containerd and CRI-O state (a listing every few seconds).
     public var docker = StageCost()
     /// Joining processes to containers and adding up per-container figures.
     public var join = StageCost()

@@ -12,10 +12,16 @@ public struct SamplerOptions: Sendable {
     public var nvmlPath: String?
     /// Where the host's /proc is mounted (`--proc-root`).
     public var procRoot: String = "/proc"
-    /// `--docker-host`; nil means DOCKER_HOST, then the default sockets.
-    public var dockerHost: String?
-    /// False to leave the container engine alone (names then stay unknown).
+    /// `--docker-host`; nil means DOCKER_HOST, then the default socket.
+    public var dockerHost: String? {
+        get { engines.dockerHost }
+        set { engines.dockerHost = newValue }
+    }
+    /// False to leave every container engine alone (names then stay unknown).
     public var useDocker = true
+    /// Where the other engines are (`--host-root`, `--podman-host`, `--containerd-state`,
+    /// `--crio-state`); its procRoot follows `procRoot`.
+    public var engines = EngineOptions()
     /// How often NVML's costly fields are read; the default suits the dashboard.
     public var nvmlSchedule = NVMLSchedule()
     /// A GPU process's CPU% and RSS are re-read at most this often (seconds).
@@ -40,14 +46,21 @@ public final class SnapshotSampler {
     /// Why NVML is unavailable, when it is.
     public let nvmlProblem: String?
     public let procReader: ProcReader
-    public let catalog: ContainerCatalog?
     /// Throttle reasons, violation time, ECC and remapping (nil without NVML).
     public let health: NVMLHealthReader?
     private let xidWatcher: XIDEventWatcher?
     /// Why XID errors are not watched, when they are not (for `gpuctop profile`).
     public let xidProblem: String?
     private var xidLog = XIDLog()
+    /// Every container engine; nil when `useDocker` is false.
+    public let engines: ContainerEngines?
+    /// The Docker slot's catalog (the --docker-host, DOCKER_HOST or default socket).
+    public var catalog: ContainerCatalog? { engines?.docker }
     private let descriptions = ContainerDescriptions()
+    /// This host's GPUs as specs name them; made again only when the number of GPUs or MIG
+    /// instances changes (UUIDs and minor numbers are fixed while the driver is loaded).
+    private var gpuIdentities: GPUIdentities?
+    private var gpuIdentitiesShape = -1
     private let procRootProblem: String?
     private let hostName: String
     /// What the last `sample()` cost, stage by stage.
@@ -73,7 +86,9 @@ public final class SnapshotSampler {
         health = sampler.map { NVMLHealthReader(symbols: $0.library.health, schedule: options.healthSchedule) }
         (xidWatcher, xidProblem) = Self.startXIDWatcher(sampler, enabled: options.watchXID)
         procReader = ProcReader(procRoot: options.procRoot, minimumRereadSeconds: options.processStatPeriod)
-        catalog = options.useDocker ? ContainerCatalog(dockerHost: options.dockerHost) : nil
+        var engineOptions = options.engines
+        engineOptions.procRoot = options.procRoot
+        engines = options.useDocker ? ContainerEngines(options: engineOptions) : nil
         procRootProblem = procReader.procRootProblem()
         hostName = Self.readHostName()
     }
@@ -111,19 +126,25 @@ public final class SnapshotSampler {
         cost.nvml = timer.lap()
         attachProcessInfo(to: &snapshot, now: now)
         cost.procfs = timer.lap()
-        if let catalog {
-            catalog.refresh(now: now)
-            if let problem = catalog.problem {
-                snapshot.degraded.append(DegradedSource(source: "docker", reason: problem))
+        if let engines {
+            let shape = snapshot.gpus.reduce(snapshot.gpus.count) { $0 &* 31 &+ $1.migDevices.count }
+            if gpuIdentities == nil || gpuIdentitiesShape != shape {
+                gpuIdentities = GPUIdentities(gpus: snapshot.gpus, minorNumbers: nvml?.minorNumbers ?? [:])
+                gpuIdentitiesShape = shape
             }
+            engines.refresh(now: now, gpus: gpuIdentities ?? GPUIdentities())
+            snapshot.degraded += engines.degraded
+            snapshot.engines = engines.engines
         }
         cost.docker = timer.lap()
-        let catalog = self.catalog
-        descriptions.sync(version: catalog?.version ?? 0)
+        let engines = self.engines
+        descriptions.sync(version: engines?.version ?? 0)
         snapshot.containers = ContainerJoin.join(
             processes: snapshot.processes, gpus: snapshot.gpus,
-            lookup: { catalog?.entry(id: $0) },
-            gpuRequesters: catalog?.gpuRequesters ?? [],
+            identify: { ref in
+                engines?.describe(ref) ?? ContainerJoin.describe(ref: ref, entry: nil)
+            },
+            idleAllocations: engines?.idleAllocations ?? [],
             descriptions: descriptions)
         if let xidWatcher {
             let (events, dropped) = xidWatcher.drain()

@@ -103,8 +103,9 @@ enum ActionCommands {
 
         let endpoints: [EngineEndpoint]
         do {
-            endpoints = try ContainerEngines.endpoints(dockerHost: options.dockerHost, podmanHost: options.podmanHost,
-                                                       environment: Environment.current())
+            endpoints = try EngineSockets.endpoints(dockerHost: options.dockerHost, podmanHost: options.podmanHost,
+                                                       environment: Environment.current(),
+                                                       hostPaths: HostPaths(root: options.hostRoot ?? "/"))
         } catch {
             let message = "\(error)"
             for name in names { context.audit(verb, .argument(name), previous: nil, .failed(message)) }
@@ -151,7 +152,8 @@ enum ActionCommands {
         if !unknown.isEmpty {
             // Not an engine's: perhaps a containerd or CRI-O container (a Kubernetes pod's), which
             // only a snapshot names; refused with the command that would do it.
-            var once = SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot, useDocker: false)
+            // Every engine's state (containerd and CRI-O among them), as the dashboard reads it.
+            var once = options.samplerOptions()
             once.watchXID = false  // one sample: no XID can arrive in it
             let snapshot = SnapshotSampler(options: once).sample()
             for argument in unknown {

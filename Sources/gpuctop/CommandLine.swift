@@ -5,6 +5,7 @@
 // exit status 2.
 import Model
 import TUI
+import Telemetry
 
 struct UsageError: Error, CustomStringConvertible {
     let description: String
@@ -14,9 +15,15 @@ struct Options {
     var command = "dashboard"
     var arguments: [String] = []
     var nvmlPath: String?
+    /// `--proc-root`, else `/proc` under `--host-root`, else /proc.
     var procRoot = "/proc"
+    var procRootGiven = false
     var dockerHost: String?
+    /// `--host-root`: the host's / when gpuctop runs in a container.
+    var hostRoot: String?
     var podmanHost: String?
+    var containerdState: String?
+    var crioState: String?
     var interval = 1.0
     var ascii = false
     var readOnly = false
@@ -25,9 +32,27 @@ struct Options {
     var hostsFile: String?
 }
 
+extension Options {
+    /// What the samplers need of the command line; every sampling command starts here.
+    func samplerOptions() -> SamplerOptions {
+        var o = SamplerOptions(nvmlPath: nvmlPath, procRoot: procRoot, dockerHost: dockerHost)
+        o.engines.hostPaths = HostPaths(root: hostRoot ?? "/")
+        o.engines.podmanHost = podmanHost
+        o.engines.containerdState = containerdState
+        o.engines.crioState = crioState
+        return o
+    }
+}
+
 enum CommandLineParser {
     /// Options that take a value, and what they set.
     static func parse(_ args: [String], environment: [String: String]) throws -> Options {
+        var o = try parseWords(args, environment: environment)
+        if !o.procRootGiven, let root = o.hostRoot { o.procRoot = HostPaths(root: root).path("/proc") }
+        return o
+    }
+
+    private static func parseWords(_ args: [String], environment: [String: String]) throws -> Options {
         var o = Options()
         o.nvmlPath = environment["GPUCTOP_NVML"].flatMap { $0.isEmpty ? nil : $0 }
         o.readOnly = try readOnlySetting(environment["GPUCTOP_READ_ONLY"])
@@ -47,13 +72,16 @@ enum CommandLineParser {
                 let rest = String(arg[arg.index(after: eq)...])
                 var expanded = args
                 expanded.replaceSubrange(i...i, with: [name, rest])
-                return try parse(expanded, environment: environment)
+                return try parseWords(expanded, environment: environment)
             }
             switch arg {
             case "--nvml": o.nvmlPath = try value(arg)
-            case "--proc-root": o.procRoot = try value(arg)
+            case "--proc-root": o.procRoot = try value(arg); o.procRootGiven = true
             case "--docker-host": o.dockerHost = try value(arg)
             case "--podman-host": o.podmanHost = try value(arg)
+            case "--host-root": o.hostRoot = try absolutePath(arg, try value(arg))
+            case "--containerd-state": o.containerdState = try absolutePath(arg, try value(arg))
+            case "--crio-state": o.crioState = try absolutePath(arg, try value(arg))
             case "--interval":
                 let text = try value(arg)
                 guard let v = Double(text), v >= 0.1, v <= 60 else {
@@ -89,6 +117,15 @@ enum CommandLineParser {
             i += 1
         }
         return o
+    }
+
+    /// A directory option's value: absolute, or refused (a relative one would depend on where
+    /// gpuctop happens to be started).
+    static func absolutePath(_ name: String, _ value: String) throws -> String {
+        guard value.hasPrefix("/") else {
+            throw UsageError(description: "\(name) needs an absolute path, not '\(Sanitize.visible(value))'")
+        }
+        return value
     }
 
     /// GPUCTOP_READ_ONLY: the usual spellings of on and off; anything else is refused
@@ -127,10 +164,17 @@ enum CommandLineParser {
     Options:
       --nvml PATH           libnvidia-ml to load (env GPUCTOP_NVML; default libnvidia-ml.so.1)
       --proc-root DIR       the host's /proc, when gpuctop runs in a container (default /proc)
-      --docker-host URL     unix:///path of the Docker or Podman socket (env DOCKER_HOST)
-      --podman-host URL     unix:///path of a Podman socket for stop/restart/kill, beside Docker's
-                            (env GPUCTOP_PODMAN_HOST; default /run/podman/podman.sock and
-                            $XDG_RUNTIME_DIR/podman/podman.sock where they exist)
+      --docker-host URL     unix:///path of the Docker socket (env DOCKER_HOST; default
+                            /var/run/docker.sock when it exists)
+      --podman-host URL     unix:///path of a Podman socket, read and acted on beside Docker
+                            (env GPUCTOP_PODMAN_HOST; the rootful /run/podman/podman.sock and
+                            $XDG_RUNTIME_DIR/podman/podman.sock are used when they exist)
+      --host-root DIR       the host's / when gpuctop runs in a container (-v /:/host:ro):
+                            /proc, engine sockets, containerd and CRI-O state and kubelet
+                            logs are looked up under DIR (--proc-root still wins for /proc)
+      --containerd-state DIR  containerd's state directory (default /run/containerd)
+      --crio-state DIR      CRI-O's storage run root (default /run/containers/storage, then
+                            /var/lib/containers/storage, read where /run/crio exists)
       --interval SECONDS    refresh interval, 0.1 to 60 (default 1)
       --json                JSON output for snapshot and power (schema in README.md)
       --ascii               ASCII bars and borders only

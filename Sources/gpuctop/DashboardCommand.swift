@@ -34,8 +34,7 @@ enum DashboardCommand: Command {
             }
             return runRemote(options)
         }
-        let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot,
-                                                              dockerHost: options.dockerHost))
+        let sampler = SnapshotSampler(options: options.samplerOptions())
         let env = Environment.current()
         let config = DashboardRunner.Config(interval: options.interval, readOnly: options.readOnly,
                                             ascii: options.ascii, noColor: env["NO_COLOR"].map { !$0.isEmpty } ?? false)

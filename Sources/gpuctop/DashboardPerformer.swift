@@ -5,6 +5,7 @@ import Actions
 import DockerSocket
 import Model
 import TUI
+import Telemetry
 
 final class DashboardPerformer: DashboardActionPerformer {
     private let options: Options
@@ -35,8 +36,9 @@ final class DashboardPerformer: DashboardActionPerformer {
         }
         let endpoints: [EngineEndpoint]
         do {
-            endpoints = try ContainerEngines.endpoints(dockerHost: options.dockerHost, podmanHost: options.podmanHost,
-                                                       environment: Environment.current())
+            endpoints = try EngineSockets.endpoints(dockerHost: options.dockerHost, podmanHost: options.podmanHost,
+                                                       environment: Environment.current(),
+                                                       hostPaths: HostPaths(root: options.hostRoot ?? "/"))
         } catch {
             audited.record(verb.rawValue, .container(name: name, id: id), previous: nil, .failed("\(error)"))
             return "\(verb.rawValue) \(name) failed: \(error)"

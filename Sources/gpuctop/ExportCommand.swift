@@ -185,7 +185,7 @@ final class ExportJob: @unchecked Sendable {
 
     func run() {
         let interval = options.interval
-        var samplerOptions = SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot, dockerHost: options.dockerHost)
+        var samplerOptions = options.samplerOptions()
         // dcgm-exporter users expect the energy counter; the exporter pays its 2.6 ms a read.
         samplerOptions.nvmlSchedule.energy = true
         samplerOptions.watchXID = !once  // --once samples once: no XID can arrive in it

@@ -50,7 +50,7 @@ enum ProfileCommand: Command {
         if startupOnly { return startup(options) }
         var out = ""
         var timer = StageTimer()
-        let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot, dockerHost: options.dockerHost))
+        let sampler = SnapshotSampler(options: options.samplerOptions())
         let create = timer.lap()
         var model = DashboardModel(width: width, height: height, interval: options.interval, readOnly: options.readOnly, ascii: options.ascii)
 
@@ -79,12 +79,14 @@ enum ProfileCommand: Command {
         out += row("samplers created (all of the above)", create, unit: 1e6)
         out += row("first refresh: NVML", first.nvml, unit: 1e6)
         out += row("first refresh: procfs/cgroups", first.procfs, unit: 1e6)
-        out += row("first refresh: Docker (list, inspect)", first.docker, unit: 1e6)
+        out += row("first refresh: engines (list, inspect, state)", first.docker, unit: 1e6)
         out += row("first refresh: join", first.join, unit: 1e6)
         out += row("first refresh: render", firstRender, unit: 1e6)
 
         let statBefore = sampler.procReader.staticReads
-        let listBefore = sampler.catalog?.listCalls ?? 0, inspectBefore = sampler.catalog?.inspectCalls ?? 0
+        let engines = sampler.engines
+        let listBefore = engines?.listCalls ?? 0, inspectBefore = engines?.inspectCalls ?? 0
+        let specBefore = engines?.specReads ?? 0, listingBefore = engines?.stateListings ?? 0
         var costs: [RefreshCost] = [], renders: [StageCost] = []
         let usageBefore = processCPUNanoseconds()
         var nextStart = monotonicNanoseconds()
@@ -100,7 +102,7 @@ enum ProfileCommand: Command {
         out += "\n" + "steady state, median per refresh".padding(52) + "   cpu µs   wall µs\n"
         out += row("NVML", median(costs.map(\.nvml)), unit: 1e3)
         out += row("procfs/cgroups", median(costs.map(\.procfs)), unit: 1e3)
-        out += row("Docker", median(costs.map(\.docker)), unit: 1e3)
+        out += row("engines (Docker, Podman, containerd, CRI-O)", median(costs.map(\.docker)), unit: 1e3)
         out += row("join", median(costs.map(\.join)), unit: 1e3)
         out += row("render (frame in memory)", median(renders), unit: 1e3)
         out += row("sampler + render", median(zip(costs, renders).map { $0.total + $1 }), unit: 1e3)
@@ -108,7 +110,11 @@ enum ProfileCommand: Command {
         out += row("sampler + render, mean", mean(zip(costs, renders).map { $0.total + $1 }), unit: 1e3)
         out += "  " + "process CPU per refresh, all threads (mean)".padding(50) + "\(Format.fixed(Double(processCPU) / 1e3, 0)) µs\n"
         out += "  re-read in steady state: /proc static files of \(sampler.procReader.staticReads - statBefore) processes, "
-        out += "\((sampler.catalog?.listCalls ?? 0) - listBefore) container lists, \((sampler.catalog?.inspectCalls ?? 0) - inspectBefore) inspections\n"
+        out += "\((engines?.listCalls ?? 0) - listBefore) container lists, \((engines?.inspectCalls ?? 0) - inspectBefore) inspections, "
+        out += "\((engines?.specReads ?? 0) - specBefore) config.json reads\n"
+        out += "  engines: \(firstSnapshot.engines.map { $0.isEmpty ? "none" : $0.joined(separator: ", ") } ?? "not read"); "
+        out += "\(engines?.specReads ?? 0) config.json read in all; state listings in steady state: "
+        out += "\((engines?.stateListings ?? 0) - listingBefore) (at most one every \(Format.seconds(engines?.options.period ?? 0)))\n"
 
         out += "\nmemory: " + memorySummary() + "\n"
 

@@ -48,8 +48,7 @@ enum RecordCommand: Command {
         // A file size limit then fails a write (EFBIG) instead of killing us.
         signal(SIGXFSZ, SIG_IGN)
 
-        let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot,
-                                                              dockerHost: options.dockerHost))
+        let sampler = SnapshotSampler(options: options.samplerOptions())
         let start = MonotonicClock.now()
         var snapshot = sampler.sample()
         let header = RecordingHeader(host: snapshot.host, driverVersion: snapshot.driverVersion,

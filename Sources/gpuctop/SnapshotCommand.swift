@@ -44,7 +44,7 @@ enum SnapshotCommand: Command {
         if let from {
             return ReplaySnapshot.run(path: from, at: at, json: json)
         }
-        var samplerOptions = SamplerOptions(nvmlPath: options.nvmlPath, procRoot: options.procRoot, dockerHost: options.dockerHost)
+        var samplerOptions = options.samplerOptions()
         // The energy counter costs 2.6 ms a read on an H100 (BENCHMARKS.md): only when asked for.
         samplerOptions.nvmlSchedule.energy = energy
         // XID events arrive only while gpuctop watches: a one-shot would register for nothing.

@@ -74,7 +74,7 @@ typedef struct {
     cnvml_int_out_fn cuda_v2, cuda;
     cnvml_uint_out_fn count_v2, count;
     cnvml_handle_by_index_fn handle_v2, handle;
-    cnvml_device_uint_fn index;
+    cnvml_device_uint_fn index, minor;
     cnvml_device_string_fn name, uuid;
     cnvml_pci_fn pci_v3, pci_v2, pci;
     cnvml_utilization_fn util;
@@ -128,6 +128,7 @@ static int load(api_t *a, const char *path) {
     S(handle_v2, "nvmlDeviceGetHandleByIndex_v2");
     S(handle, "nvmlDeviceGetHandleByIndex");
     S(index, "nvmlDeviceGetIndex");
+    S(minor, "nvmlDeviceGetMinorNumber");
     S(name, "nvmlDeviceGetName");
     S(uuid, "nvmlDeviceGetUUID");
     S(pci_v3, "nvmlDeviceGetPciInfo_v3");
@@ -252,6 +253,7 @@ static const char *k_main =
     "gpu\n"
     "name NVIDIA H200   # trailing comment\n"
     "uuid GPU-aaaaaaaa-1111-2222-3333-444444444444\n"
+    "minor 7\n"
     "pci 00000000:19:00.0 0x233510DE 0x18B010DE\n"
     "util 10 20 30\n"
     "mem_util 5\n"
@@ -462,6 +464,10 @@ static void check_main(api_t *a, const char *setlog) {
     unsigned int idx = 9;
     CHECK_RC(a->index(g0, &idx), NVML_SUCCESS);
     CHECK_U64(idx, 0);
+    unsigned int minor = 0;
+    CHECK_RC(a->minor(g0, &minor), NVML_SUCCESS);  // `minor 7`
+    CHECK_U64(minor, 7);
+    CHECK_RC(a->minor(g0, NULL), NVML_ERROR_INVALID_ARGUMENT);
     double t0 = now_s();
     CHECK_RC(a->name(g0, buf, sizeof buf), NVML_SUCCESS);  // slow name 150
     CHECK(now_s() - t0 >= 0.14);
@@ -765,6 +771,7 @@ static void check_mig(api_t *a) {
     CHECK_U64(v, 2);
     CHECK_RC(a->gi_id(g0, &v), NVML_ERROR_INVALID_ARGUMENT);
     CHECK_RC(a->ci_id(g0, &v), NVML_ERROR_INVALID_ARGUMENT);
+    CHECK_RC(a->minor(m0, &v), NVML_ERROR_NOT_SUPPORTED);  // a MIG instance has no /dev/nvidiaN
     CHECK_RC(a->name(m0, buf, sizeof buf), NVML_SUCCESS);
     CHECK_STR(buf, "NVIDIA H100 80GB HBM3 MIG 3g.40gb");
     CHECK_RC(a->name(m2, buf, sizeof buf), NVML_SUCCESS);
@@ -804,6 +811,8 @@ static void check_mig(api_t *a) {
     CHECK_U64(v, 0);
     CHECK_RC(a->mig_handle(g1, 0, &h), NVML_ERROR_NOT_SUPPORTED);
     CHECK_RC(a->util(g1, &u), NVML_SUCCESS);
+    CHECK_RC(a->minor(g1, &v), NVML_SUCCESS);  // no `minor`: the index
+    CHECK_U64(v, 1);
     CHECK_RC(a->mig_mode(g2, &cur, &pend), NVML_SUCCESS);
     CHECK(cur == 0 && pend == 1);
     CHECK_RC(a->mig_max(g2, &v), NVML_SUCCESS);
@@ -871,6 +880,9 @@ static void check_robustness(api_t *a) {
         nvmlReturn_t want_missing = h == g ? NVML_ERROR_NOT_SUPPORTED : NVML_ERROR_INVALID_ARGUMENT;
         unsigned int v;
         CHECK_RC(a->fan(h, &v), want_missing);
+        // No `minor` key: the index.
+        CHECK_RC(a->minor(h, &v), h == g ? NVML_SUCCESS : NVML_ERROR_INVALID_ARGUMENT);
+        if (h == g) CHECK_U64(v, 0);
         CHECK_RC(a->temperature(h, 0, &v), want_missing);
         CHECK_RC(a->power(h, &v), want_missing);
         CHECK_RC(a->enforced_limit(h, &v), want_missing);

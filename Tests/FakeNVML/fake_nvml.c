@@ -492,6 +492,16 @@ EXPORT nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t dev, unsigned int *index) {
     DEVICE_CALL(dev, FN_F_INDEX, get_index(&c, index));
 }
 
+static nvmlReturn_t get_minor(ctx_t *c, unsigned int *minor) {
+    if (!minor) return NVML_ERROR_INVALID_ARGUMENT;
+    if (c->m) return NVML_ERROR_NOT_SUPPORTED;
+    *minor = (c->g->has & FN_HAS_MINOR) ? c->g->minor : (unsigned int)c->gi;
+    return NVML_SUCCESS;
+}
+EXPORT nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t dev, unsigned int *minor) {
+    DEVICE_CALL(dev, FN_F_MINOR, get_minor(&c, minor));
+}
+
 EXPORT nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t dev, char *name, unsigned int length) {
     DEVICE_CALL(dev, FN_F_NAME, put_string(c.m ? c.m->name : c.g->name, name, length));
 }

@@ -116,6 +116,7 @@ static const struct {
     {"attributes", FN_F_ATTRIBUTES},
     {"is_mig_handle", FN_F_IS_MIG},
     {"set_power_limit", FN_F_SET_POWER_LIMIT},
+    {"minor", FN_F_MINOR},
     // Aliases.
     {"device_count", FN_F_COUNT},
     {"driver", FN_F_DRIVER_VERSION},
@@ -168,6 +169,7 @@ static const struct {
     {"total_ecc_errors", FN_F_ECC},
     {"ecc_volatile", FN_F_ECC},
     {"ecc_aggregate", FN_F_ECC},
+    {"minor_number", FN_F_MINOR},
 };
 
 const char *fn_field_name(unsigned field) {
@@ -647,6 +649,8 @@ static int parse_line(parser_t *P) {
     if (strcmp(key, "compute_mode") == 0) return key_u32(P, 3, g ? &g->compute_mode : NULL, FN_HAS_COMPUTE_MODE);
     if (strcmp(key, "mig_max") == 0) return key_u32(P, FN_MAX_MIG, g ? &g->mig_max : NULL, FN_HAS_MIG_MAX);
     if (strcmp(key, "sms") == 0) return key_u32(P, UINT32_MAX, g ? &g->sms : NULL, FN_HAS_SMS);
+    // 255 is /dev/nvidiactl's minor: no GPU has it.
+    if (strcmp(key, "minor") == 0) return key_u32(P, 254, g ? &g->minor : NULL, FN_HAS_MINOR);
     if (strcmp(key, "process_util_min") == 0)
         return key_u32(P, FN_MAX_PROCESS_UTIL_MIN, g ? &g->process_util_min : NULL, 0);
     if (strcmp(key, "process_growth") == 0) return key_u32(P, 64, g ? &g->process_growth : NULL, 0);

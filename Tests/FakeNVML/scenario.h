@@ -74,6 +74,7 @@ enum fn_field {
     FN_F_ATTRIBUTES,
     FN_F_IS_MIG,
     FN_F_SET_POWER_LIMIT,
+    FN_F_MINOR,
     // GPU health (SCENARIO.md, "GPU health").
     FN_F_CLOCKS_EVENT_REASONS,
     FN_F_VIOLATION,
@@ -174,6 +175,7 @@ enum {
     FN_HAS_MIG_MAX = 1u << 9,
     FN_HAS_LOST_AFTER = 1u << 10,
     FN_HAS_SMS = 1u << 11,
+    FN_HAS_MINOR = 1u << 12,
 };
 
 typedef struct {
@@ -191,6 +193,7 @@ typedef struct {
     uint32_t persistence, compute_mode;
     uint32_t mig_current, mig_pending, mig_max;
     uint32_t sms;
+    uint32_t minor;  // of /dev/nvidiaN; the GPU's index unless FN_HAS_MINOR
     uint64_t lost_after;
     uint32_t process_util_min;
     uint32_t process_growth;

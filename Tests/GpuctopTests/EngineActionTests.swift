@@ -13,7 +13,7 @@ final class EngineActionTests: XCTestCase {
     var dockerContainers: [String] = []
     var podmanContainers: [String] = []
     var children: [Child] = []
-    let cgroups = InventedCgroups()
+    let cgroups = CgroupScratch()
     var stateHome = ""
 
     override func setUp() {

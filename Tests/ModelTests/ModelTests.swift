@@ -32,6 +32,13 @@ final class SnapshotLimitsTests: XCTestCase {
         XCTAssertEqual(clean.gpus[0].utilizationGpu, 55, "sane values stay")
         XCTAssertEqual(clean.processes[0].info?.startTime, 0)
         XCTAssertNil(clean.processes[0].info?.cpuPercent)
+        // The engines a hostile source claims: a header's worth is kept.
+        s.engines = Array(repeating: String(repeating: "x", count: 1000), count: 10_000)
+        let engines = s.sanitized().engines ?? []
+        XCTAssertEqual(engines.count, 8)
+        XCTAssertEqual(engines.map(\.count).max(), 32)
+        s.engines = ["docker", "containerd"]
+        XCTAssertEqual(s.sanitized().engines, ["docker", "containerd"], "real ones stay")
     }
 }
 

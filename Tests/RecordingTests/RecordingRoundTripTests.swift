@@ -43,6 +43,7 @@ final class RecordingRoundTripTests: XCTestCase {
             usleep(50_000)
         }
         XCTAssertTrue(live.last!.containers.contains { $0.name == container }, "the container is joined")
+        XCTAssertEqual(live.last!.engines?.first, "docker", "the engines read are recorded too")
         let file = TestEnv.temporaryDirectory("rt").appendingPathComponent("r.gpuctop").path
         let writer = try RecordingWriter(path: file, header: RecordingHeader(host: live[0].host, driverVersion: live[0].driverVersion,
                                                                              gpuctopVersion: "test", startTime: live[0].time),

@@ -293,6 +293,27 @@ final class DashboardFrameTests: XCTestCase {
         XCTAssertTrue(DashboardView.render(m).text.contains("data 10s old"), DashboardView.render(m).text)
     }
 
+    func testHeaderNamesTheEnginesRead() {
+        var s = Self.containerSnapshot()
+        s.engines = ["docker", "containerd"]
+        var m = DashboardModel(width: 200, height: 50, interval: 1)
+        _ = m.update(.tick(s.time))
+        _ = m.update(.snapshot(s))
+        let header = DashboardView.render(m).text.split(separator: "\n").first.map(String.init) ?? ""
+        XCTAssertTrue(header.contains("engines: docker, containerd"), header)
+        XCTAssertTrue(header.contains("every 1s"), "the rest of the header stays: \(header)")
+        // Last on the line: on a narrow terminal it goes first, the clock stays.
+        var narrow = DashboardModel(width: 100, height: 30, interval: 1)
+        _ = narrow.update(.tick(s.time))
+        _ = narrow.update(.snapshot(s))
+        let short = DashboardView.render(narrow).text.split(separator: "\n").first.map(String.init) ?? ""
+        XCTAssertTrue(short.contains(Format.localTime(s.time)), short)
+        // A recording from before engines were recorded: nothing about them.
+        s.engines = nil
+        _ = m.update(.snapshot(s))
+        XCTAssertFalse(DashboardView.render(m).text.contains("engines"))
+    }
+
     func testASCIIGlyphs() {
         var m = DashboardModel(width: 200, height: 50, ascii: true)
         let s = Self.containerSnapshot()

@@ -129,6 +129,14 @@ final class CgroupParserTests: XCTestCase {
 
     func testNerdctl() {
         XCTAssertEqual(v2("/system.slice/nerdctl-\(id1).scope"), ContainerRef(runtime: .containerd, id: id1))
+        // The cgroupfs driver: containerd's default /<namespace>/<id> (ctr and nerdctl).
+        XCTAssertEqual(v2("/default/\(id1)"), ContainerRef(runtime: .containerd, id: id1))
+        XCTAssertEqual(v2("/k8s.io/\(id1)"), ContainerRef(runtime: .containerd, id: id1))
+        XCTAssertEqual(v2("/../default/\(id1)"), ContainerRef(runtime: .containerd, id: id1), "seen from another cgroup namespace")
+        XCTAssertEqual(v2("/default/\(id1)/sub"), ContainerRef(runtime: .containerd, id: id1))
+        // Only at the top, and only those namespaces.
+        XCTAssertNil(v2("/system.slice/default/\(id1)"))
+        XCTAssertNil(v2("/buildkit/\(id1)"))
     }
 
     func testHostProcesses() {

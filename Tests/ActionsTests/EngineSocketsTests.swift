@@ -5,12 +5,12 @@ import DockerSocket
 import Model
 import XCTest
 
-final class ContainerEnginesTests: XCTestCase {
+final class EngineSocketsTests: XCTestCase {
     let rootless = "/run/user/1000/podman/podman.sock"
 
     func endpoints(docker: String? = nil, podman: String? = nil, env: [String: String] = [:],
                    existing: Set<String>) throws -> [EngineEndpoint] {
-        try ContainerEngines.endpoints(dockerHost: docker, podmanHost: podman, environment: env,
+        try EngineSockets.endpoints(dockerHost: docker, podmanHost: podman, environment: env,
                                        fileExists: { existing.contains($0) })
     }
 

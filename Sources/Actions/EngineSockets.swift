@@ -10,6 +10,7 @@
 // all, Docker's usual path, so that the error names it.
 import DockerSocket
 import Glibc
+import Telemetry
 
 public struct EngineEndpoint: Equatable, Sendable {
     public var socketPath: String
@@ -24,30 +25,33 @@ public struct EngineEndpoint: Equatable, Sendable {
     }
 }
 
-public enum ContainerEngines {
+public enum EngineSockets {
     /// The sockets to consult, Docker's first. `environment` and `fileExists` are parameters
-    /// so that tests need not touch the machine.
+    /// so that tests need not touch the machine. The usual paths are the host's, under
+    /// `hostPaths` (`--host-root`) when gpuctop runs in a container; named ones are taken as given.
     public static func endpoints(dockerHost: String?, podmanHost: String?, environment: [String: String],
-                                 fileExists: (String) -> Bool = ContainerEngines.socketExists) throws -> [EngineEndpoint] {
+                                 hostPaths: HostPaths = HostPaths(),
+                                 fileExists: (String) -> Bool = EngineSockets.socketExists) throws -> [EngineEndpoint] {
         var found: [EngineEndpoint] = []
         func add(_ path: String, explicit: Bool) {
             if !found.contains(where: { $0.socketPath == path }) { found.append(EngineEndpoint(socketPath: path, explicit: explicit)) }
         }
         if let host = dockerHost.flatMap({ $0.isEmpty ? nil : $0 }) ?? environment["DOCKER_HOST"].flatMap({ $0.isEmpty ? nil : $0 }) {
             add(try DockerEndpoint.socketPath(fromHost: host), explicit: true)
-        } else if fileExists(DockerEndpoint.dockerDefaultPath) {
-            add(DockerEndpoint.dockerDefaultPath, explicit: false)
+        } else if fileExists(hostPaths.path(DockerEndpoint.dockerDefaultPath)) {
+            add(hostPaths.path(DockerEndpoint.dockerDefaultPath), explicit: false)
         }
         if let host = podmanHost, !host.isEmpty {
             add(try DockerEndpoint.socketPath(fromHost: host), explicit: true)
         } else {
-            if fileExists(DockerEndpoint.podmanRootfulPath) { add(DockerEndpoint.podmanRootfulPath, explicit: false) }
+            let rootful = hostPaths.path(DockerEndpoint.podmanRootfulPath)
+            if fileExists(rootful) { add(rootful, explicit: false) }
             if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/") {
-                let path = (runtime.hasSuffix("/") ? String(runtime.dropLast()) : runtime) + "/podman/podman.sock"
+                let path = hostPaths.path((runtime.hasSuffix("/") ? String(runtime.dropLast()) : runtime) + "/podman/podman.sock")
                 if fileExists(path) { add(path, explicit: false) }
             }
         }
-        if found.isEmpty { add(DockerEndpoint.dockerDefaultPath, explicit: true) }
+        if found.isEmpty { add(hostPaths.path(DockerEndpoint.dockerDefaultPath), explicit: true) }
         return found
     }
 
