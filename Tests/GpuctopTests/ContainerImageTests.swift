@@ -5,8 +5,8 @@
 // joins host PIDs to the test daemon's containers, its exporter serves /metrics with a
 // read-only root and no capabilities, and its dashboard draws in a terminal.
 //
-// The host's files are named with --proc-root /host/proc and --docker-host
-// unix:///host/<socket> here; with --host-root /host (the engines work) one option says both.
+// The host's files are found with --host-root /host (its /proc and the engines' state);
+// the test daemon's socket is not at Docker's usual path, so --docker-host names it under /host.
 import Foundation
 import Model
 import TestSupport
@@ -65,7 +65,7 @@ final class ContainerImageTests: XCTestCase {
         let socket = String(try Docker.host().dropFirst("unix://".count))
         return (["--pid=host", "-v", "/:/host:ro", "-v", "\(nvml.path):/nvml:ro",
                  "-e", "GPUCTOP_NVML=/nvml/libnvidia-ml.so.1", "-e", "FAKE_NVML_SCENARIO=/nvml/scenario"],
-                ["--proc-root", "/host/proc", "--docker-host", "unix:///host\(socket)"])
+                ["--host-root", "/host", "--docker-host", "unix:///host\(socket)"])
     }
 
     func testTheImageIsTheBinaryItsLibrariesAndTerminfoOnly() throws {
