@@ -25,6 +25,8 @@ public struct SamplerOptions: Sendable {
     /// Watch for XID errors on a thread of its own (off for a one-shot snapshot:
     /// events are only seen while gpuctop runs).
     public var watchXID = true
+    /// Seconds between two GPM samples of a GPU (NVMLGPM.swift).
+    public var gpmPeriod = 1.0
 
     public init(nvmlPath: String? = nil, procRoot: String = "/proc", dockerHost: String? = nil, useDocker: Bool = true) {
         self.nvmlPath = nvmlPath
@@ -47,6 +49,9 @@ public final class SnapshotSampler {
     /// Why XID errors are not watched, when they are not (for `gpuctop profile`).
     public let xidProblem: String?
     private var xidLog = XIDLog()
+    /// GPM figures, and each container's energy integrated between refreshes.
+    private lazy var gpm: NVMLGPMReader? = nvml.map { NVMLGPMReader(symbols: $0.library.gpm, period: options.gpmPeriod) }
+    private var energy = EnergyMeter(forgetAfter: 3600)
     private let descriptions = ContainerDescriptions()
     private let procRootProblem: String?
     private let hostName: String
@@ -100,6 +105,7 @@ public final class SnapshotSampler {
             snapshot.cudaVersion = nvml.cudaVersion
             var (gpus, processes) = nvml.sample()
             health?.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now())
+            gpm?.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now())
             snapshot.gpus = gpus
             snapshot.processes = processes
         } else if let nvmlProblem {
@@ -129,6 +135,7 @@ public final class SnapshotSampler {
             let (events, dropped) = xidWatcher.drain()
             xidLog.record(events, dropped: dropped, watched: xidWatcher.watchedGPUs, into: &snapshot)
         }
+        energy.add(&snapshot)
         cost.join = timer.lap()
         return snapshot
     }
