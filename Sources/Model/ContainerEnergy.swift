@@ -80,6 +80,8 @@ public struct EnergyMeter: Sendable {
         if startedAt == nil { startedAt = now }
         let dt = lastTime.map { now - $0 } ?? 0
         let counts = dt > 0 && dt <= longestGap
+        // The first snapshot only starts the count: a one-shot snapshot carries no energy fields.
+        let publish = lastTime != nil
         if dt > 0 || lastTime == nil { lastTime = now }
 
         // Each process's share of its GPU's power now, summed per container and GPU.
@@ -95,7 +97,7 @@ public struct EnergyMeter: Sendable {
             let c = snapshot.containers[i]
             let key = Self.key(host: c.host, id: c.id)
             guard let byGPU = power[key] else {
-                if let known = containers[key] { snapshot.containers[i].energy = known.energy }
+                if let known = containers[key], publish { snapshot.containers[i].energy = known.energy }
                 continue
             }
             var entry = containers[key] ?? (ContainerEnergy(
@@ -111,7 +113,7 @@ public struct EnergyMeter: Sendable {
             entry.seen = now
             entry.energy.byGPU = entry.byGPU.sorted { $0.key < $1.key }.map { GPUEnergyShare(gpu: $0.key, joules: $0.value) }
             containers[key] = entry
-            snapshot.containers[i].energy = entry.energy
+            if publish { snapshot.containers[i].energy = entry.energy }
         }
         for i in snapshot.gpus.indices {
             let g = snapshot.gpus[i]
@@ -126,6 +128,7 @@ public struct EnergyMeter: Sendable {
                 attributed[g.index] = 0
             }
             let c = counters[g.index]!
+            guard publish else { continue }
             snapshot.gpus[i].energyCount = GPUEnergyCount(joules: c.joules, since: c.since, attributedJoules: attributed[g.index] ?? 0)
         }
         if let forgetAfter {
