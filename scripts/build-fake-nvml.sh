@@ -39,8 +39,8 @@ out=$(cd "$out" && pwd)
 CC=${CC:-cc}
 CFLAGS=(-std=c11 -O2 -Wall -Wextra -Werror -I "$inc" -I "$src")
 lib_sources=("$src/fake_nvml.c" "$src/scenario.c")
-# fake_nvml.c includes fake_nvml_health.c (it shares that file's call prologue).
-lib_deps=("${lib_sources[@]}" "$src/fake_nvml_health.c" "$src/scenario.h" "$inc/cnvml.h" "${BASH_SOURCE[0]}")
+# fake_nvml.c includes fake_nvml_health.c and fake_nvml_gpm.c (they share its call prologue).
+lib_deps=("${lib_sources[@]}" "$src/fake_nvml_health.c" "$src/fake_nvml_gpm.c" "$src/scenario.h" "$inc/cnvml.h" "${BASH_SOURCE[0]}")
 
 # stale OUTPUT DEPS...: true when OUTPUT is missing or older than a dependency.
 stale() {

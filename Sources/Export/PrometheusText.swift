@@ -26,6 +26,8 @@ public enum PrometheusText {
         addMIG(snapshot, to: &out)
         addContainers(snapshot, to: &out)
         addXIDContainers(snapshot, to: &out)
+        addActivity(snapshot, to: &out)
+        addEnergy(snapshot, to: &out)
         return out.text
     }
 

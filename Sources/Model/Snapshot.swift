@@ -121,6 +121,12 @@ public struct GPU: Codable, Sendable, Equatable {
     public var lastXID: Int?
     public var xidCounts: [XIDCount]?
 
+    /// GPM figures over the last sample interval (Hopper and newer); nil elsewhere.
+    public var activity: GPUActivity?
+    /// The GPU's energy counter since gpuctop began counting, beside the containers'
+    /// estimated shares (ContainerEnergy.swift); nil when the counter is not read.
+    public var energyCount: GPUEnergyCount?
+
     public init(index: Int) { self.index = index }
 
     public var clockEvents: ClockEventReasons? { clockEventReasons.map(ClockEventReasons.init(rawValue:)) }
@@ -143,6 +149,8 @@ public struct MIGDevice: Codable, Sendable, Equatable {
     public var multiprocessors: Int?
     public var memoryTotal: UInt64?       // bytes
     public var memoryUsed: UInt64?        // bytes
+    /// The GPU instance's GPM figures (shared by its compute instances); nil without GPM.
+    public var activity: GPUActivity?
     public init(index: Int) { self.index = index }
 }
 
@@ -245,6 +253,8 @@ public struct ContainerUsage: Codable, Sendable, Equatable {
     public var idleAllocation = false
     /// The host it runs on, in a merged several-host snapshot (`--host`); absent otherwise.
     public var host: String?
+    /// Estimated energy since gpuctop first saw it on a GPU (ContainerEnergy.swift).
+    public var energy: ContainerEnergy?
 
     public var isHost: Bool { id == "host" }
     public var shortId: String { isHost ? "host" : String(id.prefix(12)) }

@@ -95,6 +95,8 @@ extension GPU {
         g.remappedRowsUncorrectable = SaneRange.check(remappedRowsUncorrectable, SaneRange.count)
         g.lastXID = SaneRange.check(lastXID, SaneRange.count)
         g.xidCounts = xidCounts?.filter { SaneRange.count.contains($0.code) && SaneRange.count.contains($0.count) }
+        g.activity = activity?.sanitized()
+        g.energyCount = energyCount?.sanitized()
         return g
     }
 }
@@ -107,6 +109,7 @@ extension MIGDevice {
         m.gpuInstanceSlices = SaneRange.check(gpuInstanceSlices, SaneRange.count)
         m.computeInstanceSlices = SaneRange.check(computeInstanceSlices, SaneRange.count)
         m.multiprocessors = SaneRange.check(multiprocessors, SaneRange.count)
+        m.activity = activity?.sanitized()
         return m
     }
 }
@@ -136,6 +139,7 @@ extension ContainerUsage {
         c.processCount = SaneRange.check(processCount, SaneRange.count) ?? 0
         c.smUtilization = SaneRange.check(smUtilization, SaneRange.summedPercent)
         c.estimatedPowerShare = SaneRange.check(estimatedPowerShare, SaneRange.summedMilliwatts)
+        c.energy = energy?.sanitized()
         return c
     }
 }
@@ -149,5 +153,29 @@ extension XIDEvent {
         e.processes = processes.map { $0.sanitized() }
         e.containers = containers.map { $0.sanitized() }
         return e
+    }
+}
+
+/// Energy: joules finite and below 1e15 (a megawatt for thirty years), times sane;
+/// anything else is not reported.
+public extension SaneRange {
+    static let joules: ClosedRange<Double> = 0...1e15
+}
+
+extension ContainerEnergy {
+    func sanitized() -> ContainerEnergy? {
+        guard let j = SaneRange.check(joules, SaneRange.joules), let t = SaneRange.knownTime(since) else { return nil }
+        return ContainerEnergy(joules: j, since: t, sinceContainerStart: sinceContainerStart,
+                               byGPU: byGPU.prefix(SnapshotLimits.gpus).compactMap { s in
+                                   SaneRange.check(s.joules, SaneRange.joules).flatMap { SaneRange.count.contains(s.gpu) ? GPUEnergyShare(gpu: s.gpu, joules: $0) : nil }
+                               })
+    }
+}
+
+extension GPUEnergyCount {
+    func sanitized() -> GPUEnergyCount? {
+        guard let j = SaneRange.check(joules, SaneRange.joules), let a = SaneRange.check(attributedJoules, SaneRange.joules),
+              let t = SaneRange.knownTime(since) else { return nil }
+        return GPUEnergyCount(joules: j, since: t, attributedJoules: a)
     }
 }

@@ -17,6 +17,21 @@ enum RecSchemas {
         .int,     // 7 multiprocessors
         .int,     // 8 memoryTotal
         .int,     // 9 memoryUsed
+        // GPM (absent in recordings made before it): percent, then bytes per second.
+        .double,  // 10 graphicsActive
+        .double,  // 11 smActive
+        .double,  // 12 smOccupancy
+        .double,  // 13 tensorActive
+        .double,  // 14 dramActive
+        .double,  // 15 pcieTxBytesPerSecond
+        .double,  // 16 pcieRxBytesPerSecond
+        .double,  // 17 nvlinkTxBytesPerSecond
+        .double,  // 18 nvlinkRxBytesPerSecond
+    ], key: [0])
+
+    static let gpuEnergy = RecRowSchema("GPU energy", [
+        .int,     // 0 gpu
+        .double,  // 1 joules
     ], key: [0])
 
     static let gpu = RecRowSchema("GPU", [
@@ -61,6 +76,20 @@ enum RecSchemas {
         .int,     // 37 rowRemapFailure (0/1)
         .int,     // 38 lastXID
         .ints,    // 39 xidCounts: code1, count1, code2, count2, ...
+        // GPM (absent in recordings made before it): percent, then bytes per second.
+        .double,  // 40 graphicsActive
+        .double,  // 41 smActive
+        .double,  // 42 smOccupancy
+        .double,  // 43 tensorActive
+        .double,  // 44 dramActive
+        .double,  // 45 pcieTxBytesPerSecond
+        .double,  // 46 pcieRxBytesPerSecond
+        .double,  // 47 nvlinkTxBytesPerSecond
+        .double,  // 48 nvlinkRxBytesPerSecond
+        // The GPU's energy counter since gpuctop began counting (null: not read).
+        .double,  // 49 energyCount.joules
+        .double,  // 50 energyCount.since
+        .double,  // 51 energyCount.attributedJoules
     ], key: [0])
 
     static let process = RecRowSchema("process", [
@@ -110,6 +139,11 @@ enum RecSchemas {
         .int,     // 19 smUtilization
         .int,     // 20 estimatedPowerShare
         .int,     // 21 idleAllocation (0/1)
+        // Estimated energy (null: not counted, and in recordings made before it).
+        .double,  // 22 energy.joules
+        .double,  // 23 energy.since
+        .int,     // 24 energy.sinceContainerStart (0/1)
+        .rows(gpuEnergy), // 25 energy.byGPU
     ], key: [0])
 
     static let xid = RecRowSchema("XID event", [
@@ -176,12 +210,14 @@ enum RecRows {
          f(g.eccUncorrectedVolatile), f(g.eccUncorrectedAggregate),
          f(g.remappedRowsCorrectable), f(g.remappedRowsUncorrectable), f(g.rowRemapPending), f(g.rowRemapFailure),
          f(g.lastXID), g.xidCounts.map { .ints($0.flatMap { [Int64($0.code), Int64($0.count)] }) } ?? .null]
+            + activityFields(g.activity)
+            + [f(g.energyCount?.joules), f(g.energyCount?.since), f(g.energyCount?.attributedJoules)]
     }
 
     static func row(_ m: MIGDevice) -> [RecField] {
         [f(m.index), f(m.uuid), f(m.name), f(m.gpuInstanceId), f(m.computeInstanceId),
          f(m.gpuInstanceSlices), f(m.computeInstanceSlices), f(m.multiprocessors),
-         f(m.memoryTotal), f(m.memoryUsed)]
+         f(m.memoryTotal), f(m.memoryUsed)] + activityFields(m.activity)
     }
 
     static func row(_ p: GPUProcess) -> [RecField] {
@@ -204,7 +240,14 @@ enum RecRows {
                 f(c.status), f(c.health), f(c.startedAt), f(c.gpuRequest), labels,
                 .ints(c.gpus.map { Int64($0) }), .strings(c.migInstances),
                 f(c.processCount), f(c.gpuMemory), f(c.smUtilization), f(c.estimatedPowerShare),
-                f(c.idleAllocation)]
+                f(c.idleAllocation),
+                f(c.energy?.joules), f(c.energy?.since), f(c.energy?.sinceContainerStart),
+                c.energy.map { .rows($0.byGPU.map { [f($0.gpu), f($0.joules)] }) } ?? .null]
+    }
+
+    static func activityFields(_ a: GPUActivity?) -> [RecField] {
+        [f(a?.graphicsActive), f(a?.smActive), f(a?.smOccupancy), f(a?.tensorActive), f(a?.dramActive),
+         f(a?.pcieTxBytesPerSecond), f(a?.pcieRxBytesPerSecond), f(a?.nvlinkTxBytesPerSecond), f(a?.nvlinkRxBytesPerSecond)]
     }
 }
 
@@ -357,6 +400,11 @@ extension RecRows {
             guard flat.count % 2 == 0 else { throw RecDecodeError("a GPU's XID counts are not pairs") }
             g.xidCounts = stride(from: 0, to: flat.count, by: 2).map { XIDCount(code: flat[$0], count: flat[$0 + 1]) }
         }
+        g.activity = try activity(r, from: 40)
+        if let joules = try r.double(49) {
+            g.energyCount = GPUEnergyCount(joules: joules, since: try r.required(r.double(50), 50),
+                                           attributedJoules: try r.required(r.double(51), 51))
+        }
         return g
     }
 
@@ -372,7 +420,23 @@ extension RecRows {
         m.multiprocessors = try r.int(7)
         m.memoryTotal = try r.uint64(8)
         m.memoryUsed = try r.uint64(9)
+        m.activity = try activity(r, from: 10)
         return m
+    }
+
+    /// Nine GPM fields from `first` on; nil when none is there.
+    private static func activity(_ r: Fields, from first: Int) throws -> GPUActivity? {
+        var a = GPUActivity()
+        a.graphicsActive = try r.double(first)
+        a.smActive = try r.double(first + 1)
+        a.smOccupancy = try r.double(first + 2)
+        a.tensorActive = try r.double(first + 3)
+        a.dramActive = try r.double(first + 4)
+        a.pcieTxBytesPerSecond = try r.double(first + 5)
+        a.pcieRxBytesPerSecond = try r.double(first + 6)
+        a.nvlinkTxBytesPerSecond = try r.double(first + 7)
+        a.nvlinkRxBytesPerSecond = try r.double(first + 8)
+        return a.isEmpty ? nil : a
     }
 
     static func process(_ row: [RecField]) throws -> GPUProcess {
@@ -443,6 +507,15 @@ extension RecRows {
         c.smUtilization = try r.int(19)
         c.estimatedPowerShare = try r.int(20)
         c.idleAllocation = try r.bool(21) ?? false
+        if let joules = try r.double(22) {
+            var e = ContainerEnergy(joules: joules, since: try r.required(r.double(23), 23),
+                                    sinceContainerStart: try r.bool(24) ?? false)
+            e.byGPU = try r.rows(25).prefix(SnapshotLimits.gpus).map { row in
+                let x = Fields(row: row, what: "a container's GPU energy")
+                return GPUEnergyShare(gpu: try x.required(x.int(0), 0), joules: try x.required(x.double(1), 1))
+            }
+            c.energy = e
+        }
         return c
     }
 }

@@ -96,6 +96,8 @@ public final class NVMLLibrary: @unchecked Sendable {
     public let setPowerManagementLimit: cnvml_device_set_uint_fn?
     /// Throttle reasons, violation time, ECC, row remapping and XID events (NVMLHealth.swift).
     public let health: NVMLHealthSymbols
+    /// GPU Performance Monitoring (NVMLGPM.swift).
+    public let gpm: NVMLGPMSymbols
 
     /// The library name the dynamic loader finds on every driver install.
     public static let defaultPath = "libnvidia-ml.so.1"
@@ -183,6 +185,7 @@ public final class NVMLLibrary: @unchecked Sendable {
         graphicsProcesses = processList("nvmlDeviceGetGraphicsRunningProcesses")
         mpsProcesses = processList("nvmlDeviceGetMPSComputeRunningProcesses")
         health = NVMLHealthSymbols { role, candidates in lookup(role, candidates, as: UnsafeMutableRawPointer.self) }
+        gpm = NVMLGPMSymbols { role, candidates in lookup(role, candidates, as: UnsafeMutableRawPointer.self) }
         resolved = names
     }
 

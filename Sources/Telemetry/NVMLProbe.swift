@@ -111,6 +111,7 @@ public enum NVMLProbe {
                 rows[rows.count - 1].call += " (90 slots)"
             }
             NVMLHealthProbe.measure(library.health, h, time: time)
+            NVMLGPMProbe.measure(library.gpm, h, time: time)
             if let f = library.processesUtilizationInfo {
                 var samples = [nvmlProcessUtilizationInfo_v1_t](repeating: nvmlProcessUtilizationInfo_v1_t(), count: 256)
                 time("processesUtilizationInfo") {

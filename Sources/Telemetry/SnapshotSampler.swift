@@ -31,6 +31,8 @@ public struct SamplerOptions: Sendable {
     /// Watch for XID errors on a thread of its own (off for a one-shot snapshot:
     /// events are only seen while gpuctop runs).
     public var watchXID = true
+    /// Seconds between two GPM samples of a GPU (NVMLGPM.swift).
+    public var gpmPeriod = 1.0
 
     public init(nvmlPath: String? = nil, procRoot: String = "/proc", dockerHost: String? = nil, useDocker: Bool = true) {
         self.nvmlPath = nvmlPath
@@ -56,6 +58,9 @@ public final class SnapshotSampler {
     public let engines: ContainerEngines?
     /// The Docker slot's catalog (the --docker-host, DOCKER_HOST or default socket).
     public var catalog: ContainerCatalog? { engines?.docker }
+    /// GPM figures, and each container's energy integrated between refreshes.
+    private lazy var gpm: NVMLGPMReader? = nvml.map { NVMLGPMReader(symbols: $0.library.gpm, period: options.gpmPeriod) }
+    private var energy = EnergyMeter(forgetAfter: 3600)
     private let descriptions = ContainerDescriptions()
     /// This host's GPUs as specs name them; made again only when the number of GPUs or MIG
     /// instances changes (UUIDs and minor numbers are fixed while the driver is loaded).
@@ -115,6 +120,7 @@ public final class SnapshotSampler {
             snapshot.cudaVersion = nvml.cudaVersion
             var (gpus, processes) = nvml.sample()
             health?.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now())
+            gpm?.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now())
             snapshot.gpus = gpus
             snapshot.processes = processes
         } else if let nvmlProblem {
@@ -150,6 +156,7 @@ public final class SnapshotSampler {
             let (events, dropped) = xidWatcher.drain()
             xidLog.record(events, dropped: dropped, watched: xidWatcher.watchedGPUs, into: &snapshot)
         }
+        energy.add(&snapshot)
         cost.join = timer.lap()
         return snapshot
     }

@@ -13,14 +13,17 @@ import TUI
 enum RecordCommand: Command {
     static let names = ["record"]
     static let usage = """
-      gpuctop record -o|--output FILE [--interval S] [--duration D]
-                                        record one snapshot per refresh (D: 90s, 5m, 1h)
+      gpuctop record -o|--output FILE [--interval S] [--duration D] [--energy]
+                                        record one snapshot per refresh (D: 90s, 5m, 1h;
+                                        --energy: also each GPU's energy counter, to check
+                                        the containers' estimates against)
     """
 
     static func run(_ options: Options) -> Int32 {
         var args = CommandArguments(command: "record", options.arguments)
         let output: String?
         var duration: Double?
+        let energy = args.flag("--energy")
         do {
             output = try args.value("-o") ?? args.value("--output")
             if let text = try args.value("--duration") {
@@ -48,7 +51,10 @@ enum RecordCommand: Command {
         // A file size limit then fails a write (EFBIG) instead of killing us.
         signal(SIGXFSZ, SIG_IGN)
 
-        let sampler = SnapshotSampler(options: options.samplerOptions())
+        var samplerOptions = options.samplerOptions()
+        // The counter costs milliseconds a read (BENCHMARKS.md): only when asked for.
+        samplerOptions.nvmlSchedule.energy = energy
+        let sampler = SnapshotSampler(options: samplerOptions)
         let start = MonotonicClock.now()
         var snapshot = sampler.sample()
         let header = RecordingHeader(host: snapshot.host, driverVersion: snapshot.driverVersion,

@@ -19,6 +19,10 @@ enum SnapshotCommand: Command {
                                         the total energy counter, a slow NVML call)
       gpuctop snapshot --from FILE [--at TIME] [--json]
                                         print the recorded snapshot nearest TIME
+      gpuctop snapshot --from FILE --energy [--since TIME] [--until TIME] [--price PER_KWH] [--json]
+                                        each container's estimated energy over the recording
+                                        (or from --since to --until) in kWh, beside each GPU's
+                                        own counter; with a price, the cost
       gpuctop snapshot --json --stream  one compact JSON snapshot per line, every --interval
     """
 
@@ -29,9 +33,17 @@ enum SnapshotCommand: Command {
         let energy = args.flag("--energy")
         let from: String?
         let at: String?
+        let since: String?, until: String?, price: String?
         do {
             from = try args.value("--from")
             at = try args.value("--at")
+            since = try args.value("--since")
+            until = try args.value("--until")
+            price = try args.value("--price")
+            if (since != nil || until != nil || price != nil) && !(energy && from != nil) {
+                throw UsageError(description: "--since, --until and --price need --from FILE --energy")
+            }
+            if energy && at != nil { throw UsageError(description: "--at picks one snapshot; for energy over a range use --since/--until") }
             let extra = try args.finish()
             if let first = extra.first { throw UsageError(description: "unexpected argument '\(first)' for 'snapshot'") }
             if at != nil && from == nil { throw UsageError(description: "--at needs --from FILE") }
@@ -40,6 +52,9 @@ enum SnapshotCommand: Command {
         } catch {
             printError("\(error)")
             return ExitStatus.usage
+        }
+        if let from, energy {
+            return EnergyReport.run(path: from, since: since, until: until, price: price, json: json)
         }
         if let from {
             return ReplaySnapshot.run(path: from, at: at, json: json)

@@ -704,10 +704,12 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t de
     DEVICE_CALL(dev, FN_F_POWER_CONSTRAINTS, get_power_constraints(&c, min, max));
 }
 
+static uint64_t energy_following_power(ctx_t *c);  // fake_nvml_gpm.c
+
 static NEWER_ONLY nvmlReturn_t get_energy(ctx_t *c, unsigned long long *mj) {
     if (!mj) return NVML_ERROR_INVALID_ARGUMENT;
     if (c->m || !(c->g->has & FN_HAS_ENERGY)) return NVML_ERROR_NOT_SUPPORTED;
-    *mj = c->g->energy + c->call * c->g->energy_step;
+    *mj = c->g->energy_follows_power ? energy_following_power(c) : c->g->energy + c->call * c->g->energy_step;
     return NVML_SUCCESS;
 }
 #ifndef FAKE_NVML_LEGACY
@@ -1001,3 +1003,6 @@ EXPORT nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t dev, unsigned
 // GPU health (clock event reasons, violation, ECC, remapping, XID event sets): a
 // file of its own that shares this one's call prologue.
 #include "fake_nvml_health.c"
+
+// GPM (samples and metrics) and an energy counter that follows the power readings.
+#include "fake_nvml_gpm.c"

@@ -170,6 +170,9 @@ static const struct {
     {"ecc_volatile", FN_F_ECC},
     {"ecc_aggregate", FN_F_ECC},
     {"minor_number", FN_F_MINOR},
+    // GPM.
+    {"gpm_support", FN_F_GPM_SUPPORT},
+    {"gpm_sample", FN_F_GPM_SAMPLE},
 };
 
 const char *fn_field_name(unsigned field) {
@@ -564,6 +567,7 @@ static int key_slow(parser_t *P) {
 }
 
 static int health_key(parser_t *P, const char *key);  // GPU health keys, at the end of this file
+static int gpm_key(parser_t *P, const char *key);     // GPM and energy keys, after them
 
 static int parse_line(parser_t *P) {
     const char *key = P->t[0].s;
@@ -696,6 +700,8 @@ static int parse_line(parser_t *P) {
     }
     int health = health_key(P, key);  // 0 done, -1 failed, 1 not a health key
     if (health != 1) return health;
+    int gpm = gpm_key(P, key);  // the same for GPM and energy keys
+    if (gpm != 1) return gpm;
     return fail(P, "unknown key " QF, key);
 }
 
@@ -967,5 +973,77 @@ static int health_key(parser_t *P, const char *key) {
     }
     if (strcmp(key, "remapped_rows") == 0) return key_remapped_rows(P);
     if (strcmp(key, "xid") == 0) return key_xid(P);
+    return 1;
+}
+
+// ---------------------------------------------------------------------------
+// GPM and energy keys (SCENARIO.md, "GPM and energy")
+
+// A non-negative decimal ("45", "45.25") in thousandths; at most three decimals.
+static int parse_milli(const char *s, uint64_t *out) {
+    const char *dot = strchr(s, '.');
+    size_t whole = dot ? (size_t)(dot - s) : strlen(s);
+    uint64_t w = 0, frac = 0;
+    if (whole == 0 || parse_u64_n(s, whole, &w) != 0 || w > UINT64_MAX / 1000) return -1;
+    if (dot) {
+        size_t n = strlen(dot + 1);
+        if (n == 0 || n > 3 || parse_u64_n(dot + 1, n, &frac) != 0) return -1;
+        for (size_t i = n; i < 3; i++) frac *= 10;
+    }
+    *out = w * 1000 + frac;
+    return 0;
+}
+
+static int gpm_metric_id(const char *s, uint32_t *id) {
+    static const struct {
+        const char *name;
+        uint32_t id;
+    } names[] = {
+        {"graphics_util", 1}, {"sm_util", 2}, {"sm_active", 2}, {"sm_occupancy", 3}, {"integer_util", 4},
+        {"any_tensor_util", 5}, {"tensor", 5}, {"dram_bw_util", 10}, {"dram", 10}, {"fp64_util", 11},
+        {"fp32_util", 12}, {"fp16_util", 13}, {"pcie_tx", 20}, {"pcie_rx", 21}, {"nvlink_rx", 60}, {"nvlink_tx", 61},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(names[i].name, s) == 0) {
+            *id = names[i].id;
+            return 0;
+        }
+    }
+    return parse_u32_max(s, 1000, id);
+}
+
+// `gpm METRIC V...` (whole GPU) and `mig_gpm GI METRIC V...`.
+static int key_gpm(parser_t *P, int mig) {
+    if (need_gpu(P) || need_args(P, mig ? 3 : 2, FN_MAX_VALUES + (mig ? 2 : 1))) return -1;
+    fn_gpm m;
+    memset(&m, 0, sizeof m);
+    m.gi = FN_GPM_WHOLE;
+    int at = 1;
+    if (mig && parse_u32_max(P->t[at++].s, 0xFFFFFFFEu, &m.gi) != 0) return bad_value(P, P->t[1].s);
+    if (gpm_metric_id(P->t[at].s, &m.metric) != 0) return fail(P, QF ": unknown metric " QF, P->t[0].s, P->t[at].s);
+    at++;
+    for (int i = at; i < P->nt; i++)
+        if (parse_milli(P->t[i].s, &m.milli.v[m.milli.n++]) != 0) return bad_value(P, P->t[i].s);
+    if (P->gpu->n_gpm >= FN_MAX_GPM) return fail(P, QF ": more than %d lines on one gpu", P->t[0].s, FN_MAX_GPM);
+    P->gpu->gpm[P->gpu->n_gpm++] = m;
+    P->gpu->gpm_supported = 1;
+    return 0;
+}
+
+static int gpm_key(parser_t *P, const char *key) {
+    if (strcmp(key, "gpm_supported") == 0) {
+        uint32_t v;
+        if (need_gpu(P) || need_args(P, 1, 1)) return -1;
+        if (parse_u32_max(P->t[1].s, 1, &v) != 0) return bad_value(P, P->t[1].s);
+        P->gpu->gpm_supported = v;
+        return 0;
+    }
+    if (strcmp(key, "gpm") == 0) return key_gpm(P, 0);
+    if (strcmp(key, "mig_gpm") == 0) return key_gpm(P, 1);
+    if (strcmp(key, "energy_follows_power") == 0) {
+        if (need_gpu(P) || need_args(P, 0, 0)) return -1;
+        P->gpu->energy_follows_power = 1;
+        return 0;
+    }
     return 1;
 }

@@ -82,6 +82,9 @@ enum fn_field {
     FN_F_REMAPPED_ROWS,
     FN_F_SUPPORTED_EVENTS,
     FN_F_REGISTER_EVENTS,
+    // GPM (SCENARIO.md, "GPM and energy").
+    FN_F_GPM_SUPPORT,
+    FN_F_GPM_SAMPLE,
     FN_F_COUNT_ALL
 };
 
@@ -153,6 +156,16 @@ typedef struct {
     uint32_t gi, ci;  // 0xFFFFFFFF: not attributed to a MIG instance
 } fn_xid;
 
+// One GPM metric's values (thousandths of its NVML unit), cycling per metrics read,
+// for the whole GPU (gi = FN_GPM_WHOLE) or one MIG GPU instance.
+#define FN_MAX_GPM 48
+#define FN_GPM_WHOLE 0xFFFFFFFFu
+typedef struct {
+    uint32_t gi;
+    uint32_t metric;  // NVML_GPM_METRIC_* id
+    fn_cycle milli;
+} fn_gpm;
+
 typedef struct {
     uint32_t present;
     uint32_t gi, ci, slices, ci_slices, sms;
@@ -215,6 +228,11 @@ typedef struct {
     fn_remap remap[FN_MAX_TIMED];
     fn_xid xid[FN_MAX_XID];
     uint64_t violation_power;  // ns at load time
+    // GPM and energy (SCENARIO.md, "GPM and energy").
+    uint32_t gpm_supported;
+    uint32_t energy_follows_power;  // the energy counter integrates the power readings
+    uint32_t n_gpm;
+    fn_gpm gpm[FN_MAX_GPM];
 } fn_gpu;
 
 typedef struct {

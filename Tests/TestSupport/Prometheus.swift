@@ -117,7 +117,7 @@ public struct PromParsed {
 }
 
 /// What `promtool check metrics` may say about gpuctop's output: exit 0, or 3 (lint
-/// problems) where every problem is about a DCGM_ family: its camelCase label
+/// problems) where every problem is about a DCGM_FI_DEV_/DCGM_FI_PROF_ family: its camelCase label
 /// (modelName) or its counter without _total, both dcgm-exporter's own choices.
 public enum PromtoolVerdict {
     public static let promtool = "/usr/bin/promtool"
@@ -127,7 +127,7 @@ public enum PromtoolVerdict {
         var bad: [String] = []
         if r.status != 0 && r.status != 3 { bad.append("promtool exit status \(r.status)") }
         for p in (r.stdout + r.stderr).split(separator: "\n") where !p.isEmpty {
-            let allowed = p.hasPrefix("DCGM_FI_DEV_")
+            let allowed = (p.hasPrefix("DCGM_FI_DEV_") || p.hasPrefix("DCGM_FI_PROF_"))
                 && (p.contains("label names should be written in 'snake_case'") || p.contains("should have \"_total\" suffix"))
             if !allowed { bad.append(String(p)) }
         }

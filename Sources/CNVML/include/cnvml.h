@@ -227,6 +227,63 @@ typedef nvmlReturn_t (*cnvml_register_events_fn)(nvmlDevice_t, unsigned long lon
 typedef nvmlReturn_t (*cnvml_event_set_wait_fn)(nvmlEventSet_t, nvmlEventData_t *, unsigned int);
 typedef nvmlReturn_t (*cnvml_event_set_free_fn)(nvmlEventSet_t);
 
+// --- GPU Performance Monitoring (GPM): Hopper and newer, drivers 525.60 and newer ---
+// What the SMs, tensor cores, DRAM, PCIe and NVLink did between two samples.
+// Metric ids of nvmlGpmMetricId_t (percent 0-100 unless said).
+#define CNVML_GPM_METRIC_GRAPHICS_UTIL 1
+#define CNVML_GPM_METRIC_SM_UTIL 2
+#define CNVML_GPM_METRIC_SM_OCCUPANCY 3
+#define CNVML_GPM_METRIC_ANY_TENSOR_UTIL 5
+#define CNVML_GPM_METRIC_DRAM_BW_UTIL 10
+#define CNVML_GPM_METRIC_PCIE_TX_PER_SEC 20          // MiB/s
+#define CNVML_GPM_METRIC_PCIE_RX_PER_SEC 21          // MiB/s
+#define CNVML_GPM_METRIC_NVLINK_TOTAL_RX_PER_SEC 60  // MiB/s
+#define CNVML_GPM_METRIC_NVLINK_TOTAL_TX_PER_SEC 61  // MiB/s
+// Unlike the sizeof-based versions above, GPM's version words are plain numbers.
+#define CNVML_GPM_METRICS_GET_VERSION 1u
+#define CNVML_GPM_SUPPORT_VERSION 1u
+// nvml.h sizes metrics[] by NVML_GPM_METRIC_MAX, which grew between releases (98 in
+// CUDA 12.0, more later) while the struct version stayed 1. NVML reads numMetrics
+// entries; we declare more room than any release so a newer library never writes
+// past our struct.
+#define CNVML_GPM_METRIC_MAX 333
+
+typedef struct nvmlGpmSample_st *nvmlGpmSample_t;
+
+typedef struct {
+    unsigned int metricId;    // in: CNVML_GPM_METRIC_*
+    nvmlReturn_t nvmlReturn;  // out: this metric's status; value is valid only on success
+    double value;
+    struct {
+        char *shortName;
+        char *longName;
+        char *unit;
+    } metricInfo;             // out: may be NULL
+} nvmlGpmMetric_t;
+
+typedef struct {
+    unsigned int version;     // CNVML_GPM_METRICS_GET_VERSION
+    unsigned int numMetrics;
+    nvmlGpmSample_t sample1;  // the earlier sample
+    nvmlGpmSample_t sample2;  // the later one
+    nvmlGpmMetric_t metrics[CNVML_GPM_METRIC_MAX];
+} nvmlGpmMetricsGet_t;
+
+typedef struct {
+    unsigned int version;            // CNVML_GPM_SUPPORT_VERSION
+    unsigned int isSupportedDevice;  // out
+} nvmlGpmSupport_t;
+
+typedef nvmlReturn_t (*cnvml_gpm_support_fn)(nvmlDevice_t, nvmlGpmSupport_t *);
+typedef nvmlReturn_t (*cnvml_gpm_sample_alloc_fn)(nvmlGpmSample_t *);
+typedef nvmlReturn_t (*cnvml_gpm_sample_free_fn)(nvmlGpmSample_t);
+typedef nvmlReturn_t (*cnvml_gpm_sample_get_fn)(nvmlDevice_t, nvmlGpmSample_t);
+typedef nvmlReturn_t (*cnvml_gpm_mig_sample_get_fn)(nvmlDevice_t, unsigned int, nvmlGpmSample_t);
+typedef nvmlReturn_t (*cnvml_gpm_metrics_get_fn)(nvmlGpmMetricsGet_t *);
+
+// Swift imports metrics[] as a 333-element tuple: index it here instead.
+static inline nvmlGpmMetric_t *cnvml_gpm_metric(nvmlGpmMetricsGet_t *m, unsigned int i) { return &m->metrics[i]; }
+
 #ifdef __cplusplus
 }
 #endif
