@@ -108,6 +108,11 @@ enum ProfileCommand: Command {
         out += "  re-read in steady state: /proc static files of \(sampler.procReader.staticReads - statBefore) processes, "
         out += "\((sampler.catalog?.listCalls ?? 0) - listBefore) container lists, \((sampler.catalog?.inspectCalls ?? 0) - inspectBefore) inspections\n"
 
+        if let nvml = sampler.nvml {
+            out += "\nNVML schedule (what a refresh reads, and how often)\n"
+            for line in nvml.scheduleLines() { out += "  \(line)\n" }
+        }
+
         out += "\nmemory: " + memorySummary() + "\n"
 
         if let library = sampler.nvml?.library, calls > 0 {
