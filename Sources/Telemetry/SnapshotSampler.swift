@@ -20,6 +20,8 @@ public struct SamplerOptions: Sendable {
     public var nvmlSchedule = NVMLSchedule()
     /// A GPU process's CPU% and RSS are re-read at most this often (seconds).
     public var processStatPeriod = 2.0
+    /// CPU% is the mean over the last 5 to 10 s (`ProcReader.cpuWindowSeconds`).
+    public var cpuWindowSeconds = 10.0
 
     public init(nvmlPath: String? = nil, procRoot: String = "/proc", dockerHost: String? = nil, useDocker: Bool = true) {
         self.nvmlPath = nvmlPath
@@ -59,7 +61,8 @@ public final class SnapshotSampler {
         }
         nvml = sampler
         nvmlProblem = problem
-        procReader = ProcReader(procRoot: options.procRoot, minimumRereadSeconds: options.processStatPeriod)
+        procReader = ProcReader(procRoot: options.procRoot, minimumRereadSeconds: options.processStatPeriod,
+                                cpuWindowSeconds: options.cpuWindowSeconds)
         catalog = options.useDocker ? ContainerCatalog(dockerHost: options.dockerHost) : nil
         procRootProblem = procReader.procRootProblem()
         hostName = Self.readHostName()
