@@ -59,3 +59,30 @@ final class QuietFrameTests: XCTestCase {
         XCTAssertNotEqual(DashboardView.render(model(s)).line(0), a)
     }
 }
+
+/// The fast path of `Frame.putFitted` for printable ASCII (what nearly every table cell
+/// is) writes the same cells as the general one: cut with an ellipsis, padded, aligned,
+/// clipped at both edges of the frame.
+final class FittedTextTests: XCTestCase {
+    func testASCIIFastPathMatchesTheGeneralPath() {
+        let texts = ["", "a", "12.5 GiB", "python3 /work/load.py --epochs 10", "  spaces  ", "~tilde|pipe"]
+        for ascii in [false, true] {
+            for text in texts {
+                for w in 0...12 {
+                    for x in [-3, 0, 5, 36] {
+                        for right in [false, true] {
+                            var fast = Frame(width: 40, height: 2, ascii: ascii)
+                            var general = Frame(width: 40, height: 2, ascii: ascii)
+                            let end = fast.putFitted(x, 1, text, width: w, .accent, alignRight: right)
+                            general.put(x, 1, TextWidth.fit(text, w, alignRight: right, ascii: ascii), .accent, maxWidth: w)
+                            XCTAssertEqual(end, x + w)
+                            XCTAssertEqual(fast.line(1), general.line(1), "\(text) w \(w) x \(x) right \(right)")
+                            XCTAssertEqual((0..<40).map { fast[$0, 1].style }, (0..<40).map { general[$0, 1].style },
+                                           "\(text) w \(w) x \(x)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
