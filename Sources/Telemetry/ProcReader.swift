@@ -171,15 +171,28 @@ public final class ProcReader {
                 result[position] = info
                 continue
             }
-            setPath(pid: pid, file: "stat")
-            statReads += 1
-            guard let n = readFile(dirFd: rootFd, path: pathBuf, limit: 4096, shortReadIsEOF: true),
-                  let st = parseStat(count: n) else { continue }
-
             var index = cache.index(forKey: pid)
-            if let i = index, cache.values[i].startTicks != st.startTicks {
-                cache.remove(at: i)   // PID reused
-                index = nil
+            var fresh: (info: ProcessInfoSample, stat: StatFields)?
+            let st: StatFields
+            if let i = index {
+                setPath(pid: pid, file: "stat")
+                statReads += 1
+                guard let n = readFile(dirFd: rootFd, path: pathBuf, limit: 4096, shortReadIsEOF: true),
+                      let known = parseStat(count: n) else { continue }
+                if cache.values[i].startTicks != known.startTicks {
+                    cache.remove(at: i)   // PID reused
+                    index = nil
+                    guard let new = readStatic(pid: pid, btime: btime) else { continue }
+                    fresh = new
+                    st = new.stat
+                } else {
+                    st = known
+                }
+            } else {
+                // New: its stat is read with the rest, through its directory (one stat read).
+                guard let new = readStatic(pid: pid, btime: btime) else { continue }
+                fresh = new
+                st = new.stat
             }
             let percent: Double?
             if let i = index {
@@ -199,7 +212,7 @@ public final class ProcReader {
                     cache.values[i].nextWindowTicks = st.cpuTicks
                 }
             } else {
-                guard let info = readStatic(pid: pid, startTicks: st.startTicks, btime: btime) else { continue }
+                guard let info = fresh?.info else { continue }
                 let elapsed = now - info.startTime
                 percent = elapsed > 0 ? Double(st.cpuTicks) / ticksPerSecond / elapsed * 100 : nil
                 // The first window starts at the process's start: its lifetime average.
@@ -235,17 +248,20 @@ public final class ProcReader {
 
     // MARK: - Static part
 
-    private func readStatic(pid: Int32, startTicks: UInt64, btime: Double) -> ProcessInfoSample? {
-        staticReads += 1
+    /// The static part of a process seen for the first time, and its stat: every file
+    /// is read through one open directory of the process, so all of them describe the
+    /// same process even if its PID is reused meanwhile (the directory then reads as gone).
+    private func readStatic(pid: Int32, btime: Double) -> (info: ProcessInfoSample, stat: StatFields)? {
         setPath(pid: pid, file: nil)
         let dir = openat(rootFd, pathBuf, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard dir >= 0 else { return nil }
         defer { close(dir) }
 
-        // stat again, through the directory: the process we describe is this one
         statReads += 1
         guard let n = readFile(dirFd: dir, path: "stat", limit: 4096, shortReadIsEOF: true),
-              let st = parseStat(count: n), st.startTicks == startTicks else { return nil }
+              let st = parseStat(count: n) else { return nil }
+        staticReads += 1
+        let startTicks = st.startTicks
         let comm = sanitizedString(start: st.commStart, end: st.commEnd)
 
         // status: uid, NSpid (required)
@@ -276,7 +292,7 @@ public final class ProcReader {
         info.namespacePid = status.nspid
         info.startTicks = startTicks
         info.container = container
-        return info
+        return (info, st)
     }
 
     /// After an optional file failed to read: is the process still there (then the

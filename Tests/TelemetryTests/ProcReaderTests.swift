@@ -280,6 +280,9 @@ final class ProcReaderTests: XCTestCase {
         let r2 = reader.sample(pids: [me, me], now: now)
         XCTAssertEqual(r2.count, 1)
         XCTAssertEqual(reader.staticReads, 1)
+        // A new process's stat is read once, with its other files through its directory
+        // (a PyTorch process's stat costs tens of µs: the one-shot reads every process new).
+        XCTAssertEqual(reader.statReads, 1)
     }
 
     // MARK: - Fake proc root
