@@ -1,21 +1,60 @@
-# Sourced by the device benchmarks: start_gpu_load N starts N PyTorch processes
-# busy on GPU 0 (a matrix product, then a short sleep, different sizes), adds their
-# PIDs to the array `pids`, and waits until nvidia-smi lists them all.
+# Sourced by the device benchmarks.
+#   start_gpu_load N       N PyTorch processes busy on GPU 0 (a matrix product, then a
+#                          short sleep, different sizes)
+#   start_idle_contexts N  N PyTorch processes that create a CUDA context on GPU 0 (a
+#                          one-element tensor) and sleep: the idle contexts of a busy node
+#   stop_gpu_load          ends every process started here and waits until the GPU lists none
+# Each adds its PIDs to the array `pids` and waits until nvidia-smi lists them all.
+gpu_load_pids=()
+
+gpu_processes() { nvidia-smi --query-compute-apps=pid --format=csv,noheader | grep -c .; }
+
+wait_for_gpu_processes() {  # N: until nvidia-smi lists at least N compute processes
+    local want=$1 i
+    for i in $(seq 240); do
+        [ "$(gpu_processes)" -ge "$want" ] && return 0
+        sleep 0.5
+    done
+    echo "gpu-load: fewer than $want processes appeared on the GPU" >&2
+}
+
 start_gpu_load() {
-    local n=$1 i
+    local n=$1 i before
+    before=$(gpu_processes)
     for i in $(seq "$n"); do
         python3 - "$i" >/dev/null 2>&1 <<'PY' &
 import sys, time, torch
 n = int(sys.argv[1]); x = torch.randn(2048 * n, 2048, device="cuda"); w = torch.randn(2048, 2048, device="cuda")
-end = time.time() + 600
+end = time.time() + 900
 while time.time() < end:
     y = x @ w; torch.cuda.synchronize(); time.sleep(0.01 * n)
 PY
-        pids+=($!)
+        pids+=($!); gpu_load_pids+=($!)
     done
-    for _ in $(seq 120); do
-        [ "$(nvidia-smi --query-compute-apps=pid --format=csv,noheader | grep -c .)" -ge "$n" ] && return 0
+    wait_for_gpu_processes $((before + n))
+}
+
+start_idle_contexts() {
+    local n=$1 i before
+    before=$(gpu_processes)
+    for i in $(seq "$n"); do
+        python3 - >/dev/null 2>&1 <<'PY' &
+import time, torch
+torch.zeros(1, device="cuda")
+time.sleep(900)
+PY
+        pids+=($!); gpu_load_pids+=($!)
+    done
+    wait_for_gpu_processes $((before + n))
+}
+
+stop_gpu_load() {
+    local p i
+    for p in "${gpu_load_pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${gpu_load_pids[@]}"; do wait "$p" 2>/dev/null; done
+    gpu_load_pids=()
+    for i in $(seq 60); do
+        [ "$(gpu_processes)" -eq 0 ] && return 0
         sleep 0.5
     done
-    echo "gpu-load: fewer than $n processes appeared on the GPU" >&2
 }

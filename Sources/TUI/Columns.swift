@@ -167,7 +167,7 @@ enum Columns {
                },
                sortKey: { row in .number(Double(container(row)?.estimatedPowerShare ?? -1)) }),
         Column(id: .cpu, title: "CPU%", width: 5, alignRight: true, numeric: true, dropOrder: 4,
-               text: { row, _, _ in isIdle(row) ? "" : Format.percent(cpu(row)) },
+               text: { row, _, _ in isIdle(row) ? "" : Format.cpuPercent(cpu(row)) },
                sortKey: { row in .number(cpu(row) ?? -1) }),
         Column(id: .hostMemory, title: "HOST MEM", width: 9, alignRight: true, numeric: true, dropOrder: 5,
                text: { row, _, _ in isIdle(row) ? "" : Format.bytes(hostMemory(row)) },

@@ -117,7 +117,9 @@ public enum DashboardView {
             if !layout.compact {
                 x = f.put(x + 2, 0, "driver \(s.driverVersion ?? "n/a")  CUDA \(s.cudaVersion ?? "n/a")", .dim)
             }
-            x = f.put(x + 2, 0, Format.localTime(s.time))
+            // Live: to the minute (a clock ticking every second costs terminal bytes and says
+            // nothing "data N s old" does not). A replay shows the recorded second.
+            x = f.put(x + 2, 0, Format.localTime(s.time, withSeconds: m.replay != nil))
         } else {
             x = f.put(x + 2, 0, "waiting for the first sample" + m.glyphs.ellipsis, .dim)
         }
@@ -546,7 +548,7 @@ public enum DashboardView {
         if let h = c.host { line("host", h) }
         for p in s.processes where (p.info?.container?.id ?? "host") == c.id && p.host == c.host {
             guard y < f.height - 1 else { break }
-            let text = "GPU \(p.gpuIndex)  pid \(p.pid)  cpid \(p.info?.namespacePid.map(String.init) ?? "-")  \(Format.bytes(p.usedGpuMemory))  SM \(Format.percent(p.smUtilization))  CPU \(Format.percent(p.info?.cpuPercent))  \(p.info?.user ?? "?")  \(p.info?.command ?? "")"
+            let text = "GPU \(p.gpuIndex)  pid \(p.pid)  cpid \(p.info?.namespacePid.map(String.init) ?? "-")  \(Format.bytes(p.usedGpuMemory))  SM \(Format.percent(p.smUtilization))  CPU \(Format.cpuPercent(p.info?.cpuPercent))  \(p.info?.user ?? "?")  \(p.info?.command ?? "")"
             f.putFitted(2, y, text, width: max(0, f.width - 2))
             y += 1
         }

@@ -43,6 +43,14 @@ public enum Format {
         return fixed(value, value < 10 ? 1 : 0) + "%"
     }
 
+    /// CPU% in whole percent: "0%", "3%", "250%". The kernel counts CPU time in 10 ms
+    /// ticks, so a decimal would show the ticks' noise (an idle process reading 0.0%
+    /// and 0.5% by turns), not a difference worth a glance; under 0.5% reads 0%.
+    public static func cpuPercent(_ value: Double?) -> String {
+        guard let value, safeInt(value) != nil else { return "n/a" }
+        return fixed(max(0, value), 0) + "%"
+    }
+
     /// A fixed-point number without Foundation's formatters.
     public static func fixed(_ value: Double, _ decimals: Int) -> String {
         guard value.isFinite else { return "n/a" }
@@ -59,13 +67,15 @@ public enum Format {
 
     /// Local wall-clock time, "2026-11-22 03:04:05"; "n/a" for a time outside
     /// `SaneRange.time` or 0 (what a decoder makes of an absurd required time).
-    public static func localTime(_ seconds: Double) -> String {
+    /// `withSeconds: false` gives "2026-11-22 03:04" (the live dashboard's header, which
+    /// would otherwise rewrite itself every second for nothing the data age does not say).
+    public static func localTime(_ seconds: Double, withSeconds: Bool = true) -> String {
         guard let known = SaneRange.knownTime(seconds), let whole = safeInt(known) else { return "n/a" }
         var t = time_t(whole)
         var parts = tm()
         localtime_r(&t, &parts)
         var buffer = [CChar](repeating: 0, count: 32)
-        let n = strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S", &parts)
+        let n = strftime(&buffer, buffer.count, withSeconds ? "%Y-%m-%d %H:%M:%S" : "%Y-%m-%d %H:%M", &parts)
         return String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 

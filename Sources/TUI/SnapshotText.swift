@@ -180,7 +180,7 @@ public enum SnapshotText {
             TextColumn("TYPE", 4) { $0.kind == .compute ? "C" : ($0.kind == .graphics ? "G" : "MPS") },
             TextColumn("GPU MEM", 9, right: true) { Format.bytes($0.usedGpuMemory) },
             TextColumn("SM%", 4, right: true) { Format.percent($0.smUtilization) },
-            TextColumn("CPU%", 5, right: true) { Format.percent($0.info?.cpuPercent) },
+            TextColumn("CPU%", 5, right: true) { Format.cpuPercent($0.info?.cpuPercent) },
             TextColumn("HOST MEM", 9, right: true) { Format.bytes($0.info?.residentBytes) },
             TextColumn("USER", 8) { $0.info?.user ?? "?" },
             TextColumn("UPTIME", 7, right: true) { p in Format.uptime(since: p.info?.startTime, now: now, seconds: true) },

@@ -10,32 +10,41 @@ import Glibc
 import Model
 import Support
 
-/// How often the costly or slowly changing fields are read. Measured on an H100
-/// with driver 580 (`gpuctop profile`, BENCHMARKS.md): most calls take about 1 µs,
-/// but the total energy counter takes 2.6 ms, per-process utilisation 1.4 ms, and
-/// MIG mode and the management power limit about 80 µs each; together they were
-/// nearly all of a refresh's cost.
+/// How often the costly or slowly changing fields are read. Measured with
+/// `gpuctop profile` (BENCHMARKS.md): most calls take about 1 µs, but the driver's
+/// cost of some grows with the contexts on the GPU. On an H200 with driver 580 and 64
+/// processes: the compute list 1.5 ms a call, the graphics and MPS lists 0.7 and 0.9 ms
+/// even when empty, per-process utilisation 1.8 ms; the total energy counter takes
+/// 2.6 ms, MIG mode and the management power limit about 80 µs each.
 public struct NVMLSchedule: Sendable, Equatable {
     /// Read the total energy counter (only the Prometheus exporter shows it).
     public var energy: Bool
     /// Per-process utilisation at most this often (seconds; default 3). Each read
-    /// averages the driver's samples since the previous read, so nothing is lost
-    /// between reads; a process seen for the first time triggers a read at once. At
-    /// 1.5 ms a call it was, read every second, more than half of a refresh's CPU.
+    /// averages the driver's samples since the previous timed read, so nothing is lost
+    /// between reads, and the figures hold until the next one; a process seen for the
+    /// first time triggers a read at once (which fills in only the newcomers).
     public var processUtilizationPeriod: Double
     /// MIG mode and the management power limit (changed only by an administrator)
     /// at most this often; the limit is also re-read whenever the enforced limit,
     /// read each refresh, changes.
     public var slowFieldPeriod: Double
+    /// A graphics or MPS process list that was empty is asked again only this often
+    /// (seconds; default 5); one that lists processes is asked on every refresh, and
+    /// so is the compute list, always: a new compute process shows at the next refresh,
+    /// a first graphics or MPS process within this period.
+    public var emptyProcessListPeriod: Double
 
-    public init(energy: Bool = false, processUtilizationPeriod: Double = 3, slowFieldPeriod: Double = 10) {
+    public init(energy: Bool = false, processUtilizationPeriod: Double = 3, slowFieldPeriod: Double = 10,
+                emptyProcessListPeriod: Double = 5) {
         self.energy = energy
         self.processUtilizationPeriod = processUtilizationPeriod
         self.slowFieldPeriod = slowFieldPeriod
+        self.emptyProcessListPeriod = emptyProcessListPeriod
     }
 
     /// Every field on every refresh (tests, and one-off reads).
-    public static let everyRefresh = NVMLSchedule(energy: true, processUtilizationPeriod: 0, slowFieldPeriod: 0)
+    public static let everyRefresh = NVMLSchedule(energy: true, processUtilizationPeriod: 0, slowFieldPeriod: 0,
+                                                  emptyProcessListPeriod: 0)
 }
 
 public final class NVMLSampler {
@@ -90,6 +99,27 @@ public final class NVMLSampler {
         return (gpus, processes)
     }
 
+    /// What is read how often, in words, with the state of each GPU's graphics and MPS
+    /// lists (`gpuctop profile` says it: a slower schedule must not go unnoticed).
+    public func scheduleLines() -> [String] {
+        let s = devices.first?.schedule ?? NVMLSchedule()
+        func every(_ seconds: Double) -> String {
+            seconds <= 0 ? "every refresh" : "every \(seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds))s"
+        }
+        var lines = [
+            "compute process list: every refresh",
+            "graphics and MPS process lists: every refresh while they list processes, \(every(s.emptyProcessListPeriod)) while empty",
+            "per-process utilisation: \(every(s.processUtilizationPeriod)) (the mean since the last read; a new process at once; figures hold between reads)",
+            "MIG mode, management power limit: \(every(s.slowFieldPeriod)) (the limit also when the enforced limit changes)",
+            "total energy counter: " + (s.energy ? "every refresh" : "not read"),
+        ]
+        for d in devices where !d.lost {
+            let states = d.listSchedule.map { "\($0.kind == .graphics ? "graphics" : "MPS") \($0.empty ? "empty, asked \(every(s.emptyProcessListPeriod))" : "asked every refresh")" }
+            lines.append("GPU \(d.index) now: " + states.joined(separator: ", "))
+        }
+        return lines
+    }
+
     /// Handle of GPU `index` for actions (power limits); nil when unknown or lost.
     public func handle(ofGPU index: Int) -> nvmlDevice_t? {
         guard index >= 0, index < devices.count, !devices[index].lost else { return nil }
@@ -129,14 +159,23 @@ final class DeviceState {
     private var memoryUsesV1 = false
     private var maxMigDevices = 0
     private var migStatic: [MIGKey: MIGDevice] = [:]
-    // Buffers kept between refreshes so the steady state allocates nothing new.
-    private var processBuffer: [nvmlProcessInfo_t] = []
+    // Buffers kept between refreshes, sized by the last answer (with headroom), so one
+    // call usually suffices: a size query costs as much as the call itself (the driver's
+    // cost is per call). Sized from the start for a busy GPU, so that a one-shot sample
+    // makes no size query either (per-process utilisation: 1.5 ms a call).
+    private var processBuffer = [nvmlProcessInfo_t](repeating: nvmlProcessInfo_t(), count: 128)
     private var processBufferV1: [nvmlProcessInfo_v1_t] = []
-    private var utilizationBuffer: [nvmlProcessUtilizationSample_t] = []
+    private var utilizationBuffer = [nvmlProcessUtilizationSample_t](repeating: nvmlProcessUtilizationSample_t(), count: 256)
+    /// The newest sample of the last timed per-process utilisation read: the next timed
+    /// read averages what came after it.
     private var lastUtilizationTimestamp: UInt64 = 0
-    /// Per-process utilisation of the last read, by PID, and when that read was.
-    private var processUtilization: [UInt32: ProcessUtilization] = [:]
+    /// Per-process utilisation of the last read, by PID (nil: seen, but no figure yet),
+    /// and when the last timed read was.
+    private var processUtilization: [UInt32: ProcessUtilization?] = [:]
     private var processUtilizationReadAt = -Double.infinity
+    /// When the graphics and the MPS list were last asked and whether they were empty then.
+    private var listPolls = [ListPoll](repeating: ListPoll(), count: 3)
+    struct ListPoll { var at = -Double.infinity; var empty = false }
     /// MIG mode and the management limit as last read, and when.
     private var slowFields: (migMode: MIGMode?, managementLimit: Int?, enforcedLimit: Int?) = (nil, nil, nil)
     private var slowFieldsReadAt = -Double.infinity
@@ -288,41 +327,9 @@ final class DeviceState {
 
         var processes: [GPUProcess] = []
         readProcesses(.compute, lib.computeProcesses, .computeProcesses, h, into: &processes)
-        readProcesses(.graphics, lib.graphicsProcesses, .graphicsProcesses, h, into: &processes)
-        readProcesses(.mps, lib.mpsProcesses, .mpsProcesses, h, into: &processes)
-        if !processes.isEmpty {
-            let newcomer = processes.contains { processUtilization[UInt32(bitPattern: $0.pid)] == nil }
-            let due = now - processUtilizationReadAt >= schedule.processUtilizationPeriod
-            var known = true
-            if newcomer || due {
-                if let samples = readProcessUtilization(h) {
-                    if due { processUtilizationReadAt = now }
-                    // No sample over a whole period means the process did no work then; a read
-                    // forced early by a newcomer covers too short a time to say so: known
-                    // processes without a sample keep their figures until the next timed read.
-                    let idle = ProcessUtilization(sm: 0, memory: 0, encoder: 0, decoder: 0)
-                    var fresh: [UInt32: ProcessUtilization] = [:]
-                    for p in processes {
-                        let pid = UInt32(bitPattern: p.pid)
-                        fresh[pid] = samples[pid] ?? (due ? idle : processUtilization[pid] ?? idle)
-                    }
-                    processUtilization = fresh
-                } else {
-                    known = false
-                }
-            }
-            if known {
-                for i in processes.indices {
-                    guard let u = processUtilization[UInt32(bitPattern: processes[i].pid)] else { continue }
-                    processes[i].smUtilization = u.sm
-                    processes[i].memoryUtilization = u.memory
-                    processes[i].encoderUtilization = u.encoder
-                    processes[i].decoderUtilization = u.decoder
-                }
-            }
-        } else {
-            processUtilization = [:]
-        }
+        pollProcesses(.graphics, lib.graphicsProcesses, .graphicsProcesses, h, now: now, into: &processes)
+        pollProcesses(.mps, lib.mpsProcesses, .mpsProcesses, h, now: now, into: &processes)
+        attachProcessUtilization(h, now: now, to: &processes)
         if lost {
             // Lost during this refresh: report it, and nothing half-read.
             var marked = staticInfo
@@ -330,6 +337,71 @@ final class DeviceState {
             return (marked, [])
         }
         return (gpu, processes)
+    }
+
+    /// A graphics or MPS list: every refresh while it lists processes, every
+    /// `emptyProcessListPeriod` while it is empty (the call costs as much either way).
+    private func pollProcesses(_ kind: ProcessKind, _ fn: ProcessListFunction?, _ field: NVMLField,
+                               _ h: nvmlDevice_t, now: Double, into out: inout [GPUProcess]) {
+        let slot = Self.pollSlot(kind)
+        let poll = listPolls[slot]
+        guard !poll.empty || now - poll.at >= schedule.emptyProcessListPeriod else { return }
+        let before = out.count
+        let ok = readProcesses(kind, fn, field, h, into: &out)
+        // A failed read is not "empty": asked again at the next refresh.
+        listPolls[slot] = ListPoll(at: now, empty: ok && out.count == before)
+    }
+
+    private static func pollSlot(_ kind: ProcessKind) -> Int {
+        switch kind {
+        case .compute: return 0
+        case .graphics: return 1
+        case .mps: return 2
+        }
+    }
+
+    /// What the schedule does with each process list now, for `gpuctop profile`.
+    var listSchedule: [(kind: ProcessKind, empty: Bool)] {
+        [(.graphics, listPolls[1].empty), (.mps, listPolls[2].empty)]
+    }
+
+    /// Per-process utilisation: read every `processUtilizationPeriod` (a timed read,
+    /// averaging the driver's samples since the last timed read: a process with no
+    /// sample in a whole period did no work), and at once when a process is new (a
+    /// read that fills in only the newcomers: a shorter window says nothing of the
+    /// others). Between reads, and when a read fails, every process keeps its last
+    /// figures, so the shown SM% (and the power share made from it) holds steady.
+    private func attachProcessUtilization(_ h: nvmlDevice_t, now: Double, to processes: inout [GPUProcess]) {
+        guard !processes.isEmpty else {
+            processUtilization = [:]
+            return
+        }
+        let newcomer = processes.contains { processUtilization[UInt32(bitPattern: $0.pid)] == nil }
+        let due = now - processUtilizationReadAt >= schedule.processUtilizationPeriod
+        if newcomer || due {
+            if due { processUtilizationReadAt = now }  // also after a failure: retried next period
+            let samples = readProcessUtilization(h, advance: due)
+            let idle = ProcessUtilization(sm: 0, memory: 0, encoder: 0, decoder: 0)
+            var fresh: [UInt32: ProcessUtilization?] = [:]
+            fresh.reserveCapacity(processes.count)
+            for p in processes {
+                let pid = UInt32(bitPattern: p.pid)
+                let last: ProcessUtilization? = processUtilization[pid] ?? nil
+                if let samples {
+                    fresh[pid] = due ? (samples[pid] ?? idle) : (last ?? samples[pid] ?? idle)
+                } else {
+                    fresh[pid] = .some(last)  // seen, so not a newcomer again at the next refresh
+                }
+            }
+            processUtilization = wanted(.processUtilization) ? fresh : [:]
+        }
+        for i in processes.indices {
+            guard let known = processUtilization[UInt32(bitPattern: processes[i].pid)], let u = known else { continue }
+            processes[i].smUtilization = u.sm
+            processes[i].memoryUtilization = u.memory
+            processes[i].encoderUtilization = u.encoder
+            processes[i].decoderUtilization = u.decoder
+        }
     }
 
     static func computeModeName(_ v: Int) -> String {
@@ -374,10 +446,12 @@ final class DeviceState {
     }
 
     /// Appends the processes of one kind, growing the kept buffer while NVML
-    /// answers INSUFFICIENT_SIZE (the list can grow between two calls).
+    /// answers INSUFFICIENT_SIZE (the list can grow between two calls). False when
+    /// the list could not be read.
+    @discardableResult
     private func readProcesses(_ kind: ProcessKind, _ fn: ProcessListFunction?, _ field: NVMLField,
-                               _ h: nvmlDevice_t, into out: inout [GPUProcess]) {
-        guard let fn, wanted(field) else { return }
+                               _ h: nvmlDevice_t, into out: inout [GPUProcess]) -> Bool {
+        guard let fn, wanted(field) else { return false }
         for _ in 0..<8 {
             var count = UInt32(0)
             let rc: nvmlReturn_t
@@ -393,13 +467,14 @@ final class DeviceState {
                         p.computeInstanceId = info.computeInstanceId == CNVML_NO_INSTANCE_ID ? nil : Int(info.computeInstanceId)
                         out.append(p)
                     }
-                    return
+                    return true
                 }
                 if rc == NVML_ERROR_INSUFFICIENT_SIZE {
                     processBuffer = Array(repeating: nvmlProcessInfo_t(), count: Self.grown(needed: count, had: processBuffer.count))
                     continue
                 }
             case .v1(let f):
+                if processBufferV1.isEmpty { processBufferV1 = Array(repeating: nvmlProcessInfo_v1_t(), count: 128) }
                 count = UInt32(processBufferV1.count)
                 rc = processBufferV1.withUnsafeMutableBufferPointer { f(h, &count, $0.baseAddress) }
                 if rc == NVML_SUCCESS {
@@ -408,7 +483,7 @@ final class DeviceState {
                         p.usedGpuMemory = info.usedGpuMemory == valueNotAvailable ? nil : info.usedGpuMemory
                         out.append(p)
                     }
-                    return
+                    return true
                 }
                 if rc == NVML_ERROR_INSUFFICIENT_SIZE {
                     processBufferV1 = Array(repeating: nvmlProcessInfo_v1_t(), count: Self.grown(needed: count, had: processBufferV1.count))
@@ -416,8 +491,9 @@ final class DeviceState {
                 }
             }
             check(field, rc)
-            return
+            return false
         }
+        return false
     }
 
     /// A new capacity: what NVML asked for plus headroom, and always more than before.
@@ -426,10 +502,11 @@ final class DeviceState {
         return max(n + n / 4 + 4, had * 2, 8)
     }
 
-    /// Per-process utilisation since the last read: the mean of the driver's samples
-    /// newer than the last one seen, per PID. nil when the call is unavailable; empty
-    /// when nothing ran since last time.
-    private func readProcessUtilization(_ h: nvmlDevice_t) -> [UInt32: ProcessUtilization]? {
+    /// Per-process utilisation since the last timed read: the mean of the driver's
+    /// samples newer than the last one seen, per PID. nil when the call is unavailable
+    /// or fails; empty when nothing ran since. `advance`: a timed read, after which the
+    /// next one starts from its newest sample.
+    private func readProcessUtilization(_ h: nvmlDevice_t, advance: Bool) -> [UInt32: ProcessUtilization]? {
         guard let f = library.processUtilization, wanted(.processUtilization) else { return nil }
         for _ in 0..<4 {
             var count = UInt32(utilizationBuffer.count)
@@ -437,14 +514,16 @@ final class DeviceState {
             let rc = utilizationBuffer.withUnsafeMutableBufferPointer { f(h, $0.baseAddress, &count, since) }
             if rc == NVML_SUCCESS {
                 var sums: [UInt32: (sm: UInt64, memory: UInt64, encoder: UInt64, decoder: UInt64, n: UInt64)] = [:]
+                var newest = since
                 for s in utilizationBuffer.prefix(Int(count)) where s.timeStamp > since {
                     sums[s.pid, default: (0, 0, 0, 0, 0)].sm += UInt64(s.smUtil)
                     sums[s.pid]!.memory += UInt64(s.memUtil)
                     sums[s.pid]!.encoder += UInt64(s.encUtil)
                     sums[s.pid]!.decoder += UInt64(s.decUtil)
                     sums[s.pid]!.n += 1
-                    lastUtilizationTimestamp = max(lastUtilizationTimestamp, s.timeStamp)
+                    newest = max(newest, s.timeStamp)
                 }
+                if advance { lastUtilizationTimestamp = newest }
                 return sums.mapValues { t in
                     ProcessUtilization(sm: Int((t.sm + t.n / 2) / t.n), memory: Int((t.memory + t.n / 2) / t.n),
                                        encoder: Int((t.encoder + t.n / 2) / t.n), decoder: Int((t.decoder + t.n / 2) / t.n))

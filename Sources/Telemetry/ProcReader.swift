@@ -10,7 +10,11 @@
 // do_task_stat, open and close); the budget keeps a refresh near constant. The static
 // part (cmdline, uid and user name, start time, container, namespace PID) is read
 // once per (pid, start time) and cached; entries for pids not asked for in a
-// sample are dropped. Files are read with open/read into one reusable buffer, the
+// sample are dropped. CPU% is measured over a window of `cpuWindowSeconds` (the
+// dashboard: between 5 and 10 s), not since the last read: the kernel counts CPU time
+// in 10 ms ticks, so over 2 s an idle PyTorch context reads 0.0% or 0.5% by turns,
+// and 60 of them rewrote 60 rows of the terminal on every refresh.
+// Files are read with open/read into one reusable buffer, the
 // paths are built in a reusable C buffer relative to a directory fd on the root.
 //
 // Not thread-safe: use one ProcReader from one thread (the sampler).
@@ -35,6 +39,11 @@ public final class ProcReader {
         var lastCpuTicks: UInt64
         var lastTime: Double
         var lastPercent: Double?
+        /// The window's start and its next start (time, CPU ticks); see `cpuWindowSeconds`.
+        var windowTime: Double
+        var windowTicks: UInt64
+        var nextWindowTime: Double
+        var nextWindowTicks: UInt64
         var lastResident: UInt64
         var generation: UInt64
         /// The sample that last read its stat (turns are by position, which moves as
@@ -49,6 +58,11 @@ public final class ProcReader {
     /// read (the dashboard: 2 s). `<pid>/stat` of a process with many threads (a
     /// PyTorch job has dozens) costs tens of microseconds: the kernel sums every thread.
     public let minimumRereadSeconds: Double
+    /// CPU% covers between half of this and all of it (plus up to one re-read
+    /// period): the window's start moves on by half a window at a time. 0: CPU% since
+    /// the last read. A process seen for the first time has its lifetime average
+    /// until its first window is complete, like `ps`.
+    public let cpuWindowSeconds: Double
 
     private var rootFd: Int32 = -1
     private var buf: UnsafeMutablePointer<UInt8>
@@ -70,10 +84,12 @@ public final class ProcReader {
     /// Longest other file read (`<root>/stat` on a large machine is tens of KiB).
     private static let fileLimit = 4 * 1024 * 1024
 
-    public init(procRoot: String = "/proc", statReadsPerRefresh: Int = 50, minimumRereadSeconds: Double = 0) {
+    public init(procRoot: String = "/proc", statReadsPerRefresh: Int = 50, minimumRereadSeconds: Double = 0,
+                cpuWindowSeconds: Double = 0) {
         self.procRoot = procRoot
         self.statReadsPerRefresh = max(1, statReadsPerRefresh)
         self.minimumRereadSeconds = minimumRereadSeconds
+        self.cpuWindowSeconds = max(0, cpuWindowSeconds)
         bufCapacity = 16 * 1024
         buf = UnsafeMutablePointer<UInt8>.allocate(capacity: bufCapacity)
         pathBuf = UnsafeMutablePointer<CChar>.allocate(capacity: ProcReader.pathCapacity)
@@ -155,33 +171,56 @@ public final class ProcReader {
                 result[position] = info
                 continue
             }
-            setPath(pid: pid, file: "stat")
-            statReads += 1
-            guard let n = readFile(dirFd: rootFd, path: pathBuf, limit: 4096, shortReadIsEOF: true),
-                  let st = parseStat(count: n) else { continue }
-
             var index = cache.index(forKey: pid)
-            if let i = index, cache.values[i].startTicks != st.startTicks {
-                cache.remove(at: i)   // PID reused
-                index = nil
+            var fresh: (info: ProcessInfoSample, stat: StatFields)?
+            let st: StatFields
+            if let i = index {
+                setPath(pid: pid, file: "stat")
+                statReads += 1
+                guard let n = readFile(dirFd: rootFd, path: pathBuf, limit: 4096, shortReadIsEOF: true),
+                      let known = parseStat(count: n) else { continue }
+                if cache.values[i].startTicks != known.startTicks {
+                    cache.remove(at: i)   // PID reused
+                    index = nil
+                    guard let new = readStatic(pid: pid, btime: btime) else { continue }
+                    fresh = new
+                    st = new.stat
+                } else {
+                    st = known
+                }
+            } else {
+                // New: its stat is read with the rest, through its directory (one stat read).
+                guard let new = readStatic(pid: pid, btime: btime) else { continue }
+                fresh = new
+                st = new.stat
             }
             let percent: Double?
             if let i = index {
                 let e = cache.values[i]
-                let dt = now - e.lastTime
+                let (fromTime, fromTicks) = cpuWindowSeconds > 0 ? (e.windowTime, e.windowTicks) : (e.lastTime, e.lastCpuTicks)
+                let dt = now - fromTime
                 if dt > 0 {
-                    let ticks = st.cpuTicks >= e.lastCpuTicks ? st.cpuTicks - e.lastCpuTicks : 0
+                    let ticks = st.cpuTicks >= fromTicks ? st.cpuTicks - fromTicks : 0
                     percent = Double(ticks) / ticksPerSecond / dt * 100
                 } else {
                     percent = e.lastPercent
                 }
+                if now - e.nextWindowTime >= cpuWindowSeconds / 2 || now < e.nextWindowTime {
+                    cache.values[i].windowTime = e.nextWindowTime
+                    cache.values[i].windowTicks = e.nextWindowTicks
+                    cache.values[i].nextWindowTime = now
+                    cache.values[i].nextWindowTicks = st.cpuTicks
+                }
             } else {
-                guard let info = readStatic(pid: pid, startTicks: st.startTicks, btime: btime) else { continue }
+                guard let info = fresh?.info else { continue }
                 let elapsed = now - info.startTime
                 percent = elapsed > 0 ? Double(st.cpuTicks) / ticksPerSecond / elapsed * 100 : nil
+                // The first window starts at the process's start: its lifetime average.
                 cache[pid] = Entry(startTicks: st.startTicks, info: info, lastCpuTicks: st.cpuTicks,
-                                   lastTime: now, lastPercent: percent, lastResident: 0, generation: generation,
-                                   readGeneration: generation)
+                                   lastTime: now, lastPercent: percent,
+                                   windowTime: min(info.startTime, now), windowTicks: 0,
+                                   nextWindowTime: now, nextWindowTicks: st.cpuTicks,
+                                   lastResident: 0, generation: generation, readGeneration: generation)
                 index = cache.index(forKey: pid)
             }
             guard let i = index else { continue }
@@ -209,17 +248,20 @@ public final class ProcReader {
 
     // MARK: - Static part
 
-    private func readStatic(pid: Int32, startTicks: UInt64, btime: Double) -> ProcessInfoSample? {
-        staticReads += 1
+    /// The static part of a process seen for the first time, and its stat: every file
+    /// is read through one open directory of the process, so all of them describe the
+    /// same process even if its PID is reused meanwhile (the directory then reads as gone).
+    private func readStatic(pid: Int32, btime: Double) -> (info: ProcessInfoSample, stat: StatFields)? {
         setPath(pid: pid, file: nil)
         let dir = openat(rootFd, pathBuf, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard dir >= 0 else { return nil }
         defer { close(dir) }
 
-        // stat again, through the directory: the process we describe is this one
         statReads += 1
         guard let n = readFile(dirFd: dir, path: "stat", limit: 4096, shortReadIsEOF: true),
-              let st = parseStat(count: n), st.startTicks == startTicks else { return nil }
+              let st = parseStat(count: n) else { return nil }
+        staticReads += 1
+        let startTicks = st.startTicks
         let comm = sanitizedString(start: st.commStart, end: st.commEnd)
 
         // status: uid, NSpid (required)
@@ -250,7 +292,7 @@ public final class ProcReader {
         info.namespacePid = status.nspid
         info.startTicks = startTicks
         info.container = container
-        return info
+        return (info, st)
     }
 
     /// After an optional file failed to read: is the process still there (then the

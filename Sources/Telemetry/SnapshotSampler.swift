@@ -24,8 +24,6 @@ public struct SamplerOptions: Sendable {
     public var engines = EngineOptions()
     /// How often NVML's costly fields are read; the default suits the dashboard.
     public var nvmlSchedule = NVMLSchedule()
-    /// A GPU process's CPU% and RSS are re-read at most this often (seconds).
-    public var processStatPeriod = 2.0
     /// How often the slow health fields (power violation, ECC, row remapping) are read.
     public var healthSchedule = NVMLHealthSchedule()
     /// Watch for XID errors on a thread of its own (off for a one-shot snapshot:
@@ -33,6 +31,13 @@ public struct SamplerOptions: Sendable {
     public var watchXID = true
     /// Seconds between two GPM samples of a GPU (NVMLGPM.swift).
     public var gpmPeriod = 1.0
+    /// A GPU process's CPU% and RSS are re-read at most this often (seconds). Its
+    /// `stat` costs tens of µs for a PyTorch process (the kernel sums every thread): at
+    /// 64 processes, reading each every 2 s was 0.44 ms a refresh on the H200. CPU% is a
+    /// 5-to-10-s mean anyway, so every 5 s loses nothing it shows.
+    public var processStatPeriod = 5.0
+    /// CPU% is the mean over the last 5 to 10 s (`ProcReader.cpuWindowSeconds`).
+    public var cpuWindowSeconds = 10.0
 
     public init(nvmlPath: String? = nil, procRoot: String = "/proc", dockerHost: String? = nil, useDocker: Bool = true) {
         self.nvmlPath = nvmlPath
@@ -90,7 +95,8 @@ public final class SnapshotSampler {
         nvmlProblem = problem
         health = sampler.map { NVMLHealthReader(symbols: $0.library.health, schedule: options.healthSchedule) }
         (xidWatcher, xidProblem) = Self.startXIDWatcher(sampler, enabled: options.watchXID)
-        procReader = ProcReader(procRoot: options.procRoot, minimumRereadSeconds: options.processStatPeriod)
+        procReader = ProcReader(procRoot: options.procRoot, minimumRereadSeconds: options.processStatPeriod,
+                                cpuWindowSeconds: options.cpuWindowSeconds)
         var engineOptions = options.engines
         engineOptions.procRoot = options.procRoot
         engines = options.useDocker ? ContainerEngines(options: engineOptions) : nil

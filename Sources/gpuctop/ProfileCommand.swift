@@ -116,6 +116,11 @@ enum ProfileCommand: Command {
         out += "\(engines?.specReads ?? 0) config.json read in all; state listings in steady state: "
         out += "\((engines?.stateListings ?? 0) - listingBefore) (at most one every \(Format.seconds(engines?.options.period ?? 0)))\n"
 
+        if let nvml = sampler.nvml {
+            out += "\nNVML schedule (what a refresh reads, and how often)\n"
+            for line in nvml.scheduleLines() { out += "  \(line)\n" }
+        }
+
         out += "\nmemory: " + memorySummary() + "\n"
 
         if let library = sampler.nvml?.library, calls > 0 {

@@ -364,6 +364,11 @@ static void check_bad_scenarios(api_t *a) {
         {"gpu\nmemory_total 18446744073709551616\n", "2: bad value '18446744073709551616' for 'memory_total'"},
         {"gpu\nname a\001b\n", "2: control character 0x01"},
         {"driver 1 2\n", "1: 'driver': too many values"},
+        {"call_cost nvmlDeviceGetFrobnication 1us\n", "1: call_cost: unknown function or field 'nvmlDeviceGetFrobnication'"},
+        {"call_cost util 5\n", "1: bad value '5' for 'call_cost'"},
+        {"call_cost util 1.5ms\n", "1: bad value '1.5ms' for 'call_cost'"},
+        {"call_cost util 10001ms\n", "1: bad value '10001ms' for 'call_cost'"},
+        {"call_cost util\n", "1: 'call_cost': missing value"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         write_file(path, cases[i].text);
@@ -911,6 +916,109 @@ static void check_robustness(api_t *a) {
     CHECK_RC(a->shutdown(), NVML_SUCCESS);
 }
 
+// call_cost: each call of the named function burns that much of the calling
+// thread's CPU time; other functions, and the same field's other variants when a
+// function is named, cost nothing extra; a field name covers all of its functions.
+static uint64_t thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#define CPU_OF(call, out)                      \
+    do {                                       \
+        uint64_t t0_ = thread_cpu_ns();        \
+        (void)(call);                          \
+        (out) = thread_cpu_ns() - t0_;         \
+    } while (0)
+
+static void check_call_cost(api_t *a) {
+    char path[256];
+    path_in_dir(path, sizeof path, "cost.scenario");
+    write_file(path,
+               "call_cost nvmlInit_v2 15ms\n"
+               "call_cost nvmlDeviceGetComputeRunningProcesses_v3 20ms\n"
+               "gpu\n"
+               "util 1\n"
+               "temperature 40\n"
+               "process compute pid=1 mem=1GiB\n"
+               "call_cost util 5000us\n"               // a field, after a gpu line: still global
+               "call_cost nvmlDeviceGetCount_v2 3ms\n");
+    uint64_t ns;
+    setenv("FAKE_NVML_SCENARIO", path, 1);
+    nvmlReturn_t rc;
+    CPU_OF(rc = a->init_v2(), ns);
+    CHECK_RC(rc, NVML_SUCCESS);
+    CHECK(ns >= 15000000ull && ns < 200000000ull);
+    unsigned int n = 0;
+    CPU_OF(a->count_v2(&n), ns);
+    CHECK(ns >= 3000000ull && ns < 150000000ull);
+    CPU_OF(a->count(&n), ns);  // the other variant of a named function: no cost
+    CHECK(ns < 2000000ull);
+    nvmlDevice_t g;
+    CHECK_RC(a->handle_v2(0, &g), NVML_SUCCESS);
+    nvmlProcessInfo_t p[4];
+    n = 4;
+    CPU_OF(rc = a->compute_v3(g, &n, p), ns);
+    CHECK_RC(rc, NVML_SUCCESS);
+    CHECK(ns >= 20000000ull && ns < 200000000ull);
+    n = 0;  // a size query is a call too
+    CPU_OF(rc = a->compute_v3(g, &n, NULL), ns);
+    CHECK_RC(rc, NVML_ERROR_INSUFFICIENT_SIZE);
+    CHECK(ns >= 20000000ull);
+    n = 4;
+    CPU_OF(a->compute_v2(g, &n, p), ns);
+    CHECK(ns < 2000000ull);
+    nvmlUtilization_t u;
+    CPU_OF(rc = a->util(g, &u), ns);
+    CHECK_RC(rc, NVML_SUCCESS);
+    CHECK(ns >= 5000000ull && ns < 150000000ull);
+    unsigned int t;
+    CPU_OF(a->temperature(g, CNVML_TEMPERATURE_GPU, &t), ns);
+    CHECK(ns < 2000000ull);
+    // Charged as CPU of the process too (what `ps` and the benchmarks read).
+    struct timespec p0, p1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &p0);
+    for (int i = 0; i < 5; i++) {
+        n = 4;
+        a->compute_v3(g, &n, p);
+    }
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &p1);
+    CHECK((p1.tv_sec - p0.tv_sec) * 1000000000ll + (p1.tv_nsec - p0.tv_nsec) >= 100000000ll);
+    CHECK_RC(a->shutdown(), NVML_SUCCESS);
+
+    // Every function the library exports can be named.
+    static const char *names[] = {
+        "nvmlInit_v2", "nvmlInit", "nvmlShutdown", "nvmlSystemGetDriverVersion",
+        "nvmlSystemGetCudaDriverVersion_v2", "nvmlSystemGetCudaDriverVersion", "nvmlDeviceGetCount_v2",
+        "nvmlDeviceGetCount", "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex", "nvmlDeviceGetIndex",
+        "nvmlDeviceGetName", "nvmlDeviceGetUUID", "nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo_v2",
+        "nvmlDeviceGetPciInfo", "nvmlDeviceGetUtilizationRates", "nvmlDeviceGetMemoryInfo_v2",
+        "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetTemperature", "nvmlDeviceGetFanSpeed", "nvmlDeviceGetClockInfo",
+        "nvmlDeviceGetPerformanceState", "nvmlDeviceGetPowerUsage", "nvmlDeviceGetEnforcedPowerLimit",
+        "nvmlDeviceGetPowerManagementLimit", "nvmlDeviceGetPowerManagementDefaultLimit",
+        "nvmlDeviceGetPowerManagementLimitConstraints", "nvmlDeviceGetTotalEnergyConsumption",
+        "nvmlDeviceGetPersistenceMode", "nvmlDeviceGetComputeMode", "nvmlDeviceGetEncoderUtilization",
+        "nvmlDeviceGetDecoderUtilization", "nvmlDeviceGetComputeRunningProcesses_v3",
+        "nvmlDeviceGetComputeRunningProcesses_v2", "nvmlDeviceGetComputeRunningProcesses",
+        "nvmlDeviceGetGraphicsRunningProcesses_v3", "nvmlDeviceGetGraphicsRunningProcesses_v2",
+        "nvmlDeviceGetGraphicsRunningProcesses", "nvmlDeviceGetMPSComputeRunningProcesses_v3",
+        "nvmlDeviceGetMPSComputeRunningProcesses_v2", "nvmlDeviceGetMPSComputeRunningProcesses",
+        "nvmlDeviceGetProcessUtilization", "nvmlDeviceGetMigMode", "nvmlDeviceGetMaxMigDeviceCount",
+        "nvmlDeviceGetMigDeviceHandleByIndex", "nvmlDeviceGetGpuInstanceId", "nvmlDeviceGetComputeInstanceId",
+        "nvmlDeviceGetAttributes_v2", "nvmlDeviceIsMigDeviceHandle", "nvmlDeviceSetPowerManagementLimit",
+    };
+    char text[160];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        CHECK(dlsym(a->dl, names[i]) != NULL);
+        snprintf(text, sizeof text, "call_cost %s 1ns\ngpu\n", names[i]);
+        write_file(path, text);
+        rc = (nvmlReturn_t)init_with(a, path);
+        CHECK_RC(rc, NVML_SUCCESS);
+        if (rc == NVML_SUCCESS) a->shutdown();
+    }
+}
+
 
 // Threads hammer the library while the scenario file keeps changing.
 typedef struct {
@@ -1007,11 +1115,13 @@ int main(int argc, char **argv) {
     check_mig(&a);
     check_robustness(&a);
     check_threads(&a);
+    check_call_cost(&a);
     check_legacy(argv[2]);
 
     // Clean up the scratch directory.
     const char *names[] = {"bad.scenario", "main.scenario", "growth.scenario", "mig.scenario",
-                           "legacy.scenario", "robust.scenario", "threads.scenario", "stderr.txt", "set.log"};
+                           "legacy.scenario", "robust.scenario", "threads.scenario", "cost.scenario", "stderr.txt",
+                           "set.log"};
     char p[256];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         path_in_dir(p, sizeof p, names[i]);

@@ -285,6 +285,38 @@ static nvmlReturn_t begin_global(unsigned field) {
     return code ? (nvmlReturn_t)code : NVML_SUCCESS;
 }
 
+// ---------------------------------------------------------------------------
+// call_cost: CPU time burnt per call (SCENARIO.md), so that a test sees the driver's
+// per-call cost as the caller's own CPU time, as with the real library.
+
+// The cost of `func` in the current world, with the lock held. `*slot` caches the
+// function's number (-2: not looked up yet); the lock also guards it.
+static uint64_t cost_locked(const char *func, int *slot) {
+    if (!g_sc || !g_sc->has_call_cost) return 0;
+    if (*slot == -2) *slot = fn_function_index(func);
+    return *slot >= 0 ? g_sc->call_cost_ns[*slot] : 0;
+}
+
+// Spins on this thread's CPU clock (not sleeping: the time must count as CPU).
+static void burn_cpu(uint64_t ns) {
+    if (ns == 0) return;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    do {
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    } while ((uint64_t)(t.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)(t.tv_nsec - t0.tv_nsec) < ns);
+}
+
+// For the calls outside DEVICE_CALL: charges `func`'s cost after the call, returns r.
+static nvmlReturn_t charged(nvmlReturn_t r, const char *func) {
+    int slot = -2;
+    pthread_mutex_lock(&g_mu);
+    uint64_t ns = cost_locked(func, &slot);
+    pthread_mutex_unlock(&g_mu);
+    burn_cpu(ns);
+    return r;
+}
+
 // k-th value of a cycling key; 0 when the key is absent.
 static int cyc(const fn_gpu *g, unsigned key, uint64_t call, uint64_t *v) {
     const fn_cycle *c = &g->cyc[key];
@@ -354,8 +386,8 @@ out:
     return r;
 }
 
-EXPORT nvmlReturn_t nvmlInit_v2(void) { return do_init(); }
-EXPORT nvmlReturn_t nvmlInit(void) { return do_init(); }
+EXPORT nvmlReturn_t nvmlInit_v2(void) { return charged(do_init(), __func__); }
+EXPORT nvmlReturn_t nvmlInit(void) { return charged(do_init(), __func__); }
 
 EXPORT nvmlReturn_t nvmlShutdown(void) {
     pthread_mutex_lock(&g_mu);
@@ -363,7 +395,7 @@ EXPORT nvmlReturn_t nvmlShutdown(void) {
     if (g_refs == 0) r = NVML_ERROR_UNINITIALIZED;
     else g_refs--;
     pthread_mutex_unlock(&g_mu);
-    return r;
+    return charged(r, __func__);
 }
 
 EXPORT const char *nvmlErrorString(nvmlReturn_t result) {
@@ -410,7 +442,7 @@ EXPORT nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int lengt
     nvmlReturn_t r = begin_global(FN_F_DRIVER_VERSION);
     if (r == NVML_SUCCESS) r = put_string(g_sc->driver, version, length);
     end();
-    return r;
+    return charged(r, __func__);
 }
 
 static nvmlReturn_t cuda_version(int *v) {
@@ -424,9 +456,9 @@ static nvmlReturn_t cuda_version(int *v) {
 }
 
 #ifndef FAKE_NVML_LEGACY
-EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int *v) { return cuda_version(v); }
+EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int *v) { return charged(cuda_version(v), __func__); }
 #endif
-EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *v) { return cuda_version(v); }
+EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *v) { return charged(cuda_version(v), __func__); }
 
 static nvmlReturn_t device_count(unsigned int *count) {
     nvmlReturn_t r = begin_global(FN_F_COUNT);
@@ -438,8 +470,8 @@ static nvmlReturn_t device_count(unsigned int *count) {
     return r;
 }
 
-EXPORT nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count) { return device_count(count); }
-EXPORT nvmlReturn_t nvmlDeviceGetCount(unsigned int *count) { return device_count(count); }
+EXPORT nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count) { return charged(device_count(count), __func__); }
+EXPORT nvmlReturn_t nvmlDeviceGetCount(unsigned int *count) { return charged(device_count(count), __func__); }
 
 static nvmlReturn_t handle_by_index(unsigned int index, nvmlDevice_t *device) {
     pthread_mutex_lock(&g_mu);
@@ -463,23 +495,27 @@ static nvmlReturn_t handle_by_index(unsigned int index, nvmlDevice_t *device) {
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device) {
-    return handle_by_index(index, device);
+    return charged(handle_by_index(index, device), __func__);
 }
 EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t *device) {
-    return handle_by_index(index, device);
+    return charged(handle_by_index(index, device), __func__);
 }
 
 // ---------------------------------------------------------------------------
 // Identity
 
 // Wraps a body run after a successful prologue; `c` is the context.
-#define DEVICE_CALL(dev, field, body)                \
-    do {                                             \
-        ctx_t c;                                     \
-        nvmlReturn_t r = begin((dev), (field), &c);  \
-        if (r == NVML_SUCCESS) r = (body);           \
-        end();                                       \
-        return r;                                    \
+// The call's cost (call_cost) is burnt after the lock is released.
+#define DEVICE_CALL(dev, field, body)                        \
+    do {                                                     \
+        static int slot_ = -2;                               \
+        ctx_t c;                                             \
+        nvmlReturn_t r = begin((dev), (field), &c);          \
+        if (r == NVML_SUCCESS) r = (body);                   \
+        uint64_t cost_ = cost_locked(__func__, &slot_);      \
+        end();                                               \
+        burn_cpu(cost_);                                     \
+        return r;                                            \
     } while (0)
 
 static nvmlReturn_t get_index(ctx_t *c, unsigned int *index) {
@@ -997,7 +1033,7 @@ EXPORT nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t dev, unsigned
     if (r == NVML_SUCCESS) r = set_power_limit(&c, mw);
     log_set(&c, mw, r);
     end();
-    return r;
+    return charged(r, __func__);
 }
 
 // GPU health (clock event reasons, violation, ECC, remapping, XID event sets): a

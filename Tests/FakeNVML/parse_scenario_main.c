@@ -48,6 +48,10 @@ static const char *invariant_violation(const fn_scenario *sc) {
     }
     for (uint32_t e = 0; e < sc->n_errors; e++)
         if (sc->errors[e].code == 0 || sc->errors[e].field >= FN_F_GLOBAL_END) return "global error";
+    for (int f = 0; f < FN_FUNCTIONS; f++) {
+        if (sc->call_cost_ns[f] > FN_MAX_CALL_COST_NS) return "call_cost";
+        if (sc->call_cost_ns[f] && (!sc->has_call_cost || !fn_function_name(f))) return "call_cost slot";
+    }
     return NULL;
 }
 

@@ -181,6 +181,78 @@ const char *fn_field_name(unsigned field) {
     return "?";
 }
 
+// Every function the fake exports (the legacy build a subset), with the field whose
+// counters it uses (FN_F_COUNT_ALL: none). `call_cost` names one of them, or a field,
+// which stands for all of its functions.
+static const struct {
+    const char *name;
+    unsigned field;
+} k_functions[] = {
+    {"nvmlInit_v2", FN_F_INIT},
+    {"nvmlInit", FN_F_INIT},
+    {"nvmlShutdown", FN_F_COUNT_ALL},
+    {"nvmlSystemGetDriverVersion", FN_F_DRIVER_VERSION},
+    {"nvmlSystemGetCudaDriverVersion_v2", FN_F_CUDA_VERSION},
+    {"nvmlSystemGetCudaDriverVersion", FN_F_CUDA_VERSION},
+    {"nvmlDeviceGetCount_v2", FN_F_COUNT},
+    {"nvmlDeviceGetCount", FN_F_COUNT},
+    {"nvmlDeviceGetHandleByIndex_v2", FN_F_HANDLE},
+    {"nvmlDeviceGetHandleByIndex", FN_F_HANDLE},
+    {"nvmlDeviceGetIndex", FN_F_INDEX},
+    {"nvmlDeviceGetName", FN_F_NAME},
+    {"nvmlDeviceGetUUID", FN_F_UUID},
+    {"nvmlDeviceGetPciInfo_v3", FN_F_PCI},
+    {"nvmlDeviceGetPciInfo_v2", FN_F_PCI},
+    {"nvmlDeviceGetPciInfo", FN_F_PCI},
+    {"nvmlDeviceGetUtilizationRates", FN_F_UTIL},
+    {"nvmlDeviceGetMemoryInfo_v2", FN_F_MEMORY},
+    {"nvmlDeviceGetMemoryInfo", FN_F_MEMORY},
+    {"nvmlDeviceGetTemperature", FN_F_TEMPERATURE},
+    {"nvmlDeviceGetFanSpeed", FN_F_FAN},
+    {"nvmlDeviceGetClockInfo", FN_F_CLOCK_SM},  // all clock types
+    {"nvmlDeviceGetPerformanceState", FN_F_PSTATE},
+    {"nvmlDeviceGetPowerUsage", FN_F_POWER},
+    {"nvmlDeviceGetEnforcedPowerLimit", FN_F_POWER_LIMIT},
+    {"nvmlDeviceGetPowerManagementLimit", FN_F_POWER_LIMIT},
+    {"nvmlDeviceGetPowerManagementDefaultLimit", FN_F_POWER_DEFAULT},
+    {"nvmlDeviceGetPowerManagementLimitConstraints", FN_F_POWER_CONSTRAINTS},
+    {"nvmlDeviceGetTotalEnergyConsumption", FN_F_ENERGY},
+    {"nvmlDeviceGetPersistenceMode", FN_F_PERSISTENCE},
+    {"nvmlDeviceGetComputeMode", FN_F_COMPUTE_MODE},
+    {"nvmlDeviceGetEncoderUtilization", FN_F_ENCODER},
+    {"nvmlDeviceGetDecoderUtilization", FN_F_DECODER},
+    {"nvmlDeviceGetComputeRunningProcesses_v3", FN_F_COMPUTE_PROCS},
+    {"nvmlDeviceGetComputeRunningProcesses_v2", FN_F_COMPUTE_PROCS},
+    {"nvmlDeviceGetComputeRunningProcesses", FN_F_COMPUTE_PROCS},
+    {"nvmlDeviceGetGraphicsRunningProcesses_v3", FN_F_GRAPHICS_PROCS},
+    {"nvmlDeviceGetGraphicsRunningProcesses_v2", FN_F_GRAPHICS_PROCS},
+    {"nvmlDeviceGetGraphicsRunningProcesses", FN_F_GRAPHICS_PROCS},
+    {"nvmlDeviceGetMPSComputeRunningProcesses_v3", FN_F_MPS_PROCS},
+    {"nvmlDeviceGetMPSComputeRunningProcesses_v2", FN_F_MPS_PROCS},
+    {"nvmlDeviceGetMPSComputeRunningProcesses", FN_F_MPS_PROCS},
+    {"nvmlDeviceGetProcessUtilization", FN_F_PROCESS_UTIL},
+    {"nvmlDeviceGetMigMode", FN_F_MIG_MODE},
+    {"nvmlDeviceGetMaxMigDeviceCount", FN_F_MIG_MAX},
+    {"nvmlDeviceGetMigDeviceHandleByIndex", FN_F_MIG_HANDLE},
+    {"nvmlDeviceGetGpuInstanceId", FN_F_GPU_INSTANCE_ID},
+    {"nvmlDeviceGetComputeInstanceId", FN_F_COMPUTE_INSTANCE_ID},
+    {"nvmlDeviceGetAttributes_v2", FN_F_ATTRIBUTES},
+    {"nvmlDeviceIsMigDeviceHandle", FN_F_IS_MIG},
+    {"nvmlDeviceSetPowerManagementLimit", FN_F_SET_POWER_LIMIT},
+};
+_Static_assert(sizeof k_functions / sizeof k_functions[0] <= FN_FUNCTIONS, "raise FN_FUNCTIONS");
+
+int fn_function_index(const char *name) {
+    for (size_t i = 0; i < sizeof k_functions / sizeof k_functions[0]; i++)
+        if (strcmp(k_functions[i].name, name) == 0) return (int)i;
+    return -1;
+}
+
+const char *fn_function_name(int index) {
+    if (index < 0 || (size_t)index >= sizeof k_functions / sizeof k_functions[0]) return NULL;
+    return k_functions[index].name;
+}
+
 static int field_parse(const char *name, unsigned *field) {
     for (size_t i = 0; i < sizeof k_fields / sizeof k_fields[0]; i++) {
         if (strcmp(k_fields[i].name, name) == 0) {
@@ -568,6 +640,32 @@ static int key_slow(parser_t *P) {
 
 static int health_key(parser_t *P, const char *key);  // GPU health keys, at the end of this file
 static int gpm_key(parser_t *P, const char *key);     // GPM and energy keys, after them
+// `call_cost NAME COST`: NAME an exported function or a field (all of its functions),
+// COST digits with ns, us or ms. Global: it applies on every GPU.
+static int key_call_cost(parser_t *P) {
+    if (need_args(P, 2, 2)) return -1;
+    const char *name = P->t[1].s, *cost = P->t[2].s;
+    size_t n = strlen(cost), digits = 0;
+    while (digits < n && cost[digits] >= '0' && cost[digits] <= '9') digits++;
+    uint64_t v, mul = 0;
+    if (strcmp(cost + digits, "ns") == 0) mul = 1;
+    else if (strcmp(cost + digits, "us") == 0) mul = 1000;
+    else if (strcmp(cost + digits, "ms") == 0) mul = 1000000;
+    if (mul == 0 || parse_u64_n(cost, digits, &v) != 0 || v > FN_MAX_CALL_COST_NS / mul) return bad_value(P, cost);
+    int index = fn_function_index(name);
+    unsigned field;
+    if (index >= 0) {
+        P->sc->call_cost_ns[index] = v * mul;
+    } else if (field_parse(name, &field) == 0) {
+        if (field == FN_F_CLOCK_GRAPHICS || field == FN_F_CLOCK_MEM) field = FN_F_CLOCK_SM;  // one function
+        for (size_t i = 0; i < sizeof k_functions / sizeof k_functions[0]; i++)
+            if (k_functions[i].field == field) P->sc->call_cost_ns[i] = v * mul;
+    } else {
+        return fail(P, "call_cost: unknown function or field " QF, name);
+    }
+    P->sc->has_call_cost = 1;
+    return 0;
+}
 
 static int parse_line(parser_t *P) {
     const char *key = P->t[0].s;
@@ -602,6 +700,7 @@ static int parse_line(parser_t *P) {
     }
     if (strcmp(key, "error") == 0) return key_error(P);
     if (strcmp(key, "slow") == 0) return key_slow(P);
+    if (strcmp(key, "call_cost") == 0) return key_call_cost(P);
 
     // Per-GPU keys.
     if (strcmp(key, "name") == 0) {

@@ -22,6 +22,7 @@
 #define FN_MAX_GROWTH 1024            // extra processes process_growth may add in all
 #define FN_MAX_SLOW_MS 600000u
 #define FN_MAX_PROCESS_UTIL_MIN 65536u
+#define FN_MAX_CALL_COST_NS 10000000000ull  // call_cost: 10 s of CPU per call at most
 #define FN_NAME_SIZE 96               // CNVML_DEVICE_NAME_BUFFER_SIZE
 #define FN_UUID_SIZE 96               // CNVML_DEVICE_UUID_BUFFER_SIZE
 #define FN_DRIVER_SIZE 80             // CNVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE
@@ -235,6 +236,12 @@ typedef struct {
     fn_gpm gpm[FN_MAX_GPM];
 } fn_gpu;
 
+// The exported entry points, for `call_cost` (SCENARIO.md): each has a number,
+// fn_function_index(name) finds it (-1 for a name the fake does not know).
+#define FN_FUNCTIONS 64
+int fn_function_index(const char *name);
+const char *fn_function_name(int index);  // NULL past the last one
+
 typedef struct {
     char driver[FN_DRIVER_SIZE];
     int cuda;
@@ -242,6 +249,8 @@ typedef struct {
     uint32_t slow_ms[FN_F_COUNT_ALL];  // global fields only
     uint32_t n_errors;
     fn_error errors[FN_MAX_ERRORS];  // global fields only
+    uint32_t has_call_cost;  // any call_cost line: the calls look their cost up
+    uint64_t call_cost_ns[FN_FUNCTIONS];  // CPU time each call of a function burns, by fn_function_index
     uint32_t n_gpus;
     fn_gpu gpus[FN_MAX_GPUS];
 } fn_scenario;

@@ -3,6 +3,7 @@
 import Foundation
 @testable import Model
 @testable import Telemetry
+import Support
 import TestSupport
 import XCTest
 
@@ -17,14 +18,15 @@ final class NVMLSamplerTests: XCTestCase {
 
     /// The dashboard's schedule: the slow calls (energy, per-process utilisation,
     /// MIG mode, management limit) are not made on every refresh. Calls after the
-    /// first read (a size query and a fetch for process utilisation) answer UNKNOWN
-    /// here, so a field read again would turn nil.
+    /// first read fail here (per-process utilisation: NOT_SUPPORTED, which clears the
+    /// figures; a failure of another kind would keep them), so a field read again
+    /// would turn nil.
     func testScheduleSkipsSlowCallsBetweenPeriods() throws {
         let a = try Child(["/bin/sleep", "60"])
         let scenario = Self.h200 + """
 
         process compute pid=\(a.pid) mem=1GiB sm=55 memutil=12
-        error process_util UNKNOWN after=2
+        error process_util NOT_SUPPORTED after=1
         error mig_mode UNKNOWN after=1
         """
         let dashboard = try sampler(scenario, schedule: NVMLSchedule())
@@ -81,6 +83,106 @@ final class NVMLSamplerTests: XCTestCase {
         let after = s.sample().processes
         XCTAssertEqual(after.first { $0.pid == b.pid }?.smUtilization, 33)
         XCTAssertEqual(after.first { $0.pid == a.pid }?.smUtilization, 55, "a forced read must not zero a")
+    }
+
+    /// The CPU time `body` takes on this thread, in milliseconds.
+    func cpuMilliseconds(_ body: () -> Void) -> Double {
+        var a = timespec(), b = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a)
+        body()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b)
+        return Double(b.tv_sec - a.tv_sec) * 1e3 + Double(b.tv_nsec - a.tv_nsec) / 1e6
+    }
+
+    /// The driver charges per call (the fake's `call_cost`): the first sample, as a
+    /// one-shot `snapshot` makes it, asks each process list and the per-process
+    /// utilisation once, with no size query first, even with 100 processes.
+    func testFirstSampleMakesOneCallPerList() throws {
+        var scenario = Self.h200 + """
+
+        call_cost nvmlDeviceGetComputeRunningProcesses_v3 30ms
+        call_cost nvmlDeviceGetGraphicsRunningProcesses_v3 30ms
+        call_cost nvmlDeviceGetMPSComputeRunningProcesses_v3 30ms
+        call_cost nvmlDeviceGetProcessUtilization 30ms
+        process_util_min 72
+        """
+        for pid in 5000..<5100 { scenario += "\nprocess compute pid=\(pid) mem=1GiB sm=\(pid % 90)" }
+        let s = try sampler(scenario, schedule: NVMLSchedule())
+        var first: [GPUProcess] = []
+        let ms = cpuMilliseconds { first = s.sample().processes }
+        XCTAssertEqual(first.count, 100)
+        XCTAssertEqual(first.last?.smUtilization, 5099 % 90)
+        XCTAssertGreaterThanOrEqual(ms, 120, "four calls of 30 ms each")
+        XCTAssertLessThan(ms, 140, "a size query before any of them would cost 30 ms more")
+    }
+
+    /// Empty graphics and MPS lists cost the driver as much as full ones (0.7 and
+    /// 0.9 ms on an H200 with 64 processes): asked every `emptyProcessListPeriod` while
+    /// empty, every refresh once they list processes. A compute process shows at the
+    /// next refresh; a graphics or MPS one within the period (and `profile` says so).
+    func testEmptyGraphicsAndMPSListsAreAskedOnASlowerSchedule() throws {
+        let a = try Child(["/bin/sleep", "60"])
+        let g = try Child(["/bin/sleep", "60"])
+        let m = try Child(["/bin/sleep", "60"])
+        let c = try Child(["/bin/sleep", "60"])
+        let costs = """
+
+        call_cost nvmlDeviceGetGraphicsRunningProcesses_v3 25ms
+        call_cost nvmlDeviceGetMPSComputeRunningProcesses_v3 25ms
+        process compute pid=\(a.pid) mem=1GiB sm=50
+        """
+        let path = try FakeNVML.scenario(Self.h200 + costs)
+        setenv("FAKE_NVML_SCENARIO", path, 1)
+        let library = try NVMLLibrary(path: try FakeNVML.privateCopy())
+        let period = NVMLSchedule().emptyProcessListPeriod
+        XCTAssertEqual(period, 5, "the README and profile promise 5 s")
+        let s = try NVMLSampler(library: library, schedule: NVMLSchedule())
+        XCTAssertGreaterThanOrEqual(cpuMilliseconds { _ = s.sample() }, 50, "the first refresh asks both lists")
+        let skipped = cpuMilliseconds { _ = s.sample() }
+        XCTAssertLessThan(skipped, 25, "empty lists are not asked again at once")
+        XCTAssertTrue(s.scheduleLines().contains { $0.contains("graphics and MPS process lists") && $0.contains("every 5s while empty") },
+                      "\(s.scheduleLines())")
+        XCTAssertTrue(s.scheduleLines().contains("GPU 0 now: graphics empty, asked every 5s, MPS empty, asked every 5s"),
+                      "\(s.scheduleLines())")
+
+        // A graphics, an MPS and a compute process start.
+        try (Self.h200 + costs + """
+
+        process compute pid=\(c.pid) mem=1GiB
+        process graphics pid=\(g.pid) mem=1GiB
+        process mps pid=\(m.pid) mem=1GiB
+        """).write(toFile: path, atomically: true, encoding: .utf8)
+        library.stop()
+        try library.start()
+        let started = MonotonicClock.now()
+        var pids = Set(s.sample().processes.map(\.pid))
+        XCTAssertTrue(pids.contains(c.pid), "a compute process shows at the next refresh")
+        while !(pids.contains(g.pid) && pids.contains(m.pid)) && MonotonicClock.now() - started < period + 2 {
+            usleep(250_000)
+            pids = Set(s.sample().processes.map(\.pid))
+        }
+        XCTAssertTrue(pids.isSuperset(of: [g.pid, m.pid]), "graphics and MPS processes show within \(period) s")
+        XCTAssertLessThanOrEqual(MonotonicClock.now() - started, period + 0.5)
+        // Lists with processes are asked on every refresh.
+        XCTAssertGreaterThanOrEqual(cpuMilliseconds { _ = s.sample() }, 50)
+        XCTAssertTrue(s.scheduleLines().contains("GPU 0 now: graphics asked every refresh, MPS asked every refresh"),
+                      "\(s.scheduleLines())")
+    }
+
+    /// Between timed reads, and after a read that fails (other than NOT_SUPPORTED), a
+    /// process keeps its last per-process figures: the SM% shown (and the power share
+    /// made from it) holds the last 3-s mean instead of dropping to nothing.
+    func testProcessUtilizationHoldsThroughAFailedRead() throws {
+        let a = try Child(["/bin/sleep", "60"])
+        let s = try sampler(Self.h200 + """
+
+        process compute pid=\(a.pid) mem=1GiB sm=55 memutil=12
+        error process_util UNKNOWN after=1 times=2
+        """, schedule: .everyRefresh)
+        XCTAssertEqual(s.sample().processes.first?.smUtilization, 55)
+        XCTAssertEqual(s.sample().processes.first?.smUtilization, 55, "a failed read keeps the figure")
+        XCTAssertEqual(s.sample().processes.first?.memoryUtilization, 12)
+        XCTAssertEqual(s.sample().processes.first?.smUtilization, 55, "read again")
     }
 
     /// A new process is read at once, not after the period; a changed enforced

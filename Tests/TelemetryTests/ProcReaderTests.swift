@@ -280,6 +280,9 @@ final class ProcReaderTests: XCTestCase {
         let r2 = reader.sample(pids: [me, me], now: now)
         XCTAssertEqual(r2.count, 1)
         XCTAssertEqual(reader.staticReads, 1)
+        // A new process's stat is read once, with its other files through its directory
+        // (a PyTorch process's stat costs tens of µs: the one-shot reads every process new).
+        XCTAssertEqual(reader.statReads, 1)
     }
 
     // MARK: - Fake proc root
@@ -368,6 +371,45 @@ final class ProcReaderTests: XCTestCase {
         for (round, rss) in seen.enumerated() {
             XCTAssertGreaterThanOrEqual(rss, 1000 + round - 4, "round \(round): \(seen)")
         }
+    }
+
+    /// CPU% over a window of 5 to 10 s, not since the last read: the kernel counts in
+    /// 10 ms ticks, so a process using a tick every 4 s read 0.5% and 0.0% by turns
+    /// over 2 s (every idle row rewritten on every refresh). Over the window it reads a
+    /// steady 0.2 to 0.3%; a process that turns busy shows it within the window.
+    func testCPUPercentOverAWindowHoldsStillForAnIdleProcess() throws {
+        let root = try makeRoot()
+        var p = FakeProc()
+        p.utime = 0; p.stime = 0
+        try write(root, 500, p)
+        func run(window: Double) throws -> [Double] {
+            let reader = ProcReader(procRoot: root.path, minimumRereadSeconds: 2, cpuWindowSeconds: window)
+            var q = p
+            try write(root, 500, q)
+            var percents: [Double] = []
+            for step in 0..<20 {
+                if step % 2 == 1 { q.utime += 1 }                 // one tick every 4 s: 0.25%
+                try write(root, 500, q)
+                let info = try XCTUnwrap(reader.sample(pids: [500], now: btime + 10_000 + Double(step) * 2)[500])
+                percents.append(try XCTUnwrap(info.cpuPercent))
+            }
+            return percents
+        }
+        let old = try run(window: 0)
+        XCTAssertEqual(Set(old.dropFirst(2).map { ($0 * 10).rounded() / 10 }), [0, 0.5], "the flicker this fixes: \(old)")
+        let windowed = try run(window: 10).dropFirst(4)      // the first window complete
+        for v in windowed { XCTAssertTrue((0.1...0.4).contains(v), "\(Array(windowed))") }
+
+        // Busy from now on: 200 ticks (2 s of CPU) every 2 s.
+        let reader = ProcReader(procRoot: root.path, minimumRereadSeconds: 2, cpuWindowSeconds: 10)
+        var q = p
+        var last = 0.0
+        for step in 0..<12 {
+            if step >= 4 { q.utime += 200 }
+            try write(root, 500, q)
+            last = try XCTUnwrap(reader.sample(pids: [500], now: btime + 20_000 + Double(step) * 2)[500]?.cpuPercent)
+        }
+        XCTAssertEqual(last, 100, accuracy: 1, "busy for 16 s: the window holds only busy time")
     }
 
     func testFakeRootPidReuse() throws {

@@ -33,6 +33,39 @@ public enum Scenarios {
         return text
     }
 
+    /// What each NVML call cost an H200 with driver 580 and 64 GPU processes on it
+    /// (`gpuctop profile`, issue #14): the fake burns it as the caller's CPU (`call_cost`).
+    /// The process lists and per-process utilisation grow with the contexts on the GPU.
+    public static let h200CallCosts64 = """
+    call_cost nvmlDeviceGetComputeRunningProcesses_v3 1500us
+    call_cost nvmlDeviceGetGraphicsRunningProcesses_v3 700us
+    call_cost nvmlDeviceGetMPSComputeRunningProcesses_v3 900us
+    call_cost nvmlDeviceGetProcessUtilization 1800us
+    call_cost nvmlDeviceGetMigMode 81us
+    call_cost nvmlDeviceGetPowerManagementLimit 84us
+    call_cost nvmlDeviceGetFanSpeed 79us
+    call_cost nvmlDeviceGetMemoryInfo_v2 6us
+    call_cost nvmlDeviceGetPersistenceMode 3us
+    call_cost nvmlDeviceGetComputeMode 3us
+
+    """
+
+    /// One H200 under load, as the device benchmark's: utilisation near 100 %, power
+    /// changing every second, `pids` compute processes of which the first `busy` have
+    /// per-process utilisation samples (the others are idle contexts). Costs: `costs`.
+    public static func h200Loaded(pids: [Int32], busy: Int = 4, costs: String = h200CallCosts64) -> String {
+        var text = "driver 580.159.04\ncuda 13000\n" + costs + h200(uuid: "GPU-a66de040-50ad-07c5-991d-4be90d4bdfdc", [
+            "util": "100 100 100 99 100 100 100 100 100 100", "mem_util": "40 40 41 40 40 40 40 40 40 40",
+            "memory_used": "64424509440", "temperature": "51", "fan": "", "energy": "",
+            "power": "512000 530000 498000 541000", "mig": "0",
+        ]) + "process_util_min 72\n"
+        for (i, pid) in pids.enumerated() {
+            text += i < busy ? "process compute pid=\(pid) mem=\(4 + i)GiB sm=\(90 - 20 * i) memutil=\(30 - 5 * i)\n"
+                             : "process compute pid=\(pid) mem=\(500 + i)MiB\n"
+        }
+        return text
+    }
+
     /// The H200 most tests sample: every field the fake NVML knows, with these values
     /// unless `values` says otherwise (a value of "" leaves the key out). Lines end with
     /// a newline.
