@@ -29,8 +29,11 @@ public struct SamplerOptions: Sendable {
     /// Watch for XID errors on a thread of its own (off for a one-shot snapshot:
     /// events are only seen while gpuctop runs).
     public var watchXID = true
-    /// Seconds between two GPM samples of a GPU (NVMLGPM.swift).
-    public var gpmPeriod = 1.0
+    /// Seconds between two GPM samples of a GPU (NVMLGPM.swift); 0: GPM is not read. A sample
+    /// with its metrics took 0.9 ms (4.7 ms the first time) on the H200: every second that was
+    /// 1.2 ms of a 1.7 ms refresh at 4 PyTorch processes (bench/results, 2026-12-02), so the
+    /// figures are 5-s means, like dcgm-exporter's (which collects every 30 s by default).
+    public var gpmPeriod = 5.0
     /// A GPU process's CPU% and RSS are re-read at most this often (seconds). Its
     /// `stat` costs tens of µs for a PyTorch process (the kernel sums every thread): at
     /// 64 processes, reading each every 2 s was 0.44 ms a refresh on the H200. CPU% is a
@@ -64,7 +67,7 @@ public final class SnapshotSampler {
     /// The Docker slot's catalog (the --docker-host, DOCKER_HOST or default socket).
     public var catalog: ContainerCatalog? { engines?.docker }
     /// GPM figures, and each container's energy integrated between refreshes.
-    private lazy var gpm: NVMLGPMReader? = nvml.map { NVMLGPMReader(symbols: $0.library.gpm, period: options.gpmPeriod) }
+    private lazy var gpm: NVMLGPMReader? = options.gpmPeriod > 0 ? nvml.map { NVMLGPMReader(symbols: $0.library.gpm, period: options.gpmPeriod) } : nil
     private var energy = EnergyMeter(forgetAfter: 3600)
     private let descriptions = ContainerDescriptions()
     /// This host's GPUs as specs name them; made again only when the number of GPUs or MIG

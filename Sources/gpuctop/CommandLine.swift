@@ -30,6 +30,10 @@ struct Options {
     /// `--host` (repeatable) and `--hosts-file`: the dashboard over ssh (RemoteHosts.swift).
     var hosts: [String] = []
     var hostsFile: String?
+    /// Measurement knobs for `profile` on a real GPU (env GPUCTOP_GPM_PERIOD seconds, 0 = off;
+    /// GPUCTOP_WATCH_XID=0): what each costs is measured by turning it off.
+    var gpmPeriod: Double?
+    var watchXID = true
 }
 
 extension Options {
@@ -40,6 +44,8 @@ extension Options {
         o.engines.podmanHost = podmanHost
         o.engines.containerdState = containerdState
         o.engines.crioState = crioState
+        if let gpmPeriod { o.gpmPeriod = gpmPeriod }
+        o.watchXID = o.watchXID && watchXID
         return o
     }
 }
@@ -57,6 +63,8 @@ enum CommandLineParser {
         o.nvmlPath = environment["GPUCTOP_NVML"].flatMap { $0.isEmpty ? nil : $0 }
         o.readOnly = try readOnlySetting(environment["GPUCTOP_READ_ONLY"])
         o.podmanHost = environment["GPUCTOP_PODMAN_HOST"].flatMap { $0.isEmpty ? nil : $0 }
+        o.gpmPeriod = environment["GPUCTOP_GPM_PERIOD"].flatMap(Double.init).flatMap { $0 >= 0 && $0 <= 3600 ? $0 : nil }
+        o.watchXID = environment["GPUCTOP_WATCH_XID"] != "0"
         var i = 0
         var sawCommand = false
         func value(_ name: String) throws -> String {

@@ -189,6 +189,7 @@ final class ExportJob: @unchecked Sendable {
         // dcgm-exporter users expect the energy counter; the exporter pays its 2.6 ms a read.
         samplerOptions.nvmlSchedule.energy = true
         samplerOptions.watchXID = !once  // --once samples once: no XID can arrive in it
+        if once { samplerOptions.gpmPeriod = 0 }  // and GPM needs two samples for a figure
         let sampler = SnapshotSampler(options: samplerOptions)
         let start = MonotonicClock.now()
         var body = PrometheusText.render(sampler.sample(), up: nil, version: gpuctopVersion)

@@ -64,6 +64,8 @@ enum SnapshotCommand: Command {
         samplerOptions.nvmlSchedule.energy = energy
         // XID events arrive only while gpuctop watches: a one-shot would register for nothing.
         samplerOptions.watchXID = stream
+        // GPM figures need two samples: a one-shot would pay 4 ms (H200) for the first and show nothing.
+        if !stream { samplerOptions.gpmPeriod = 0 }
         let sampler = SnapshotSampler(options: samplerOptions)
         if stream { return streamSnapshots(sampler, interval: options.interval) }
         return printSnapshot(sampler.sample(), json: json)

@@ -11,7 +11,7 @@ final class NVMLGPMTests: XCTestCase {
     var children: [Child] = []
     override func tearDown() { children.forEach { $0.stop() }; children = [] }
 
-    func sampler(_ scenario: String, variant: FakeNVML.Variant = .current, gpmPeriod: Double = 0,
+    func sampler(_ scenario: String, variant: FakeNVML.Variant = .current, gpmPeriod: Double = 0.000_001,
                  energy: Bool = false) throws -> SnapshotSampler {
         setenv("FAKE_NVML_SCENARIO", try FakeNVML.scenario(scenario), 1)
         var options = SamplerOptions(nvmlPath: try FakeNVML.privateCopy(variant), useDocker: false)
