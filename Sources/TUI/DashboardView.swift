@@ -235,13 +235,15 @@ public enum DashboardView {
         }
         // Room for the health words at the lines' end, the same for every GPU so the bars line up.
         let reserve = HealthView.reserve(s.gpus, unacknowledged: m.unacknowledgedXIDs)
+        // GPM figures, when any GPU has them, take room on every line so the bars line up.
+        let gpm = ActivityText.anyShown(s.gpus)
         for g in s.gpus {
             guard y < end else { break }
-            gpuLine(&f, m, g, y: y, compact: layout.compact, reserve: reserve)
+            gpuLine(&f, m, g, y: y, compact: layout.compact, reserve: reserve, gpm: gpm)
             y += 1
             if layout.compact || g.lost { continue }
             guard y < end else { break }
-            gpuDetailLine(&f, m, g, y: y, reserve: reserve)
+            gpuDetailLine(&f, m, g, y: y, reserve: reserve, gpm: gpm)
             y += 1
             for mig in g.migDevices {
                 guard y < end else { break }
@@ -269,18 +271,38 @@ public enum DashboardView {
     struct GPUColumns {
         let barWidth: Int
         let util: Int, mem: Int, power: Int   // x of each bar
+        /// Cells added after the UTIL and the MEM figures for GPM's "SM 63% TC 12%"
+        /// and "DRAM 55%"; 0 where they are not shown.
+        let utilExtra: Int, memExtra: Int
 
-        init(width: Int) {
+        init(width: Int, gpm: Bool = false) {
             let name = 2 + 1 + 20
             let fixed = name + (6 + 10) + (5 + 20) + (5 + 16)
-            barWidth = max(5, min(30, (width - fixed) / 3))
+            // GPM figures take room from the bars, never below 5 cells: DRAM goes first,
+            // then SM/TC (below 111 columns the line is as without GPM).
+            let utilGPM = 5 + ActivityText.smTensorWidth - 9, memGPM = 1 + ActivityText.dramWidth
+            let extras = gpm ? [(utilGPM, memGPM), (utilGPM, 0), (0, 0)] : [(0, 0)]
+            (utilExtra, memExtra) = extras.first { width - fixed - $0.0 - $0.1 >= 3 * 5 } ?? (0, 0)
+            barWidth = max(5, min(30, (width - fixed - utilExtra - memExtra) / 3))
             util = name + 6
-            mem = util + barWidth + 10 + 5
-            power = mem + barWidth + 20 + 5
+            mem = util + barWidth + 10 + utilExtra + 5
+            power = mem + barWidth + 20 + memExtra + 5
         }
     }
 
-    static func gpuLine(_ f: inout Frame, _ m: DashboardModel, _ g: GPU, y: Int, compact: Bool, reserve: Int = 0) {
+    /// GPM figures ("SM 63% TC 12%") in `width` cells, labels dim like UTIL and MEM.
+    static func figures(_ f: inout Frame, _ x: Int, _ y: Int, _ text: String?, width: Int) {
+        guard let text, width > 0 else { return }
+        f.putFitted(x, y, text, width: width)
+        var col = x
+        for (i, word) in text.split(separator: " ").enumerated() {
+            let count = min(word.count, x + width - col)
+            if i % 2 == 0, count > 0 { f.restyle(col, y, count: count, .dim) }
+            col += word.count + 1
+        }
+    }
+
+    static func gpuLine(_ f: inout Frame, _ m: DashboardModel, _ g: GPU, y: Int, compact: Bool, reserve: Int = 0, gpm: Bool = false) {
         var x = f.putFitted(0, y, "\(g.index)", width: 2, .heading, alignRight: true)
         // Several hosts: the host leads the name, as GPU indices repeat across hosts.
         let name = (g.host.map { $0 + " " } ?? "") + shortName(g.name)
@@ -298,25 +320,38 @@ public enum DashboardView {
         let powerText = "\(Format.watts(g.powerDraw))/\(Format.watts(g.powerLimitEnforced ?? g.powerLimit))"
         if compact {
             // name, then util and memory bars with their values, then power: sized to the width.
-            let nameWidth = max(8, min(20, m.width - 60 - reserve))
+            // GPM figures, when there is room for them at the narrowest name and bars (48
+            // cells), make the name and bars give way: DRAM goes first, then SM/TC.
+            let room = m.width - reserve - 48
+            let smTC = 1 + ActivityText.smTensorWidth, dram = 1 + ActivityText.dramWidth
+            let (utilExtra, memExtra) = !gpm ? (0, 0) : room >= smTC + dram ? (smTC, dram) : room >= smTC ? (smTC, 0) : (0, 0)
+            let extra = utilExtra + memExtra
+            let nameWidth = extra == 0 ? max(8, min(20, m.width - 60 - reserve)) : max(8, min(20, m.width - reserve - 42 - extra))
             x = f.putFitted(x + 1, y, name, width: nameWidth, .heading)
-            let barWidth = max(3, min(12, (m.width - x - 44 - reserve) / 2))
+            let barWidth = max(3, min(12, (m.width - x - 44 - reserve - extra) / 2))
             x = bar(&f, m, x: x + 1, y: y, width: barWidth, fraction: util)
             x = f.putFitted(x + 1, y, migUtil ? "MIG" : utilText, width: 4, alignRight: true)
+            figures(&f, x + 1, y, ActivityText.smTensor(g.activity), width: utilExtra - 1)
+            x += utilExtra
             x = bar(&f, m, x: x + 1, y: y, width: barWidth, fraction: mem)
             x = f.putFitted(x + 1, y, memText, width: 17, alignRight: true)
+            figures(&f, x + 1, y, ActivityText.dram(g.activity), width: memExtra - 1)
+            x += memExtra
             x = f.put(x + 1, y, Format.watts(g.powerDraw), fractionStyle(power))
             HealthView.put(HealthView.gpuWords(g, unacknowledged: m.unacknowledgedXIDs), &f, x: x + 2, y: y, width: m.width)
             return
         }
-        let c = GPUColumns(width: m.width - reserve)
+        let c = GPUColumns(width: m.width - reserve, gpm: gpm)
         f.putFitted(x + 1, y, name, width: 20, .heading)
         f.put(c.util - 5, y, "UTIL", .dim)
         x = bar(&f, m, x: c.util, y: y, width: c.barWidth, fraction: util)
-        f.putFitted(x + 1, y, utilText, width: 9)
+        // With GPM figures the value keeps 5 cells ("100% "), as a GPU under MIG has none.
+        f.putFitted(x + 1, y, utilText, width: c.utilExtra > 0 && g.activity != nil ? 5 : 9)
+        if c.utilExtra > 0 { figures(&f, x + 6, y, ActivityText.smTensor(g.activity), width: ActivityText.smTensorWidth) }
         f.put(c.mem - 4, y, "MEM", .dim)
         x = bar(&f, m, x: c.mem, y: y, width: c.barWidth, fraction: mem)
         f.putFitted(x + 1, y, memText, width: 19)
+        if c.memExtra > 0 { figures(&f, x + 21, y, ActivityText.dram(g.activity), width: ActivityText.dramWidth) }
         f.put(c.power - 4, y, "PWR", .dim)
         x = bar(&f, m, x: c.power, y: y, width: c.barWidth, fraction: power)
         x = f.put(x + 1, y, powerText, fractionStyle(power))
@@ -325,13 +360,13 @@ public enum DashboardView {
 
     /// The line under a GPU: temperature, state and clocks, with each history
     /// sparkline under the bar it belongs to.
-    static func gpuDetailLine(_ f: inout Frame, _ m: DashboardModel, _ g: GPU, y: Int, reserve: Int = 0) {
+    static func gpuDetailLine(_ f: inout Frame, _ m: DashboardModel, _ g: GPU, y: Int, reserve: Int = 0, gpm: Bool = false) {
         var facts: [String] = [g.temperature.map { "\($0)C" } ?? "temp n/a"]
         if let fan = g.fanSpeed { facts.append("fan \(fan)%") }
         if let p = g.performanceState { facts.append("P\(p)") }
         facts.append("MIG " + (g.migMode.map { $0.current ? "on" : ($0.pending ? "pending" : "off") } ?? "n/a"))
         f.putFitted(3, y, facts.joined(separator: " "), width: 20, .dim)
-        let c = GPUColumns(width: m.width - reserve)
+        let c = GPUColumns(width: m.width - reserve, gpm: gpm)
         let series = m.history.gpu(g)
         let spark = c.barWidth
         func sparkline(_ values: [Double]?, _ maxValue: Double, at x: Int) -> Int {
@@ -361,6 +396,11 @@ public enum DashboardView {
         x = f.put(x + 2, y, "mem ", .dim)
         x = bar(&f, m, x: x, y: y, width: 10, fraction: frac)
         x = f.put(x + 1, y, "\(Format.bytes(d.memoryUsed))/\(Format.bytes(d.memoryTotal))")
+        // Under MIG the GPM figures are the instance's own (the GPU line has none).
+        if let text = [ActivityText.smTensor(d.activity), ActivityText.dram(d.activity)].compactMap({ $0 }).joined(separator: " ").nilIfEmpty {
+            figures(&f, x + 2, y, text, width: TextWidth.of(text))
+            x += 2 + TextWidth.of(text)
+        }
         let names = containersOn(s, gpu: g.index, host: g.host, gi: d.gpuInstanceId, ci: d.computeInstanceId)
         f.put(x + 2, y, names.isEmpty ? "idle" : names.joined(separator: ", "), names.isEmpty ? .dim : .accent)
     }
@@ -455,7 +495,8 @@ public enum DashboardView {
             let processes = s?.processes.reduce(0) { $0 + (($1.info?.container?.id ?? "host") == id ? 1 : 0) } ?? 0
             let labels = s?.containers.first { $0.id == id }?.labels?.count ?? 0
             let xids = s.flatMap { snap in snap.containers.first { $0.id == id }.map { HealthView.events(of: $0, in: snap).count } } ?? 0
-            let rows = 32 + processes + labels + xids
+            let gpus = s?.containers.first { $0.id == id }?.gpus.count ?? 0
+            let rows = 33 + processes + labels + xids + gpus
             f = Frame(width: m.width, height: min(pageLimit, rows), ascii: m.glyphs.ascii)
             used = detail(&f, m, containerId: id, top: 0)
         }
@@ -474,7 +515,8 @@ public enum DashboardView {
                             "~POWER is each GPU's draw shared out by SM use: an estimate.",
                             "CPID is the PID inside the process's container.",
                             "idle in the GPU column: the container asked for GPUs but runs nothing on them.",
-                            "GPU line's end: power cap N% (held by its limit lately), thermal, reset needed."]
+                            "GPU line's end: power cap N% (held by its limit lately), thermal, reset needed.",
+                            "SM TC DRAM (GPM, Hopper on): SMs busy, tensor cores busy, memory bandwidth used."]
 
     static func help(_ f: inout Frame, _ m: DashboardModel, top: Int) -> Int {
         var y = top + 1
@@ -527,6 +569,7 @@ public enum DashboardView {
         if let started = c.startedAt {
             line("up", Format.uptime(since: started, now: s.time) + " (since \(Format.localTime(started)))")
         }
+        if let e = c.energy { line("energy", ActivityText.energyLine(e)) }
         line("service/pod", SnapshotText.serviceOrPod(c))
         line("GPU request", c.gpuRequest ?? "none seen")
         line("GPU use", c.idleAllocation ? "idle: no GPU process" :
@@ -538,6 +581,14 @@ public enum DashboardView {
             let totals = s.gpus.filter { c.gpus.contains($0.index) && $0.host == c.host }.compactMap(\.memoryTotal)
             let total = Format.saturatingSum(totals)
             line("mem history", m.glyphs.sparkline(series.memory.values, width: w, maxValue: max(1, Double(total) / Double(1 << 30))), .good)
+            // GPM's SM activity of each of its GPUs (the whole GPU's, shared with whoever else is on it).
+            for g in s.gpus where c.gpus.contains(g.index) && g.host == c.host {
+                guard let sm = m.history.gpu(g)?.smActive.values, sm.contains(where: { $0 >= 0 }) else { continue }
+                // The figures now, when they fit whole (the GPU line has them anyway).
+                let now = [ActivityText.smTensor(g.activity), ActivityText.dram(g.activity)].compactMap { $0 }.joined(separator: " ")
+                let tail = now.isEmpty || 15 + w + 6 + TextWidth.of(now) > f.width ? "" : "  now " + now
+                line("GPU \(g.index) SM act", m.glyphs.sparkline(sm, width: w, maxValue: 100) + tail, .accent)
+            }
             line("", "one cell per \(Format.seconds(Series.bucketSeconds)), newest on the right", .dim)
         }
         for e in HealthView.events(of: c, in: s) {
@@ -571,6 +622,7 @@ public enum DashboardView {
 
 extension String {
     func ifEmpty(_ other: String) -> String { isEmpty ? other : self }
+    var nilIfEmpty: String? { isEmpty ? nil : self }
 
     func replacingOccurrences(_ a: String, _ b: String) -> String {
         split(separator: Character(a), omittingEmptySubsequences: false).joined(separator: b)

@@ -50,6 +50,8 @@ public struct History: Sendable, Equatable {
         public var utilization = Series()
         public var memory = Series()      // percent of total
         public var power = Series()       // watts
+        /// GPM's SM activity, percent; stays empty of values on GPUs without GPM.
+        public var smActive = Series()
     }
     public struct ContainerSeries: Sendable, Equatable {
         public var sm = Series()
@@ -79,6 +81,7 @@ public struct History: Sendable, Equatable {
                 series.memory.append(0, at: s.time)
             }
             series.power.append(Double(g.powerDraw ?? 0) / 1000, at: s.time)
+            series.smActive.append(g.activity?.smActive ?? -1, at: s.time)
             gpus[Self.gpuKey(g)] = series
         }
         var seen = Set<String>()

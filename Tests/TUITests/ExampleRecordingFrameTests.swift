@@ -176,13 +176,13 @@ final class ExampleRecordingFrameTests: XCTestCase {
         let d = try driver(at: 100)
         var m = replayModel(d, 80, 24)
         // A replay's help: every line whole, long ones wrapped under themselves; since the
-        // XID key and the GPU health note it is two lines taller than 80x24 has, and scrolls.
+        // XID key, the GPU health note and the GPM note it is three lines taller than 80x24 has, and scrolls.
         _ = m.update(.key(.char("?")))
         var f = DashboardView.render(m)
         assertFits(f)
         XCTAssertTrue(f.text.contains("                 enter keeps it, esc clears\n"), "wrapped, not cut:\n\(f.text)")
         XCTAssertTrue(f.text.contains("                 processes, history\n"), f.text)
-        XCTAssertTrue(f.text.contains("lines 1-22 of 24, more below"), f.text)
+        XCTAssertTrue(f.text.contains("lines 1-22 of 25, more below"), f.text)
         _ = m.update(.key(.end))
         f = DashboardView.render(m)
         XCTAssertTrue(f.text.contains("idle in the GPU column"), f.text)
