@@ -126,6 +126,8 @@ public enum SnapshotText {
     static func containerTable(now: Double) -> TextTable<ContainerUsage> {
         TextTable(columns: [
             TextColumn("CONTAINER", 24, grows: 48) { containerName($0) },
+            // Which engine runs it: on a node with several, the one that can act on it.
+            TextColumn("RUNTIME", 7, grows: 10) { $0.runtime?.rawValue ?? "-" },
             TextColumn("SERVICE/POD", 20, grows: 48) { serviceOrPod($0) },
             TextColumn("IMAGE", 20, grows: 64) { $0.image ?? "-" },
             TextColumn("GPUS", 6) { c in

@@ -23,7 +23,8 @@ final class EnergyCommandTests: XCTestCase {
         let path = dir.appendingPathComponent("r.gpuctop").path
         let r = try Run.gpuctop(["record", "-o", path, "--interval", "0.25", "--duration", "3", "--energy",
                                  "--nvml", try FakeNVML.privateCopy()],
-                                environment: ["FAKE_NVML_SCENARIO": try FakeNVML.scenario(scenario)])
+                                // GPM every refresh (5 s by default): a figure within the 3 s.
+                                environment: ["FAKE_NVML_SCENARIO": try FakeNVML.scenario(scenario), "GPUCTOP_GPM_PERIOD": "0.2"])
         XCTAssertEqual(r.status, 0, r.stderr)
         return path
     }

@@ -17,7 +17,7 @@ final class ActivityFrameTests: XCTestCase {
     func sample(_ scenario: String) throws -> Snapshot {
         setenv("FAKE_NVML_SCENARIO", try FakeNVML.scenario(scenario), 1)
         var options = SamplerOptions(nvmlPath: try FakeNVML.privateCopy(), useDocker: false)
-        options.gpmPeriod = 0
+        options.gpmPeriod = 0.000_001  // every refresh (0 turns GPM off)
         let sampler = SnapshotSampler(options: options)
         var last = sampler.sample()
         for _ in 0..<50 where last.gpus.first?.activity == nil || last.containers.first?.energy == nil {
