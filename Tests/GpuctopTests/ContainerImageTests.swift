@@ -107,7 +107,10 @@ final class ContainerImageTests: XCTestCase {
                                  + [tag, "snapshot", "--json"] + options.gpuctop, timeout: 60)
         let snapshot = try JSONDecoder().decode(Snapshot.self, from: Data(out.utf8))
         XCTAssertEqual(snapshot.gpus.map(\.name), ["NVIDIA H200"], "NVML read in the image")
-        XCTAssertTrue(snapshot.degraded.isEmpty, "\(snapshot.degraded)")
+        // NVML, /proc and Docker are read; the machine may also hold containerd state that a
+        // root without capabilities cannot open (its shims make /run/containerd 0600), which is
+        // that engine's own line and not this test's business.
+        XCTAssertFalse(snapshot.degraded.contains { ["nvml", "procfs", "docker"].contains($0.source) }, "\(snapshot.degraded)")
         let process = try XCTUnwrap(snapshot.processes.first { $0.pid == busy.pid }, "the host PID in the scenario")
         XCTAssertEqual(process.info?.container?.id, busy.id, "joined through the host's /proc to the container")
         XCTAssertEqual(process.info?.command, "sleep 1000")
