@@ -23,39 +23,18 @@ enum JoinTestDaemon {
 final class ContainerJoinTests: XCTestCase {
     private var containers: [String] = []
     private var children: [Child] = []
-    /// Cgroups we created for a process of our own, deepest last; removed in reverse order in
-    /// every hierarchy we created them in.
-    private var cgroupDirectories: [String] = []
-    /// Cgroup parents we invented for `docker run --cgroup-parent`: dockerd creates them in every
-    /// hierarchy and runc removes only the container's own cgroup below them.
-    private var dockerCgroupParents: [String] = []
-    /// PIDs we moved into invented cgroups, moved back to the root cgroup before cleanup.
-    private var movedPIDs: [(pid: Int32, roots: [String])] = []
+    /// Cgroups we invent: for a process of our own, and parents for `docker run --cgroup-parent`
+    /// (dockerd creates them in every hierarchy, runc removes only the container's own below).
+    private let cgroups = CgroupScratch()
     private var deviceNodes: [String] = []
     private var temporaryDirectories: [String] = []
 
     override func tearDown() {
-        for (pid, roots) in movedPIDs {
-            for root in roots { writeCgroupFile("\(root)/cgroup.procs", "\(pid)\n") }
-        }
-        movedPIDs = []
         children.forEach { $0.stop() }
         children = []
         if !containers.isEmpty { _ = try? Docker.run(["rm", "-f"] + containers) }
         containers = []
-        for directory in cgroupDirectories.reversed() {
-            for root in Self.cgroupRoots() { removeCgroup("\(root)\(directory)") }
-        }
-        cgroupDirectories = []
-        for parent in dockerCgroupParents {
-            // Only the leaf we invented: /kubepods/besteffort may belong to a real kubelet.
-            let base = "/sys/fs/cgroup"
-            removeCgroup(base + parent)
-            for hierarchy in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] {
-                removeCgroup("\(base)/\(hierarchy)\(parent)")
-            }
-        }
-        dockerCgroupParents = []
+        cgroups.cleanUp()  // after the containers: runc has removed their own cgroups below
         for node in deviceNodes { unlink(node) }
         deviceNodes = []
         for directory in temporaryDirectories {
@@ -117,71 +96,7 @@ final class ContainerJoinTests: XCTestCase {
                               file: StaticString = #filePath, line: UInt = #line) throws -> Snapshot {
         let r = try gpuctop(["snapshot", "--json"], scenario: scenario, dockerHost: dockerHost, wrapper: wrapper)
         XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
-        do {
-            return try JSONDecoder().decode(Snapshot.self, from: Data(r.stdout.utf8))
-        } catch {
-            throw TestFailure("cannot decode the snapshot: \(error)\n\(r.stdout)\n\(r.stderr)")
-        }
-    }
-
-    private func usage(_ s: Snapshot, _ id: String, file: StaticString = #filePath, line: UInt = #line) throws -> ContainerUsage {
-        try XCTUnwrap(s.containers.first { $0.id == id }, "no containers[] entry for \(id): \(s.containers.map(\.id))",
-                      file: file, line: line)
-    }
-
-    // cgroups
-
-    /// Where the hierarchies we use are mounted: on cgroup v1 (and hybrid) `name=systemd` (the
-    /// one CgroupParser prefers), `pids`, and the unified v2 mount if there is one; on a pure v2
-    /// host the root itself.
-    static func cgroupRoots() -> [String] {
-        let base = "/sys/fs/cgroup"
-        if FileManager.default.fileExists(atPath: "\(base)/cgroup.controllers") { return [base] }
-        return ["systemd", "pids", "unified"].map { "\(base)/\($0)" }
-            .filter { FileManager.default.fileExists(atPath: "\($0)/cgroup.procs") }
-    }
-
-    @discardableResult
-    private func writeCgroupFile(_ path: String, _ text: String) -> Bool {
-        let fd = open(path, O_WRONLY)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
-    }
-
-    /// rmdir, retried briefly: a cgroup whose last process just exited can be busy for a moment.
-    /// Still busy after that (someone else's cgroup below it): left alone.
-    private func removeCgroup(_ path: String) {
-        for _ in 0..<25 {
-            if rmdir(path) == 0 || errno == ENOENT { return }
-            if errno != EBUSY { return }
-            usleep(20_000)
-        }
-    }
-
-    /// Creates `path` (each missing component recorded for cleanup) in every hierarchy and moves `pid` there.
-    private func moveIntoCgroup(_ pid: Int32, _ path: String) throws {
-        let roots = Self.cgroupRoots()
-        guard !roots.isEmpty else { throw TestFailure("no cgroup hierarchy found under /sys/fs/cgroup") }
-        var prefix = ""
-        for component in path.split(separator: "/") {
-            prefix += "/\(component)"
-            var created = false
-            for root in roots where !FileManager.default.fileExists(atPath: root + prefix) {
-                guard mkdir(root + prefix, 0o755) == 0 else {
-                    throw TestFailure("mkdir \(root + prefix): errno \(errno)")
-                }
-                created = true
-            }
-            if created && !cgroupDirectories.contains(prefix) { cgroupDirectories.append(prefix) }
-        }
-        movedPIDs.append((pid, roots))
-        for root in roots {
-            guard writeCgroupFile("\(root)\(path)/cgroup.procs", "\(pid)\n") else {
-                throw TestFailure("cannot move \(pid) into \(root)\(path): errno \(errno)")
-            }
-        }
+        return try decodeSnapshot(r)
     }
 
     private static let gpuHeader = """
@@ -214,7 +129,7 @@ final class ContainerJoinTests: XCTestCase {
         let b = try runContainer("tr2", compose)
         let podUID = UUID().uuidString.lowercased()
         let parent = "/kubepods/besteffort/pod\(podUID)"
-        dockerCgroupParents.append(parent)
+        cgroups.claim(parent)  // before dockerd makes it: only what did not exist is removed
         let k = try runContainer("k8s", [
             "--cgroup-parent", parent,
             "--label", "io.kubernetes.pod.name=vllm-0",
@@ -413,7 +328,7 @@ final class ContainerJoinTests: XCTestCase {
         children.append(child)
         let host2 = try Child(["/bin/sleep", "121"])
         children.append(host2)
-        try moveIntoCgroup(child.pid, path)
+        try cgroups.move(child.pid, into: path)
         let cgroupFile = try String(contentsOfFile: "/proc/\(child.pid)/cgroup", encoding: .utf8)
         XCTAssertTrue(cgroupFile.contains(path), cgroupFile)
 

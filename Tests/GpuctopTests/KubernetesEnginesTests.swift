@@ -69,16 +69,7 @@ final class KubernetesEnginesTests: XCTestCase {
         let r = try gpuctop(["snapshot", "--json"] + args, scenario: scenario, wrapper: wrapper)
         XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
         XCTAssertEqual(r.stderr, "", file: file, line: line)
-        do {
-            return try JSONDecoder().decode(Snapshot.self, from: Data(r.stdout.utf8))
-        } catch {
-            throw TestFailure("cannot decode the snapshot: \(error)\n\(r.stdout)\n\(r.stderr)")
-        }
-    }
-
-    private func usage(_ s: Snapshot, _ id: String, file: StaticString = #filePath, line: UInt = #line) throws -> ContainerUsage {
-        try XCTUnwrap(s.containers.first { $0.id == id }, "no containers[] entry for \(id): \(s.containers.map(\.id))",
-                      file: file, line: line)
+        return try decodeSnapshot(r)
     }
 
     /// Runs a task whose cgroup path (given its id) is `cgroup`; nil: ctr's default /<namespace>/<id>.
