@@ -40,6 +40,40 @@ final class SnapshotLimitsTests: XCTestCase {
         s.engines = ["docker", "containerd"]
         XCTAssertEqual(s.sanitized().engines, ["docker", "containerd"], "real ones stay")
     }
+
+    /// GPM figures and energy from a remote host or a recording: NaN, infinite, negative
+    /// or absurdly large figures become "not reported"; sane ones stay.
+    func testSanitizedDropsAbsurdActivityAndEnergy() {
+        var s = Snapshot(time: 1_700_000_000, host: "h")
+        var g = GPU(index: 0)
+        var a = GPUActivity()
+        a.smActive = .nan
+        a.tensorActive = 1e300
+        a.dramActive = -3
+        a.smOccupancy = 42.5
+        a.pcieTxBytesPerSecond = .infinity
+        a.nvlinkRxBytesPerSecond = 2e9
+        g.activity = a
+        g.energyCount = GPUEnergyCount(joules: .infinity, since: 1_700_000_000, attributedJoules: 1)
+        s.gpus = [g]
+        var c = ContainerUsage(id: String(repeating: "a", count: 64))
+        c.energy = ContainerEnergy(joules: 3_600, since: 1_700_000_000, sinceContainerStart: true,
+                                   byGPU: [GPUEnergyShare(gpu: -1, joules: 1), GPUEnergyShare(gpu: 0, joules: .nan),
+                                           GPUEnergyShare(gpu: 1, joules: 3_600)])
+        s.containers = [c]
+        let clean = s.sanitized()
+        let activity = clean.gpus[0].activity
+        XCTAssertNil(activity?.smActive)
+        XCTAssertNil(activity?.tensorActive)
+        XCTAssertNil(activity?.dramActive)
+        XCTAssertNil(activity?.pcieTxBytesPerSecond)
+        XCTAssertEqual(activity?.smOccupancy, 42.5, "sane values stay")
+        XCTAssertEqual(activity?.nvlinkRxBytesPerSecond, 2e9)
+        XCTAssertNil(clean.gpus[0].energyCount, "an infinite counter is no counter")
+        XCTAssertEqual(clean.containers[0].energy?.joules, 3_600)
+        XCTAssertEqual(clean.containers[0].energy?.byGPU, [GPUEnergyShare(gpu: 1, joules: 3_600)],
+                       "a share for GPU -1 or of NaN joules is dropped")
+    }
 }
 
 final class ProcessContextsTests: XCTestCase {
