@@ -136,7 +136,7 @@ final class EventStreamCore: @unchecked Sendable {
 
     func start(initialBody: [UInt8], alreadyEnded: Bool) throws {
         // The thread holds the core strongly, so its descriptors stay valid until it is done.
-        let started = startDetachedThread { [self] in run(initialBody: initialBody, alreadyEnded: alreadyEnded) }
+        let started = startDetachedThread(name: "docker-events") { [self] in run(initialBody: initialBody, alreadyEnded: alreadyEnded) }
         if !started {
             throw DockerError.socketError(operation: "starting the events thread", errno: EAGAIN)
         }

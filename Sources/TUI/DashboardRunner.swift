@@ -152,7 +152,7 @@ public final class DashboardRunner {
 
     private func startSampler(_ sample: @escaping () -> Snapshot) {
         let job = SamplerJob(sample: sample, mailbox: mailbox)
-        startDetachedThread { job.loop() }
+        startDetachedThread(name: "sampler") { job.loop() }
     }
 }
 

@@ -179,7 +179,9 @@ final class SamplePair {
     func read(_ s: NVMLGPMSymbols, _ request: UnsafeMutablePointer<nvmlGpmMetricsGet_t>, period: Double, now: Double,
               take: (nvmlGpmSample_t) -> nvmlReturn_t) -> GPUActivity? {
         guard !unsupported else { return nil }
-        if now - takenAt < period { return last }
+        // The first figures one second after the first sample (they need two), not a
+        // whole period: the GPU line takes its final shape at once.
+        if now - takenAt < (haveOlder ? period : min(period, 1)) { return last }
         guard let alloc = s.sampleAlloc, let metricsGet = s.metricsGet else { return nil }
         if older == nil { var p: nvmlGpmSample_t?; if alloc(&p) == NVML_SUCCESS { older = p } }
         if newer == nil { var p: nvmlGpmSample_t?; if alloc(&p) == NVML_SUCCESS { newer = p } }

@@ -52,18 +52,28 @@ public struct NVMLHealthSymbols: @unchecked Sendable {
 
 /// How often the slowly changing health fields are read (seconds).
 public struct NVMLHealthSchedule: Sendable, Equatable {
-    /// The power violation counter (its change is the "power cap N%" of the GPU line).
+    /// The power violation counter (its change is the "power cap N%" of the GPU line)
+    /// while the GPU is or was just power-capped, or when its reasons are unknown.
     public var violationPeriod: Double
+    /// The counter while the clock-event reasons, read each refresh, have not shown
+    /// the power cap since its last read and it last read 0 %: a read costs 0.5-0.9 ms
+    /// on an H200, the reasons 5 µs, and the counter only grows while the cap holds.
+    /// (A cap shorter than a refresh is still counted, at this period.)
+    public var violationQuietPeriod: Double
     /// Uncorrected ECC counts and remapped rows.
     public var memoryErrorPeriod: Double
+    /// False: the violation counter is not read at all (a one-shot `snapshot`: its share
+    /// needs two reads, and the first costs 0.7 ms on an H200).
+    public var readsViolation = true
 
-    public init(violationPeriod: Double = 5, memoryErrorPeriod: Double = 30) {
+    public init(violationPeriod: Double = 5, violationQuietPeriod: Double = 60, memoryErrorPeriod: Double = 30) {
         self.violationPeriod = violationPeriod
+        self.violationQuietPeriod = violationQuietPeriod
         self.memoryErrorPeriod = memoryErrorPeriod
     }
 
     /// Every field on every refresh (tests).
-    public static let everyRefresh = NVMLHealthSchedule(violationPeriod: 0, memoryErrorPeriod: 0)
+    public static let everyRefresh = NVMLHealthSchedule(violationPeriod: 0, violationQuietPeriod: 0, memoryErrorPeriod: 0)
 }
 
 /// Reads the health fields of every GPU into the GPUs NVMLSampler just read.
@@ -71,6 +81,8 @@ public final class NVMLHealthReader {
     public let symbols: NVMLHealthSymbols
     public let schedule: NVMLHealthSchedule
     private var devices: [Int: DeviceHealth] = [:]
+    /// Times each call when `gpuctop profile` installs it.
+    public var callClock: CallClock?
 
     public init(symbols: NVMLHealthSymbols, schedule: NVMLHealthSchedule = NVMLHealthSchedule()) {
         self.symbols = symbols
@@ -89,6 +101,7 @@ public final class NVMLHealthReader {
                 device = DeviceHealth()
                 devices[gpus[i].index] = device
             }
+            device.clock = callClock
             device.read(h, symbols, schedule, now: now, into: &gpus[i])
         }
     }
@@ -99,9 +112,12 @@ final class DeviceHealth {
     enum Field: Hashable { case reasons, violation, eccVolatile, eccAggregate, remap }
 
     private var unsupported: Set<Field> = []
+    var clock: CallClock?
     private var violation: nvmlViolationTime_t?
     private var cappedPercent: Int?
     private var violationReadAt = -Double.infinity
+    /// Whether the reasons showed the software power cap since the counter's last read.
+    private var capSeenSinceRead = false
     private var memory: (volatile: UInt64?, aggregate: UInt64?, rows: (UInt32, UInt32, UInt32, UInt32)?) = (nil, nil, nil)
     private var memoryReadAt = -Double.infinity
 
@@ -117,12 +133,17 @@ final class DeviceHealth {
     func read(_ h: nvmlDevice_t, _ s: NVMLHealthSymbols, _ schedule: NVMLHealthSchedule, now: Double, into gpu: inout GPU) {
         if let f = s.clocksEventReasons, wanted(.reasons) {
             var v: UInt64 = 0
-            if check(.reasons, f(h, &v)) { gpu.clockEventReasons = v }
+            if check(.reasons, clock.time("nvmlDeviceGetCurrentClocksEventReasons") { f(h, &v) }) { gpu.clockEventReasons = v }
         }
-        if let f = s.violationStatus, wanted(.violation), now - violationReadAt >= schedule.violationPeriod {
+        let reasons = gpu.clockEventReasons
+        if let reasons, reasons & Self.softwarePowerCap != 0 { capSeenSinceRead = true }
+        let quiet = reasons != nil && !capSeenSinceRead && cappedPercent == 0
+        if schedule.readsViolation, let f = s.violationStatus, wanted(.violation),
+           now - violationReadAt >= (quiet ? schedule.violationQuietPeriod : schedule.violationPeriod) {
             violationReadAt = now
+            capSeenSinceRead = false
             var v = nvmlViolationTime_t()
-            if check(.violation, f(h, CNVML_PERF_POLICY_POWER, &v)) {
+            if check(.violation, clock.time("nvmlDeviceGetViolationStatus") { f(h, CNVML_PERF_POLICY_POWER, &v) }) {
                 if let before = violation { cappedPercent = Self.percent(before, v) ?? cappedPercent }
                 violation = v
             } else {
@@ -137,7 +158,7 @@ final class DeviceHealth {
             memory = (ecc(.eccVolatile, CNVML_VOLATILE_ECC, h, s), ecc(.eccAggregate, CNVML_AGGREGATE_ECC, h, s), nil)
             if let f = s.remappedRows, wanted(.remap) {
                 var corrected: UInt32 = 0, uncorrected: UInt32 = 0, pending: UInt32 = 0, failure: UInt32 = 0
-                if check(.remap, f(h, &corrected, &uncorrected, &pending, &failure)) {
+                if check(.remap, clock.time("nvmlDeviceGetRemappedRows") { f(h, &corrected, &uncorrected, &pending, &failure) }) {
                     memory.rows = (corrected, uncorrected, pending, failure)
                 }
             }
@@ -155,8 +176,11 @@ final class DeviceHealth {
     private func ecc(_ field: Field, _ counter: Int32, _ h: nvmlDevice_t, _ s: NVMLHealthSymbols) -> UInt64? {
         guard let f = s.totalEccErrors, wanted(field) else { return nil }
         var v: UInt64 = 0
-        return check(field, f(h, CNVML_MEMORY_ERROR_TYPE_UNCORRECTED, counter, &v)) ? v : nil
+        return check(field, clock.time("nvmlDeviceGetTotalEccErrors") { f(h, CNVML_MEMORY_ERROR_TYPE_UNCORRECTED, counter, &v) }) ? v : nil
     }
+
+    /// nvmlClocksEventReasonSwPowerCap: what the power violation counter counts.
+    static let softwarePowerCap: UInt64 = 0x4
 
     /// Percent of the time between two reads that the power limit held the clocks:
     /// the violation counter's growth (ns) over the reference clock's (µs). nil when

@@ -140,6 +140,8 @@ public struct NVMLStartupStep: Sendable {
     public var step: String
     public var cost: StageCost
     public var residentKiB: Int
+    /// Shared libraries mapped by this step (NVML loads libcuda on some calls: whose?).
+    public var newLibraries: [String] = []
 }
 
 extension NVMLProbe {
@@ -149,7 +151,14 @@ extension NVMLProbe {
     public static func startup(path: String) -> (steps: [NVMLStartupStep], firstCalls: [NVMLCallTiming], problem: String?) {
         var steps: [NVMLStartupStep] = []
         var timer = StageTimer()
-        func note(_ step: String) { steps.append(NVMLStartupStep(step: step, cost: timer.lap(), residentKiB: residentKiB())) }
+        var libraries = mappedLibraries()
+        func note(_ step: String) {
+            let cost = timer.lap()
+            let now = mappedLibraries()
+            steps.append(NVMLStartupStep(step: step, cost: cost, residentKiB: residentKiB(), newLibraries: now.subtracting(libraries).sorted()))
+            libraries = now
+            _ = timer.lap()  // reading /proc/self/maps is not the step's cost
+        }
         _ = timer.lap()
         note("before NVML")
         let library: NVMLLibrary
@@ -190,6 +199,29 @@ extension NVMLProbe {
         let first = measure(library, iterations: 1)
         note("first call of each sampling entry point")
         return (steps, first, nil)
+    }
+
+    /// File names of the shared libraries mapped into this process.
+    static func mappedLibraries() -> Set<String> {
+        let fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            bytes += chunk[0..<n]
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        var names = Set<String>()
+        for line in text.split(separator: "\n") {
+            guard let slash = line.lastIndex(of: "/") else { continue }
+            let name = line[line.index(after: slash)...]
+            if name.contains(".so") { names.insert(String(name)) }
+        }
+        return names
     }
 
     /// VmRSS of this process in KiB (0 when unreadable).

@@ -11,40 +11,54 @@ import Model
 import Support
 
 /// How often the costly or slowly changing fields are read. Measured with
-/// `gpuctop profile` (BENCHMARKS.md): most calls take about 1 µs, but the driver's
-/// cost of some grows with the contexts on the GPU. On an H200 with driver 580 and 64
-/// processes: the compute list 1.5 ms a call, the graphics and MPS lists 0.7 and 0.9 ms
-/// even when empty, per-process utilisation 1.8 ms; the total energy counter takes
-/// 2.6 ms, MIG mode and the management power limit about 80 µs each.
+/// `gpuctop profile` (BENCHMARKS.md), each call timed inside the refreshes at their
+/// 1-s spacing (the driver caches many answers for a few ms, so calls made back to
+/// back look cheaper than they are): on an H200 with driver 580 and 64 processes, the
+/// compute list took 2.5 ms a call, the graphics and MPS lists 1.4 and 0.6 ms even
+/// when empty, per-process utilisation 1.8 ms; with 4 processes the compute list
+/// took 0.23 ms. The total energy counter takes 2.6 ms, MIG mode and the management
+/// power limit 0.3-0.4 ms; the other fields 1-50 µs.
 public struct NVMLSchedule: Sendable, Equatable {
     /// Read the total energy counter (only the Prometheus exporter shows it).
     public var energy: Bool
-    /// Per-process utilisation at most this often (seconds; default 3). Each read
+    /// Per-process utilisation at most this often (seconds; default 5). Each read
     /// averages the driver's samples since the previous timed read, so nothing is lost
     /// between reads, and the figures hold until the next one; a process seen for the
     /// first time triggers a read at once (which fills in only the newcomers).
     public var processUtilizationPeriod: Double
-    /// MIG mode and the management power limit (changed only by an administrator)
-    /// at most this often; the limit is also re-read whenever the enforced limit,
+    /// MIG mode, the management power limit, persistence and compute mode (changed
+    /// only by an administrator) at most this often; the limit is also re-read whenever the enforced limit,
     /// read each refresh, changes.
     public var slowFieldPeriod: Double
-    /// A graphics or MPS process list that was empty is asked again only this often
-    /// (seconds; default 5); one that lists processes is asked on every refresh, and
-    /// so is the compute list, always: a new compute process shows at the next refresh,
-    /// a first graphics or MPS process within this period.
+    /// The process lists while the GPU's used memory holds still (seconds; default 5).
+    /// A process cannot start on a GPU, or end, without its context's memory (hundreds
+    /// of MiB for a CUDA context) changing the used memory read each refresh: on any
+    /// change the lists are asked at that refresh and for `settleSeconds` after, so a
+    /// newcomer shows at the next refresh as before. While nothing moves, this period
+    /// bounds how stale a process's own memory figure can get.
+    public var processListPeriod: Double
+    /// A list that was empty (usually graphics and MPS on a compute node), while the
+    /// used memory holds still (seconds; default 10).
     public var emptyProcessListPeriod: Double
 
-    public init(energy: Bool = false, processUtilizationPeriod: Double = 3, slowFieldPeriod: Double = 10,
-                emptyProcessListPeriod: Double = 5) {
+    /// After the used memory changes, the lists are asked on every refresh for this
+    /// long (seconds; default 2): a context's memory may be counted a moment before the
+    /// driver lists its process.
+    public var settleSeconds: Double
+
+    public init(energy: Bool = false, processUtilizationPeriod: Double = 5, slowFieldPeriod: Double = 10,
+                processListPeriod: Double = 5, emptyProcessListPeriod: Double = 10, settleSeconds: Double = 2) {
         self.energy = energy
+        self.settleSeconds = settleSeconds
         self.processUtilizationPeriod = processUtilizationPeriod
         self.slowFieldPeriod = slowFieldPeriod
+        self.processListPeriod = processListPeriod
         self.emptyProcessListPeriod = emptyProcessListPeriod
     }
 
     /// Every field on every refresh (tests, and one-off reads).
     public static let everyRefresh = NVMLSchedule(energy: true, processUtilizationPeriod: 0, slowFieldPeriod: 0,
-                                                  emptyProcessListPeriod: 0)
+                                                  processListPeriod: 0, emptyProcessListPeriod: 0)
 }
 
 public final class NVMLSampler {
@@ -77,6 +91,11 @@ public final class NVMLSampler {
 
     public var gpuCount: Int { devices.count }
 
+    /// Times every call of every GPU's refresh (`gpuctop profile`); nil: nothing timed.
+    public var callClock: CallClock? {
+        didSet { for d in devices { d.clock = callClock } }
+    }
+
     /// GPU index by the minor number of its /dev/nvidiaN (read once; GPUs whose
     /// nvmlDeviceGetMinorNumber failed are left out).
     public var minorNumbers: [Int: Int] {
@@ -107,15 +126,20 @@ public final class NVMLSampler {
             seconds <= 0 ? "every refresh" : "every \(seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds))s"
         }
         var lines = [
-            "compute process list: every refresh",
-            "graphics and MPS process lists: every refresh while they list processes, \(every(s.emptyProcessListPeriod)) while empty",
+            "process lists (compute, graphics, MPS): every refresh while the GPU's used memory moves and for \(every(s.settleSeconds).dropFirst(6)) after (a process starting or ending moves it); while it holds still, \(every(s.processListPeriod)), an empty list \(every(s.emptyProcessListPeriod)); every refresh where used memory is unknown (empty lists then \(every(s.emptyProcessListPeriod)))",
             "per-process utilisation: \(every(s.processUtilizationPeriod)) (the mean since the last read; a new process at once; figures hold between reads)",
-            "MIG mode, management power limit: \(every(s.slowFieldPeriod)) (the limit also when the enforced limit changes)",
+            "MIG mode, management power limit, persistence and compute mode: \(every(s.slowFieldPeriod)) (the limit also when the enforced limit changes)",
             "total energy counter: " + (s.energy ? "every refresh" : "not read"),
         ]
         for d in devices where !d.lost {
-            let states = d.listSchedule.map { "\($0.kind == .graphics ? "graphics" : "MPS") \($0.empty ? "empty, asked \(every(s.emptyProcessListPeriod))" : "asked every refresh")" }
-            lines.append("GPU \(d.index) now: " + states.joined(separator: ", "))
+            let lists = d.listSchedule.map { "\($0.kind.listName) \($0.empty ? "empty" : "listing")" }.joined(separator: ", ")
+            let memory: String
+            switch d.memoryState {
+            case .unknown: memory = "used memory unknown, compute list asked every refresh"
+            case .moving: memory = "used memory moving, lists asked every refresh"
+            case .still: memory = "used memory still, lists asked on the schedule"
+            }
+            lines.append("GPU \(d.index) now: \(memory); \(lists)")
         }
         return lines
     }
@@ -132,6 +156,17 @@ public final class NVMLSampler {
         let rc = buffer.withUnsafeMutableBufferPointer { call($0.baseAddress!, UInt32(size)) }
         guard rc == NVML_SUCCESS else { return nil }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+extension ProcessKind {
+    /// The list's name in `gpuctop profile`.
+    var listName: String {
+        switch self {
+        case .compute: return "compute"
+        case .graphics: return "graphics"
+        case .mps: return "MPS"
+        }
     }
 }
 
@@ -152,6 +187,8 @@ final class DeviceState {
     let schedule: NVMLSchedule
     private(set) var handle: nvmlDevice_t?
     private(set) var lost = false
+    /// Times each call when `gpuctop profile` installs it.
+    var clock: CallClock?
     /// N of /dev/nvidiaN; kept out of the snapshot (only the engines' specs need it).
     private(set) var minorNumber: Int?
     private var staticInfo: GPU
@@ -173,11 +210,18 @@ final class DeviceState {
     /// and when the last timed read was.
     private var processUtilization: [UInt32: ProcessUtilization?] = [:]
     private var processUtilizationReadAt = -Double.infinity
-    /// When the graphics and the MPS list were last asked and whether they were empty then.
+    /// When each process list (compute, graphics, MPS) was last asked, and what it said:
+    /// a list not due at a refresh is taken as it was (NVMLSchedule.processListPeriod).
     private var listPolls = [ListPoll](repeating: ListPoll(), count: 3)
-    struct ListPoll { var at = -Double.infinity; var empty = false }
+    struct ListPoll { var at = -Double.infinity; var empty = false; var processes: [GPUProcess] = [] }
+    /// The GPU's used memory (with its MIG instances') at the last refresh, and when it
+    /// last changed: a process starting or ending changes it.
+    private var memorySignature: UInt64?
+    private var memoryMovedAt = -Double.infinity
+    enum MemoryState { case unknown, moving, still }
+    private(set) var memoryState = MemoryState.unknown
     /// MIG mode and the management limit as last read, and when.
-    private var slowFields: (migMode: MIGMode?, managementLimit: Int?, enforcedLimit: Int?) = (nil, nil, nil)
+    private var slowFields: (migMode: MIGMode?, managementLimit: Int?, enforcedLimit: Int?, persistence: Bool?, computeMode: String?) = (nil, nil, nil, nil, nil)
     private var slowFieldsReadAt = -Double.infinity
 
     struct ProcessUtilization { var sm: Int, memory: Int, encoder: Int, decoder: Int }
@@ -249,16 +293,16 @@ final class DeviceState {
     private func wanted(_ field: NVMLField) -> Bool { !lost && !unsupported.contains(field) }
 
     /// Reads a single unsigned value for `field`.
-    private func readUInt(_ field: NVMLField, _ f: cnvml_device_uint_fn?, _ h: nvmlDevice_t) -> Int? {
+    private func readUInt(_ field: NVMLField, _ name: String, _ f: cnvml_device_uint_fn?, _ h: nvmlDevice_t) -> Int? {
         guard let f, wanted(field) else { return nil }
         var v: UInt32 = 0
-        return check(field, f(h, &v)) ? Int(v) : nil
+        return check(field, clock.time(name) { f(h, &v) }) ? Int(v) : nil
     }
 
-    private func readInt(_ field: NVMLField, _ f: cnvml_device_int_fn?, _ h: nvmlDevice_t) -> Int? {
+    private func readInt(_ field: NVMLField, _ name: String, _ f: cnvml_device_int_fn?, _ h: nvmlDevice_t) -> Int? {
         guard let f, wanted(field) else { return nil }
         var v: Int32 = 0
-        return check(field, f(h, &v)) ? Int(v) : nil
+        return check(field, clock.time(name) { f(h, &v) }) ? Int(v) : nil
     }
 
     func sample(now: Double) -> (GPU, [GPUProcess]) {
@@ -268,25 +312,29 @@ final class DeviceState {
             return (gpu, [])
         }
         let lib = library
-        let enforcedLimit = readUInt(.enforcedLimit, lib.enforcedPowerLimit, h)
+        let enforcedLimit = readUInt(.enforcedLimit, "nvmlDeviceGetEnforcedPowerLimit", lib.enforcedPowerLimit, h)
         if now - slowFieldsReadAt >= schedule.slowFieldPeriod || enforcedLimit != slowFields.enforcedLimit {
             slowFieldsReadAt = now
-            slowFields = (nil, nil, enforcedLimit)
+            slowFields = (nil, nil, enforcedLimit, nil, nil)
             if let f = lib.migMode, wanted(.migMode) {
                 var current: UInt32 = 0, pending: UInt32 = 0
-                if check(.migMode, f(h, &current, &pending)) {
+                if check(.migMode, clock.time("nvmlDeviceGetMigMode") { f(h, &current, &pending) }) {
                     slowFields.migMode = MIGMode(current: current == 1, pending: pending == 1)
                 }
             }
-            slowFields.managementLimit = readUInt(.managementLimit, lib.powerManagementLimit, h)
+            slowFields.managementLimit = readUInt(.managementLimit, "nvmlDeviceGetPowerManagementLimit", lib.powerManagementLimit, h)
+            slowFields.persistence = readInt(.persistence, "nvmlDeviceGetPersistenceMode", lib.persistenceMode, h).map { $0 == 1 }
+            slowFields.computeMode = readInt(.computeMode, "nvmlDeviceGetComputeMode", lib.computeMode, h).map(Self.computeModeName)
         }
+        gpu.persistenceMode = slowFields.persistence
+        gpu.computeMode = slowFields.computeMode
         gpu.migMode = slowFields.migMode
         gpu.powerLimitEnforced = enforcedLimit
         gpu.powerLimit = slowFields.managementLimit
         if let f = lib.utilization, wanted(.utilization) {
             var u = nvmlUtilization_t()
             // On a MIG GPU this answers NOT_SUPPORTED: the field stays nil ("n/a"), never 0.
-            if check(.utilization, f(h, &u)) {
+            if check(.utilization, clock.time("nvmlDeviceGetUtilizationRates") { f(h, &u) }) {
                 gpu.utilizationGpu = Int(u.gpu)
                 gpu.utilizationMemory = Int(u.memory)
             }
@@ -294,39 +342,38 @@ final class DeviceState {
         readMemory(h, into: &gpu)
         if let f = lib.temperature, wanted(.temperature) {
             var v: UInt32 = 0
-            if check(.temperature, f(h, CNVML_TEMPERATURE_GPU, &v)) { gpu.temperature = Int(v) }
+            if check(.temperature, clock.time("nvmlDeviceGetTemperature") { f(h, CNVML_TEMPERATURE_GPU, &v) }) { gpu.temperature = Int(v) }
         }
-        gpu.fanSpeed = readUInt(.fan, lib.fanSpeed, h)
+        gpu.fanSpeed = readUInt(.fan, "nvmlDeviceGetFanSpeed", lib.fanSpeed, h)
         if let f = lib.clockInfo {
             if wanted(.clockSM) {
                 var v: UInt32 = 0
-                if check(.clockSM, f(h, CNVML_CLOCK_SM, &v)) { gpu.clockSM = Int(v) }
+                if check(.clockSM, clock.time("nvmlDeviceGetClockInfo (SM)") { f(h, CNVML_CLOCK_SM, &v) }) { gpu.clockSM = Int(v) }
             }
             if wanted(.clockMemory) {
                 var v: UInt32 = 0
-                if check(.clockMemory, f(h, CNVML_CLOCK_MEM, &v)) { gpu.clockMemory = Int(v) }
+                if check(.clockMemory, clock.time("nvmlDeviceGetClockInfo (memory)") { f(h, CNVML_CLOCK_MEM, &v) }) { gpu.clockMemory = Int(v) }
             }
         }
-        if let p = readInt(.pstate, lib.performanceState, h), p >= 0, p <= 15 { gpu.performanceState = p }
-        gpu.powerDraw = readUInt(.power, lib.powerUsage, h)
+        if let p = readInt(.pstate, "nvmlDeviceGetPerformanceState", lib.performanceState, h), p >= 0, p <= 15 { gpu.performanceState = p }
+        gpu.powerDraw = readUInt(.power, "nvmlDeviceGetPowerUsage", lib.powerUsage, h)
         if schedule.energy, let f = lib.totalEnergy, wanted(.energy) {
             var v: UInt64 = 0
-            if check(.energy, f(h, &v)) { gpu.energyTotal = v }
+            if check(.energy, clock.time("nvmlDeviceGetTotalEnergyConsumption") { f(h, &v) }) { gpu.energyTotal = v }
         }
-        if let v = readInt(.persistence, lib.persistenceMode, h) { gpu.persistenceMode = v == 1 }
-        if let v = readInt(.computeMode, lib.computeMode, h) { gpu.computeMode = Self.computeModeName(v) }
         if let f = lib.encoderUtilization, wanted(.encoder) {
             var v: UInt32 = 0, period: UInt32 = 0
-            if check(.encoder, f(h, &v, &period)) { gpu.encoderUtilization = Int(v) }
+            if check(.encoder, clock.time("nvmlDeviceGetEncoderUtilization") { f(h, &v, &period) }) { gpu.encoderUtilization = Int(v) }
         }
         if let f = lib.decoderUtilization, wanted(.decoder) {
             var v: UInt32 = 0, period: UInt32 = 0
-            if check(.decoder, f(h, &v, &period)) { gpu.decoderUtilization = Int(v) }
+            if check(.decoder, clock.time("nvmlDeviceGetDecoderUtilization") { f(h, &v, &period) }) { gpu.decoderUtilization = Int(v) }
         }
         if gpu.migMode?.current == true { gpu.migDevices = readMIGDevices(h) }
 
+        noteMemory(gpu, now: now)
         var processes: [GPUProcess] = []
-        readProcesses(.compute, lib.computeProcesses, .computeProcesses, h, into: &processes)
+        pollProcesses(.compute, lib.computeProcesses, .computeProcesses, h, now: now, into: &processes)
         pollProcesses(.graphics, lib.graphicsProcesses, .graphicsProcesses, h, now: now, into: &processes)
         pollProcesses(.mps, lib.mpsProcesses, .mpsProcesses, h, now: now, into: &processes)
         attachProcessUtilization(h, now: now, to: &processes)
@@ -339,17 +386,43 @@ final class DeviceState {
         return (gpu, processes)
     }
 
-    /// A graphics or MPS list: every refresh while it lists processes, every
-    /// `emptyProcessListPeriod` while it is empty (the call costs as much either way).
+    /// Whether the GPU's used memory (and its MIG instances') moved since the last
+    /// refresh; unknown when the GPU or an instance does not say.
+    private func noteMemory(_ gpu: GPU, now: Double) {
+        var signature = gpu.memoryUsed
+        for d in gpu.migDevices {
+            guard let used = d.memoryUsed, let sum = signature else { signature = nil; break }
+            signature = sum &* 31 &+ used
+        }
+        if signature == nil || signature != memorySignature { memoryMovedAt = now }
+        memorySignature = signature
+        memoryState = signature == nil ? .unknown : (now - memoryMovedAt < schedule.settleSeconds ? .moving : .still)
+    }
+
+    /// One process list, asked when due (NVMLSchedule.processListPeriod), else taken as it
+    /// was: each call costs the driver per context on the GPU, empty or not (2.5 ms for
+    /// the compute list with 64 processes on an H200), while a process cannot start or
+    /// end without the used memory moving. Where used memory is unknown the compute
+    /// list is asked every refresh, the others every refresh while they list processes.
     private func pollProcesses(_ kind: ProcessKind, _ fn: ProcessListFunction?, _ field: NVMLField,
                                _ h: nvmlDevice_t, now: Double, into out: inout [GPUProcess]) {
         let slot = Self.pollSlot(kind)
         let poll = listPolls[slot]
-        guard !poll.empty || now - poll.at >= schedule.emptyProcessListPeriod else { return }
-        let before = out.count
-        let ok = readProcesses(kind, fn, field, h, into: &out)
-        // A failed read is not "empty": asked again at the next refresh.
-        listPolls[slot] = ListPoll(at: now, empty: ok && out.count == before)
+        let due: Bool
+        switch memoryState {
+        case .moving: due = true
+        case .still: due = now - poll.at >= (poll.empty ? schedule.emptyProcessListPeriod : schedule.processListPeriod)
+        case .unknown: due = kind == .compute || !poll.empty || now - poll.at >= schedule.emptyProcessListPeriod
+        }
+        guard due else {
+            out += poll.processes
+            return
+        }
+        var listed: [GPUProcess] = []
+        // A failed read is not "empty": asked again at the next refresh, and lists nothing now.
+        listPolls[slot] = readProcesses(kind, fn, field, h, into: &listed)
+            ? ListPoll(at: now, empty: listed.isEmpty, processes: listed) : ListPoll()
+        out += listed
     }
 
     private static func pollSlot(_ kind: ProcessKind) -> Int {
@@ -362,7 +435,7 @@ final class DeviceState {
 
     /// What the schedule does with each process list now, for `gpuctop profile`.
     var listSchedule: [(kind: ProcessKind, empty: Bool)] {
-        [(.graphics, listPolls[1].empty), (.mps, listPolls[2].empty)]
+        [(.compute, listPolls[0].empty), (.graphics, listPolls[1].empty), (.mps, listPolls[2].empty)]
     }
 
     /// Per-process utilisation: read every `processUtilizationPeriod` (a timed read,
@@ -420,7 +493,7 @@ final class DeviceState {
         if case .v2(let f) = fn, !memoryUsesV1 {
             var m = nvmlMemory_v2_t()
             m.version = cnvml_memory_v2_version()
-            let rc = f(h, &m)
+            let rc = clock.time("nvmlDeviceGetMemoryInfo_v2") { f(h, &m) }
             if rc == NVML_SUCCESS {
                 gpu.memoryTotal = m.total
                 gpu.memoryReserved = m.reserved
@@ -438,7 +511,7 @@ final class DeviceState {
         }
         guard let f = library.memoryInfoV1 else { return }
         var m = nvmlMemory_t()
-        if check(.memory, f(h, &m)) {
+        if check(.memory, clock.time("nvmlDeviceGetMemoryInfo") { f(h, &m) }) {
             gpu.memoryTotal = m.total
             gpu.memoryUsed = m.used
             gpu.memoryFree = m.free
@@ -458,7 +531,7 @@ final class DeviceState {
             switch fn {
             case .withInstanceIds(let f):
                 count = UInt32(processBuffer.count)
-                rc = processBuffer.withUnsafeMutableBufferPointer { f(h, &count, $0.baseAddress) }
+                rc = clock.time(Self.listCallName(kind)) { processBuffer.withUnsafeMutableBufferPointer { f(h, &count, $0.baseAddress) } }
                 if rc == NVML_SUCCESS {
                     for info in processBuffer.prefix(Int(count)) {
                         var p = GPUProcess(pid: Int32(bitPattern: info.pid), gpuIndex: index, kind: kind)
@@ -476,7 +549,7 @@ final class DeviceState {
             case .v1(let f):
                 if processBufferV1.isEmpty { processBufferV1 = Array(repeating: nvmlProcessInfo_v1_t(), count: 128) }
                 count = UInt32(processBufferV1.count)
-                rc = processBufferV1.withUnsafeMutableBufferPointer { f(h, &count, $0.baseAddress) }
+                rc = clock.time(Self.listCallName(kind)) { processBufferV1.withUnsafeMutableBufferPointer { f(h, &count, $0.baseAddress) } }
                 if rc == NVML_SUCCESS {
                     for info in processBufferV1.prefix(Int(count)) {
                         var p = GPUProcess(pid: Int32(bitPattern: info.pid), gpuIndex: index, kind: kind)
@@ -496,6 +569,14 @@ final class DeviceState {
         return false
     }
 
+    static func listCallName(_ kind: ProcessKind) -> String {
+        switch kind {
+        case .compute: return "nvmlDeviceGetComputeRunningProcesses"
+        case .graphics: return "nvmlDeviceGetGraphicsRunningProcesses"
+        case .mps: return "nvmlDeviceGetMPSComputeRunningProcesses"
+        }
+    }
+
     /// A new capacity: what NVML asked for plus headroom, and always more than before.
     static func grown(needed: UInt32, had: Int) -> Int {
         let n = Int(needed)
@@ -511,7 +592,7 @@ final class DeviceState {
         for _ in 0..<4 {
             var count = UInt32(utilizationBuffer.count)
             let since = lastUtilizationTimestamp
-            let rc = utilizationBuffer.withUnsafeMutableBufferPointer { f(h, $0.baseAddress, &count, since) }
+            let rc = clock.time("nvmlDeviceGetProcessUtilization") { utilizationBuffer.withUnsafeMutableBufferPointer { f(h, $0.baseAddress, &count, since) } }
             if rc == NVML_SUCCESS {
                 var sums: [UInt32: (sm: UInt64, memory: UInt64, encoder: UInt64, decoder: UInt64, n: UInt64)] = [:]
                 var newest = since

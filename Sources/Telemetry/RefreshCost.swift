@@ -54,3 +54,55 @@ public struct StageTimer {
     }
 
 }
+
+/// Each NVML call's cost as the refreshes themselves make it, at their own spacing
+/// (`gpuctop profile`). Timing the same call back to back says little: the driver
+/// caches many answers for a few milliseconds, so a second call is cheap where the
+/// one made a second after the last is not. Off (nil) unless a profile installs one.
+public final class CallClock {
+    public struct Entry: Sendable {
+        public let name: String
+        public var cpuNanoseconds: [UInt64] = []
+        public var wallNanoseconds: [UInt64] = []
+    }
+
+    public private(set) var entries: [Entry] = []
+    private var slot: [String: Int] = [:]
+
+    public init() {}
+
+    /// Runs `body` (one NVML call) and keeps its cost under `name`.
+    public func time<T>(_ name: String, _ body: () -> T) -> T {
+        var timer = StageTimer()
+        let result = body()
+        let cost = timer.lap()
+        let i: Int
+        if let known = slot[name] {
+            i = known
+        } else {
+            i = entries.count
+            slot[name] = i
+            entries.append(Entry(name: name))
+        }
+        entries[i].cpuNanoseconds.append(cost.cpuNanoseconds)
+        entries[i].wallNanoseconds.append(cost.wallNanoseconds)
+        return result
+    }
+
+    /// Forgets what was timed (the first refresh's calls cost more than the steady ones).
+    public func reset() {
+        entries = []
+        slot = [:]
+    }
+}
+
+extension Optional where Wrapped == CallClock {
+    /// `body` timed when a clock is installed, else just called.
+    @inline(__always)
+    func time<T>(_ name: String, _ body: () -> T) -> T {
+        switch self {
+        case .some(let clock): return clock.time(name, body)
+        case .none: return body()
+        }
+    }
+}

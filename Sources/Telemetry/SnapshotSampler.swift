@@ -31,9 +31,11 @@ public struct SamplerOptions: Sendable {
     public var watchXID = true
     /// Seconds between two GPM samples of a GPU (NVMLGPM.swift); 0: GPM is not read. A sample
     /// with its metrics took 0.9 ms (4.7 ms the first time) on the H200: every second that was
-    /// 1.2 ms of a 1.7 ms refresh at 4 PyTorch processes (bench/results, 2026-12-02), so the
-    /// figures are 5-s means, like dcgm-exporter's (which collects every 30 s by default).
-    public var gpmPeriod = 5.0
+    /// 1.2 ms of a 1.7 ms refresh at 4 PyTorch processes, and every 5 s the dashboard still
+    /// spent 0.5 ms a second more with GPM than without (bench/results, 2026-12-02), so the
+    /// figures are 10-s means (dcgm-exporter collects every 30 s by default); the first
+    /// come a second after the start.
+    public var gpmPeriod = 10.0
     /// A GPU process's CPU% and RSS are re-read at most this often (seconds). Its
     /// `stat` costs tens of µs for a PyTorch process (the kernel sums every thread): at
     /// 64 processes, reading each every 2 s was 0.44 ms a refresh on the H200. CPU% is a
@@ -76,6 +78,13 @@ public final class SnapshotSampler {
     private var gpuIdentitiesShape = -1
     private let procRootProblem: String?
     private let hostName: String
+    /// Times each NVML call inside the refreshes (`gpuctop profile`); nil: nothing timed.
+    public var callClock: CallClock? {
+        didSet {
+            nvml?.callClock = callClock
+            health?.callClock = callClock
+        }
+    }
     /// What the last `sample()` cost, stage by stage.
     public private(set) var lastCost = RefreshCost()
     /// What opening NVML cost: dlopen and symbol lookup, then nvmlInit with GPU enumeration.
@@ -129,7 +138,9 @@ public final class SnapshotSampler {
             snapshot.cudaVersion = nvml.cudaVersion
             var (gpus, processes) = nvml.sample()
             health?.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now())
-            gpm?.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now())
+            if let gpm {
+                callClock.time("GPM samples and metrics (nvmlGpm*)") { gpm.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now()) }
+            }
             snapshot.gpus = gpus
             snapshot.processes = processes
         } else if let nvmlProblem {

@@ -110,7 +110,7 @@ public final class XIDEventWatcher: @unchecked Sendable {
         state.withLock { $0.running = true }
         // The thread holds what it uses, not the watcher: dropping the watcher stops it.
         let (library, set, handles, state) = (library, set, handles, state)
-        thread = spawnThread { Self.run(library: library, set: set, handles: handles, state: state) }
+        thread = spawnThread(name: "xid-events") { Self.run(library: library, set: set, handles: handles, state: state) }
         if thread == nil {
             state.withLock { $0.running = false }
             _ = library.health.eventSetFree?(set)

@@ -19,12 +19,14 @@ enum ProfileCommand: Command {
                                         where a refresh's time and memory go, stage by stage,
                                         and the time of each NVML call (BENCHMARKS.md)
       gpuctop profile --startup         NVML opened step by step, with the memory each step adds
+      gpuctop profile --one-shot        what `snapshot --json` spends, stage by stage and call by call
     """
 
     static func run(_ options: Options) -> Int32 {
         var args = CommandArguments(command: "profile", options.arguments)
         var refreshes = 20, calls = 50, width = 200, height = 50
         let startupOnly = args.flag("--startup")
+        let oneShot = args.flag("--one-shot")
         do {
             if let v = try args.value("--refreshes") {
                 guard let n = Int(v), n >= 1, n <= 100_000 else { throw UsageError(description: "--refreshes must be 1 to 100000, not '\(v)'") }
@@ -48,6 +50,7 @@ enum ProfileCommand: Command {
         }
 
         if startupOnly { return startup(options) }
+        if oneShot { return oneShotProfile(options) }
         var out = ""
         var timer = StageTimer()
         let sampler = SnapshotSampler(options: options.samplerOptions())
@@ -88,6 +91,8 @@ enum ProfileCommand: Command {
         let listBefore = engines?.listCalls ?? 0, inspectBefore = engines?.inspectCalls ?? 0
         let specBefore = engines?.specReads ?? 0, listingBefore = engines?.stateListings ?? 0
         var costs: [RefreshCost] = [], renders: [StageCost] = []
+        let callClock = CallClock()
+        sampler.callClock = callClock
         let usageBefore = processCPUNanoseconds()
         var nextStart = monotonicNanoseconds()
         for _ in 0..<refreshes {
@@ -123,6 +128,19 @@ enum ProfileCommand: Command {
 
         out += "\nmemory: " + memorySummary() + "\n"
 
+        if !callClock.entries.isEmpty {
+            // The same call costs more a second after the last than back to back (the
+            // driver caches answers for a few ms): these are what the refreshes paid.
+            out += "\n" + "NVML calls in the refreshes above (at their spacing)".padding(52) + "  calls/refresh  cpu µs/call  cpu µs/refresh\n"
+            for e in callClock.entries {
+                let perRefresh = Double(e.cpuNanoseconds.reduce(0, +)) / Double(refreshes) / 1e3
+                let median = Double(e.cpuNanoseconds.sorted()[e.cpuNanoseconds.count / 2]) / 1e3
+                out += "  " + e.name.padding(50) + "    " + num(Double(e.cpuNanoseconds.count) / Double(refreshes)) + "    " + num(median) + "    " + num(perRefresh) + "\n"
+            }
+            let total = Double(callClock.entries.reduce(0) { $0 + $1.cpuNanoseconds.reduce(0, +) }) / Double(refreshes) / 1e3
+            out += "  " + "all of them".padding(50) + "                               " + num(total) + "\n"
+        }
+
         if let library = sampler.nvml?.library, calls > 0 {
             out += "\n" + "NVML calls, median of \(calls) each".padding(52) + "   cpu µs   wall µs   result\n"
             for t in NVMLProbe.measure(library, iterations: calls) {
@@ -140,7 +158,8 @@ enum ProfileCommand: Command {
         var out = "startup step".padding(52) + "   cpu ms   wall ms   VmRSS MiB\n"
         for s in steps {
             out += "  " + s.step.padding(50) + num(Double(s.cost.cpuNanoseconds) / 1e6) + num(Double(s.cost.wallNanoseconds) / 1e6)
-            out += "  " + Format.fixed(Double(s.residentKiB) / 1024, 1) + "\n"
+            out += "  " + Format.fixed(Double(s.residentKiB) / 1024, 1)
+            out += s.newLibraries.isEmpty ? "\n" : "   + " + s.newLibraries.joined(separator: ", ") + "\n"
         }
         if let problem { out += "  stopped: \(problem)\n" }
         if !firstCalls.isEmpty {
@@ -152,6 +171,41 @@ enum ProfileCommand: Command {
         out += "\nmemory: " + memorySummary() + "\n"
         writeOut(out)
         return problem == nil ? 0 : 1
+    }
+
+    /// `profile --one-shot`: a `snapshot --json` timed stage by stage, each NVML call of its
+    /// one refresh as it made it (the first call of each entry point costs the most).
+    static func oneShotProfile(_ options: Options) -> Int32 {
+        var timer = StageTimer()
+        let sampler = SnapshotSampler(options: SnapshotCommand.samplerOptions(options, stream: false, energy: false))
+        let create = timer.lap()
+        let clock = CallClock()
+        sampler.callClock = clock
+        let snapshot = sampler.sample()
+        let refresh = timer.lap()
+        let json = (try? SnapshotCommand.json(snapshot)) ?? ""
+        let encode = timer.lap()
+        let cost = sampler.lastCost
+        var out = "gpuctop profile --one-shot: \(snapshot.gpus.count) GPU(s), \(snapshot.processes.count) GPU processes, "
+        out += "\(snapshot.containers.count) containers; \(json.utf8.count) bytes of JSON\n\n"
+        out += "stage".padding(52) + "   cpu ms   wall ms\n"
+        out += row("load NVML (dlopen, symbols)", sampler.startupCost.load, unit: 1e6)
+        out += row("nvmlInit, GPUs, static facts", sampler.startupCost.initialize, unit: 1e6)
+        out += row("samplers created (all of the above)", create, unit: 1e6)
+        out += row("refresh: NVML", cost.nvml, unit: 1e6)
+        out += row("refresh: procfs/cgroups", cost.procfs, unit: 1e6)
+        out += row("refresh: engines", cost.docker, unit: 1e6)
+        out += row("refresh: join", cost.join, unit: 1e6)
+        out += row("refresh (all of the above)", refresh, unit: 1e6)
+        out += row("JSON encoding", encode, unit: 1e6)
+        out += "\n" + "NVML calls of the refresh".padding(52) + "   cpu µs   wall µs\n"
+        for e in clock.entries {
+            let cpu = e.cpuNanoseconds.reduce(0, +), wall = e.wallNanoseconds.reduce(0, +)
+            let label = e.cpuNanoseconds.count > 1 ? "\(e.name) (\(e.cpuNanoseconds.count) calls)" : e.name
+            out += "  " + label.padding(50) + num(Double(cpu) / 1e3) + num(Double(wall) / 1e3) + "\n"
+        }
+        writeOut(out)
+        return ExitStatus.ok
     }
 
     private static func row(_ label: String, _ c: StageCost, unit: Double) -> String {

@@ -59,6 +59,13 @@ enum SnapshotCommand: Command {
         if let from {
             return ReplaySnapshot.run(path: from, at: at, json: json)
         }
+        let sampler = SnapshotSampler(options: samplerOptions(options, stream: stream, energy: energy))
+        if stream { return streamSnapshots(sampler, interval: options.interval) }
+        return printSnapshot(sampler.sample(), json: json)
+    }
+
+    /// What a live `snapshot` reads (`gpuctop profile --one-shot` times the same).
+    static func samplerOptions(_ options: Options, stream: Bool, energy: Bool) -> SamplerOptions {
         var samplerOptions = options.samplerOptions()
         // The energy counter costs 2.6 ms a read on an H100 (BENCHMARKS.md): only when asked for.
         samplerOptions.nvmlSchedule.energy = energy
@@ -66,9 +73,17 @@ enum SnapshotCommand: Command {
         samplerOptions.watchXID = stream
         // GPM figures need two samples: a one-shot would pay 4 ms (H200) for the first and show nothing.
         if !stream { samplerOptions.gpmPeriod = 0 }
-        let sampler = SnapshotSampler(options: samplerOptions)
-        if stream { return streamSnapshots(sampler, interval: options.interval) }
-        return printSnapshot(sampler.sample(), json: json)
+        // Nor has the power-capped share: it is the violation counter's growth between two reads.
+        if !stream { samplerOptions.healthSchedule.readsViolation = false }
+        return samplerOptions
+    }
+
+    /// The snapshot as `snapshot --json` prints it.
+    static func json(_ snapshot: Snapshot) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(snapshot)
+        return Sanitize.jsonEscapingFormatCharacters(String(decoding: data, as: UTF8.self)) + "\n"
     }
 
     /// One compact JSON line per interval, written with write(2) so a closed
@@ -111,11 +126,8 @@ enum SnapshotCommand: Command {
     /// Prints one snapshot as text or JSON; the live and the recorded path share it.
     static func printSnapshot(_ snapshot: Snapshot, json: Bool) -> Int32 {
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             do {
-                let data = try encoder.encode(snapshot)
-                writeOut(Sanitize.jsonEscapingFormatCharacters(String(decoding: data, as: UTF8.self)) + "\n")
+                writeOut(try Self.json(snapshot))
             } catch {
                 printError("cannot encode the snapshot as JSON: \(error)")
                 return ExitStatus.failure

@@ -57,6 +57,34 @@ final class NVMLHealthTests: XCTestCase {
         XCTAssertGreaterThan(capped.gpus[0].powerViolationTime ?? 0, 300_000_000)
     }
 
+    /// The violation counter costs 0.5-0.9 ms a read on an H200 and only grows while the
+    /// power cap holds: while the reasons (read each refresh, 5 µs) have not shown the
+    /// cap since its last read and it last read 0 %, it is read every
+    /// `violationQuietPeriod`; from the refresh that shows the cap, every `violationPeriod`.
+    func testViolationCounterIsQuietUntilTheReasonsShowThePowerCap() throws {
+        XCTAssertEqual(NVMLHealthSchedule().violationQuietPeriod, 60)
+        let s = try sampler(Self.healthy + "throttle power_cap at=1200ms\n",
+                            health: NVMLHealthSchedule(violationPeriod: 0.2, violationQuietPeriod: 60, memoryErrorPeriod: 60))
+        let clock = CallClock()
+        s.callClock = clock
+        func reads() -> Int { clock.entries.first { $0.name == "nvmlDeviceGetViolationStatus" }?.cpuNanoseconds.count ?? 0 }
+        XCTAssertNil(s.sample().gpus[0].powerCappedPercent, "one read gives no share yet")
+        usleep(250_000)
+        XCTAssertEqual(s.sample().gpus[0].powerCappedPercent, 0)
+        XCTAssertEqual(reads(), 2, "a second read for the first share")
+        usleep(250_000)
+        _ = s.sample()
+        usleep(250_000)
+        XCTAssertEqual(s.sample().gpus[0].powerCappedPercent, 0, "the last share holds")
+        XCTAssertEqual(reads(), 2, "no cap in the reasons and 0 % last: not read")
+        let capped = sample(s, every: 0.25, until: { $0.gpus[0].clockEventReasons == 0x4 })
+        XCTAssertEqual(reads(), 3, "the refresh that shows the cap reads it")
+        XCTAssertNotNil(capped.gpus[0].powerViolationTime)
+        let held = sample(s, every: 0.25, until: { ($0.gpus[0].powerCappedPercent ?? 0) >= 50 })
+        XCTAssertGreaterThanOrEqual(held.gpus[0].powerCappedPercent ?? 0, 50, "then every violationPeriod while capped")
+        XCTAssertGreaterThanOrEqual(reads(), 4)
+    }
+
     func testReasonsInWordsMostSeriousFirst() {
         let r = ClockEventReasons(rawValue: 0x1 | 0x4 | 0x20 | 0x80 | 0x1000)
         XCTAssertEqual(r.words, ["power brake", "thermal", "power cap"])

@@ -116,62 +116,106 @@ final class NVMLSamplerTests: XCTestCase {
         XCTAssertLessThan(ms, 140, "a size query before any of them would cost 30 ms more")
     }
 
-    /// Empty graphics and MPS lists cost the driver as much as full ones (0.7 and
-    /// 0.9 ms on an H200 with 64 processes): asked every `emptyProcessListPeriod` while
-    /// empty, every refresh once they list processes. A compute process shows at the
-    /// next refresh; a graphics or MPS one within the period (and `profile` says so).
-    func testEmptyGraphicsAndMPSListsAreAskedOnASlowerSchedule() throws {
+    /// The process lists cost the driver per context on the GPU, empty or not (on an
+    /// H200 with 64 processes, timed a second apart: compute 2.5 ms, graphics 1.4, MPS
+    /// 0.6). A process cannot start or end without its context's memory moving the
+    /// GPU's used memory, read each refresh: the lists are asked while it moves (and
+    /// for `settleSeconds` after), else every `processListPeriod` (an empty one every
+    /// `emptyProcessListPeriod`); where used memory is unknown, the compute list every
+    /// refresh. Each list here costs 25 ms, so the CPU time of a refresh says which
+    /// were asked.
+    func testProcessListsAreAskedWhenTheUsedMemoryMoves() throws {
         let a = try Child(["/bin/sleep", "60"])
+        let b = try Child(["/bin/sleep", "60"])
         let g = try Child(["/bin/sleep", "60"])
         let m = try Child(["/bin/sleep", "60"])
-        let c = try Child(["/bin/sleep", "60"])
-        let costs = """
+        func world(used: String, _ processes: String) -> String {
+            Self.h200.replacingOccurrences(of: "memory_used 1000000 2000000", with: "memory_used \(used)") + """
 
-        call_cost nvmlDeviceGetGraphicsRunningProcesses_v3 25ms
-        call_cost nvmlDeviceGetMPSComputeRunningProcesses_v3 25ms
-        process compute pid=\(a.pid) mem=1GiB sm=50
-        """
-        let path = try FakeNVML.scenario(Self.h200 + costs)
+            call_cost nvmlDeviceGetComputeRunningProcesses_v3 25ms
+            call_cost nvmlDeviceGetGraphicsRunningProcesses_v3 25ms
+            call_cost nvmlDeviceGetMPSComputeRunningProcesses_v3 25ms
+            \(processes)
+            """
+        }
+        let path = try FakeNVML.scenario(world(used: "10GiB", "process compute pid=\(a.pid) mem=10GiB sm=50"))
         setenv("FAKE_NVML_SCENARIO", path, 1)
         let library = try NVMLLibrary(path: try FakeNVML.privateCopy())
-        let period = NVMLSchedule().emptyProcessListPeriod
-        XCTAssertEqual(period, 5, "the README and profile promise 5 s")
-        let s = try NVMLSampler(library: library, schedule: NVMLSchedule())
-        XCTAssertGreaterThanOrEqual(cpuMilliseconds { _ = s.sample() }, 50, "the first refresh asks both lists")
-        let skipped = cpuMilliseconds { _ = s.sample() }
-        XCTAssertLessThan(skipped, 25, "empty lists are not asked again at once")
-        XCTAssertTrue(s.scheduleLines().contains { $0.contains("graphics and MPS process lists") && $0.contains("every 5s while empty") },
-                      "\(s.scheduleLines())")
-        XCTAssertTrue(s.scheduleLines().contains("GPU 0 now: graphics empty, asked every 5s, MPS empty, asked every 5s"),
+        func change(_ scenario: String) throws {
+            try scenario.write(toFile: path, atomically: true, encoding: .utf8)
+            library.stop()
+            try library.start()
+        }
+        XCTAssertEqual(NVMLSchedule().processListPeriod, 5, "the README and profile promise 5 s")
+        XCTAssertEqual(NVMLSchedule().emptyProcessListPeriod, 10)
+        XCTAssertEqual(NVMLSchedule().settleSeconds, 2)
+        let schedule = NVMLSchedule(processListPeriod: 1.5, emptyProcessListPeriod: 3, settleSeconds: 0.3)
+        let s = try NVMLSampler(library: library, schedule: schedule)
+        var pids: [Int32] = []
+        XCTAssertGreaterThanOrEqual(cpuMilliseconds { pids = s.sample().processes.map(\.pid) }, 75, "the first refresh asks all three")
+        XCTAssertEqual(pids, [a.pid])
+        XCTAssertGreaterThanOrEqual(cpuMilliseconds { _ = s.sample() }, 75, "within the settling time: all three again")
+        usleep(400_000)
+        var still: [GPUProcess] = []
+        XCTAssertLessThan(cpuMilliseconds { still = s.sample().processes }, 25, "used memory still: no list asked")
+        XCTAssertEqual(still.map(\.pid), [a.pid], "the compute list is taken as it was")
+        XCTAssertEqual(still.first?.usedGpuMemory, 10 << 30)
+        XCTAssertTrue(s.scheduleLines().contains("GPU 0 now: used memory still, lists asked on the schedule; compute listing, graphics empty, MPS empty"),
                       "\(s.scheduleLines())")
 
-        // A graphics, an MPS and a compute process start.
-        try (Self.h200 + costs + """
-
-        process compute pid=\(c.pid) mem=1GiB
+        // A compute, a graphics and an MPS process start: their contexts move the used memory.
+        try change(world(used: "13GiB", """
+        process compute pid=\(a.pid) mem=10GiB sm=50
+        process compute pid=\(b.pid) mem=1GiB
         process graphics pid=\(g.pid) mem=1GiB
         process mps pid=\(m.pid) mem=1GiB
-        """).write(toFile: path, atomically: true, encoding: .utf8)
-        library.stop()
-        try library.start()
+        """))
+        XCTAssertEqual(Set(s.sample().processes.map(\.pid)), [a.pid, b.pid, g.pid, m.pid], "every newcomer at the next refresh")
+        XCTAssertTrue(s.scheduleLines().contains { $0.hasPrefix("GPU 0 now: used memory moving, lists asked every refresh") })
+
+        // b ends while another process grows by as much (used memory unchanged to the byte):
+        // seen when the compute list is due again, within processListPeriod.
+        usleep(400_000)
+        _ = s.sample()
+        try change(world(used: "13GiB", """
+        process compute pid=\(a.pid) mem=11GiB sm=50
+        process graphics pid=\(g.pid) mem=1GiB
+        process mps pid=\(m.pid) mem=1GiB
+        """))
+        XCTAssertTrue(s.sample().processes.contains { $0.pid == b.pid }, "not asked yet: the lists are as they were")
         let started = MonotonicClock.now()
-        var pids = Set(s.sample().processes.map(\.pid))
-        XCTAssertTrue(pids.contains(c.pid), "a compute process shows at the next refresh")
-        while !(pids.contains(g.pid) && pids.contains(m.pid)) && MonotonicClock.now() - started < period + 2 {
-            usleep(250_000)
-            pids = Set(s.sample().processes.map(\.pid))
+        while s.sample().processes.contains(where: { $0.pid == b.pid }) && MonotonicClock.now() - started < 3 { usleep(100_000) }
+        XCTAssertFalse(s.sample().processes.contains { $0.pid == b.pid }, "gone within the period")
+        XCTAssertLessThan(MonotonicClock.now() - started, schedule.processListPeriod + 0.5)
+        XCTAssertEqual(s.sample().processes.first { $0.pid == a.pid }?.usedGpuMemory, 11 << 30)
+    }
+
+    /// Where the GPU does not report used memory, nothing says when a process starts:
+    /// the compute list is asked on every refresh, an empty graphics or MPS list every
+    /// `emptyProcessListPeriod`, one that lists processes every refresh.
+    func testUnknownUsedMemoryAsksTheComputeListEveryRefresh() throws {
+        let a = try Child(["/bin/sleep", "60"])
+        let scenario = Self.h200.replacingOccurrences(of: "memory_total 150754820096\n", with: "") + """
+
+        call_cost nvmlDeviceGetComputeRunningProcesses_v3 25ms
+        call_cost nvmlDeviceGetGraphicsRunningProcesses_v3 25ms
+        call_cost nvmlDeviceGetMPSComputeRunningProcesses_v3 25ms
+        process compute pid=\(a.pid) mem=1GiB
+        """
+        let s = try sampler(scenario, schedule: NVMLSchedule(processListPeriod: 1.5, emptyProcessListPeriod: 30, settleSeconds: 0.3))
+        XCTAssertNil(s.sample().gpus[0].memoryUsed)
+        for _ in 0..<3 {
+            usleep(400_000)
+            let ms = cpuMilliseconds { _ = s.sample() }
+            XCTAssertGreaterThanOrEqual(ms, 25, "the compute list each refresh")
+            XCTAssertLessThan(ms, 50, "the empty lists only every 30 s")
         }
-        XCTAssertTrue(pids.isSuperset(of: [g.pid, m.pid]), "graphics and MPS processes show within \(period) s")
-        XCTAssertLessThanOrEqual(MonotonicClock.now() - started, period + 0.5)
-        // Lists with processes are asked on every refresh.
-        XCTAssertGreaterThanOrEqual(cpuMilliseconds { _ = s.sample() }, 50)
-        XCTAssertTrue(s.scheduleLines().contains("GPU 0 now: graphics asked every refresh, MPS asked every refresh"),
-                      "\(s.scheduleLines())")
+        XCTAssertTrue(s.scheduleLines().contains { $0.hasPrefix("GPU 0 now: used memory unknown, compute list asked every refresh") })
     }
 
     /// Between timed reads, and after a read that fails (other than NOT_SUPPORTED), a
     /// process keeps its last per-process figures: the SM% shown (and the power share
-    /// made from it) holds the last 3-s mean instead of dropping to nothing.
+    /// made from it) holds the last timed read's mean instead of dropping to nothing.
     func testProcessUtilizationHoldsThroughAFailedRead() throws {
         let a = try Child(["/bin/sleep", "60"])
         let s = try sampler(Self.h200 + """
