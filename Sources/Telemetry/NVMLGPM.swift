@@ -165,6 +165,7 @@ final class SamplePair {
     private var newer: nvmlGpmSample_t?
     private var haveOlder = false
     private var takenAt = -Double.infinity
+    private var samplesTaken = 0
     private var last: GPUActivity?
     private(set) var unsupported = false
 
@@ -181,7 +182,7 @@ final class SamplePair {
         guard !unsupported else { return nil }
         // The first figures one second after the first sample (they need two), not a
         // whole period: the GPU line takes its final shape at once.
-        if now - takenAt < (haveOlder ? period : min(period, 1)) { return last }
+        if now - takenAt < (samplesTaken >= 2 ? period : min(period, 1)) { return last }
         guard let alloc = s.sampleAlloc, let metricsGet = s.metricsGet else { return nil }
         if older == nil { var p: nvmlGpmSample_t?; if alloc(&p) == NVML_SUCCESS { older = p } }
         if newer == nil { var p: nvmlGpmSample_t?; if alloc(&p) == NVML_SUCCESS { newer = p } }
@@ -194,6 +195,7 @@ final class SamplePair {
             return nil
         }
         takenAt = now
+        samplesTaken += 1
         defer {
             // The sample just taken is the older one of the next pair.
             self.older = newer

@@ -15,9 +15,9 @@ import Support
 /// 1-s spacing (the driver caches many answers for a few ms, so calls made back to
 /// back look cheaper than they are): on an H200 with driver 580 and 64 processes, the
 /// compute list took 2.5 ms a call, the graphics and MPS lists 1.4 and 0.6 ms even
-/// when empty, per-process utilisation 1.8 ms; with 4 processes the compute list
-/// took 0.23 ms. The total energy counter takes 2.6 ms, MIG mode and the management
-/// power limit 0.3-0.4 ms; the other fields 1-50 µs.
+/// when empty, per-process utilisation 1.8 ms (as much with 4 processes); with 4
+/// processes the compute list took 0.23 ms. The total energy counter takes 2.6 ms,
+/// MIG mode and the management power limit 0.3-0.4 ms; the other fields 1-60 µs.
 public struct NVMLSchedule: Sendable, Equatable {
     /// Read the total energy counter (only the Prometheus exporter shows it).
     public var energy: Bool
@@ -46,7 +46,7 @@ public struct NVMLSchedule: Sendable, Equatable {
     /// driver lists its process.
     public var settleSeconds: Double
 
-    public init(energy: Bool = false, processUtilizationPeriod: Double = 5, slowFieldPeriod: Double = 10,
+    public init(energy: Bool = false, processUtilizationPeriod: Double = 5, slowFieldPeriod: Double = 30,
                 processListPeriod: Double = 5, emptyProcessListPeriod: Double = 10, settleSeconds: Double = 2) {
         self.energy = energy
         self.settleSeconds = settleSeconds

@@ -31,11 +31,11 @@ public struct SamplerOptions: Sendable {
     public var watchXID = true
     /// Seconds between two GPM samples of a GPU (NVMLGPM.swift); 0: GPM is not read. A sample
     /// with its metrics took 0.9 ms (4.7 ms the first time) on the H200: every second that was
-    /// 1.2 ms of a 1.7 ms refresh at 4 PyTorch processes, and every 5 s the dashboard still
-    /// spent 0.5 ms a second more with GPM than without (bench/results, 2026-12-02), so the
-    /// figures are 10-s means (dcgm-exporter collects every 30 s by default); the first
-    /// come a second after the start.
-    public var gpmPeriod = 10.0
+    /// 1.2 ms of a 1.7 ms refresh at 4 PyTorch processes; a read ten seconds after the last
+    /// costs 3 ms, and at 10 s the dashboard still spent 0.3 ms a second more with GPM than
+    /// without (bench/results, 2026-12-02). So the figures are 30-s means, as dcgm-exporter's
+    /// (which collects every 30 s by default); the first come a second after the start.
+    public var gpmPeriod = 30.0
     /// A GPU process's CPU% and RSS are re-read at most this often (seconds). Its
     /// `stat` costs tens of µs for a PyTorch process (the kernel sums every thread): at
     /// 64 processes, reading each every 2 s was 0.44 ms a refresh on the H200. CPU% is a

@@ -35,11 +35,11 @@ public final class XIDEventWatcher: @unchecked Sendable {
 
     /// Most events held between two drains (a refresh is at most a minute apart).
     static let queueLimit = 1_024
-    /// How long one wait may block: the longest `stop()` waits for the thread, and so
-    /// what quitting the dashboard may take longer. Each wait costs the driver's setup of
-    /// it: at 200 ms the thread took 0.2-0.3 ms of CPU a second on the H200, at 500 ms a
-    /// fifth of a second of quitting buys back half of that.
-    public static let waitMilliseconds: UInt32 = 500
+    /// How long one wait may block: the longest `stop()` waits for the thread (the
+    /// dashboard quits without waiting for it). Each wait costs the driver's setup of it,
+    /// 35-55 µs on the H200: at 200 ms the thread took 0.2-0.3 ms of CPU a second, at
+    /// 500 ms 0.07-0.11 (bench/results, 2026-12-02); at a second, half that.
+    public static let waitMilliseconds: UInt32 = 1000
 
     private let library: NVMLLibrary
     private let set: nvmlEventSet_t

@@ -59,6 +59,18 @@ final class NVMLGPMTests: XCTestCase {
         XCTAssertEqual(s.sample().gpus[0].activity?.smActive, 45, "reused until the period is over")
     }
 
+    /// The first figures need a second sample: taken a second after the first, not a
+    /// whole period later (30 s by default), so the GPU line takes its shape at once.
+    func testFirstFiguresComeASecondAfterTheStart() throws {
+        XCTAssertEqual(SamplerOptions().gpmPeriod, 30)
+        let s = try sampler(Scenarios.h200() + Self.gpm, gpmPeriod: 30)
+        XCTAssertNil(s.sample().gpus[0].activity)
+        usleep(500_000)
+        XCTAssertNil(s.sample().gpus[0].activity, "within the first second: none yet")
+        usleep(600_000)
+        XCTAssertEqual(s.sample().gpus[0].activity?.smActive, 45, "a second after the first sample")
+    }
+
     func testMetricsTheGPUDoesNotGiveStayAbsent() throws {
         let s = try sampler(Scenarios.h200() + "gpm sm_util 10\n")
         _ = s.sample()
