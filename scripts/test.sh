@@ -73,11 +73,11 @@ echo "release binary: needs only glibc and ncurses, and starts without an NVIDIA
 
 # The concurrency tests once more under the thread sanitizer: the lock, the sampler/UI
 # mailbox, the whole run loop on a screen in memory, the container catalog with its events
-# thread, and the Docker client against a misbehaving daemon. Instrumented in a scratch path of its own, so the build above stays as it is;
+# thread, /proc read alongside NVML on a helper thread, and the Docker client against a misbehaving daemon. Instrumented in a scratch path of its own, so the build above stays as it is;
 # skipped when arguments pick the tests. A data race fails the run (TSan exits 66).
 tsan_status=0
 if [ $# -eq 0 ]; then
-    tsan_tests='^(TUITests\.MailboxTests|TUITests\.DashboardRunnerTests|SupportTests\.LockedValueTests|TelemetryTests\.ContainerCatalogTests|DockerSocketTests\.FakeDaemonTests)/'
+    tsan_tests='^(TUITests\.MailboxTests|TUITests\.DashboardRunnerTests|SupportTests\.LockedValueTests|TelemetryTests\.ContainerCatalogTests|DockerSocketTests\.FakeDaemonTests)/|^TelemetryTests\.NVMLSamplerTests/testManyNewProcessesAreReadFromProcAlongsideNVML'
     timeout 600 swift test --disable-swift-testing --sanitize=thread --scratch-path .build-tsan \
         --filter "$tsan_tests" > .build/test-tsan-output.log 2>&1 || tsan_status=$?
     grep -q "WARNING: ThreadSanitizer" .build/test-tsan-output.log && tsan_status=1

@@ -32,6 +32,8 @@ public final class ProcReader {
     public private(set) var statReads: Int = 0
     /// Processes now cached.
     public var cachedProcesses: Int { cache.count }
+    /// How many of `pids` this reader has not read yet (their first read costs the most).
+    public func unknownCount(_ pids: [Int32]) -> Int { pids.reduce(0) { $0 + (cache[$1] == nil ? 1 : 0) } }
 
     private struct Entry {
         var startTicks: UInt64

@@ -133,16 +133,24 @@ public final class SnapshotSampler {
         var timer = StageTimer()
         defer { lastCost = cost }
         var snapshot = Snapshot(time: now, host: hostName)
+        var procfsRead: ([ProcessInfoSample?], StageCost)?
         if let nvml {
             snapshot.driverVersion = nvml.driverVersion
             snapshot.cudaVersion = nvml.cudaVersion
             var (gpus, processes) = nvml.sample()
+            snapshot.processes = processes
+            // Many processes new to /proc (a one-shot, a first refresh: 30 µs each on the
+            // H200 host) are read on a helper thread while NVML reads the health fields
+            // (2.5 ms in a one-shot), which cannot overlap other NVML calls.
+            let pids = Self.sortedUniquePids(processes)
+            let alongside = pids.count >= Self.procfsAlongsideMinimum && procReader.unknownCount(pids) >= Self.procfsAlongsideMinimum
+                ? ProcfsAlongside.start(procReader, pids: pids, now: now) : nil
             health?.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now())
             if let gpm {
                 callClock.time("GPM samples and metrics (nvmlGpm*)") { gpm.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now()) }
             }
             snapshot.gpus = gpus
-            snapshot.processes = processes
+            procfsRead = alongside?.finish()
         } else if let nvmlProblem {
             snapshot.degraded.append(DegradedSource(source: "nvml", reason: nvmlProblem))
         }
@@ -150,8 +158,15 @@ public final class SnapshotSampler {
             snapshot.degraded.append(DegradedSource(source: "procfs", reason: procRootProblem))
         }
         cost.nvml = timer.lap()
-        attachProcessInfo(to: &snapshot, now: now)
-        cost.procfs = timer.lap()
+        let pids = Self.sortedUniquePids(snapshot.processes)
+        if let (infos, procfsCost) = procfsRead {
+            attachProcessInfo(to: &snapshot, pids: pids, infos: infos)
+            cost.procfs = procfsCost
+            _ = timer.lap()
+        } else {
+            attachProcessInfo(to: &snapshot, pids: pids, infos: pids.isEmpty ? [] : procReader.sample(sortedUniquePids: pids, now: now))
+            cost.procfs = timer.lap()
+        }
         if let engines {
             let shape = snapshot.gpus.reduce(snapshot.gpus.count) { $0 &* 31 &+ $1.migDevices.count }
             if gpuIdentities == nil || gpuIdentitiesShape != shape {
@@ -184,12 +199,8 @@ public final class SnapshotSampler {
     /// Adds /proc facts to each GPU process. If NVML reports processes but none of
     /// them is visible under the proc root, we are in another PID namespace: say so
     /// rather than show rows without commands.
-    private func attachProcessInfo(to snapshot: inout Snapshot, now: Double) {
+    private func attachProcessInfo(to snapshot: inout Snapshot, pids: [Int32], infos: [ProcessInfoSample?]) {
         guard !snapshot.processes.isEmpty else { return }
-        var pids = snapshot.processes.map(\.pid)
-        pids.sort()
-        pids.removeDuplicates()
-        let infos = procReader.sample(sortedUniquePids: pids, now: now)
         for i in snapshot.processes.indices {
             // Binary search in the sorted pids: no dictionary for thousands of processes.
             var lo = 0, hi = pids.count
@@ -205,6 +216,16 @@ public final class SnapshotSampler {
                 source: "procfs",
                 reason: "none of the \(pids.count) GPU processes is visible in \(options.procRoot) (another PID namespace? mount the host's /proc and use --proc-root)"))
         }
+    }
+
+    /// Fewest processes new to /proc that are worth a helper thread (ProcfsAlongside).
+    static let procfsAlongsideMinimum = 16
+
+    static func sortedUniquePids(_ processes: [GPUProcess]) -> [Int32] {
+        var pids = processes.map(\.pid)
+        pids.sort()
+        pids.removeDuplicates()
+        return pids
     }
 
     public static func readHostName() -> String {
@@ -224,5 +245,40 @@ extension Array where Element: Equatable {
             write += 1
         }
         removeLast(count - write)
+    }
+}
+
+/// /proc read for many processes on a helper thread, joined before anything else touches
+/// the reader; where no thread can be started it is read at `finish()` instead.
+private final class ProcfsAlongside: @unchecked Sendable {
+    private let reader: ProcReader
+    private let pids: [Int32]
+    private let now: Double
+    private var infos: [ProcessInfoSample?] = []
+    private var cost = StageCost()
+    private var thread: pthread_t?
+
+    private init(_ reader: ProcReader, pids: [Int32], now: Double) {
+        self.reader = reader
+        self.pids = pids
+        self.now = now
+    }
+
+    static func start(_ reader: ProcReader, pids: [Int32], now: Double) -> ProcfsAlongside {
+        let job = ProcfsAlongside(reader, pids: pids, now: now)
+        job.thread = spawnThread(name: "procfs") { job.run() }
+        return job
+    }
+
+    private func run() {
+        var timer = StageTimer()
+        infos = reader.sample(sortedUniquePids: pids, now: now)
+        cost = timer.lap()
+    }
+
+    /// The infos (in `pids` order) and the CPU and wall time the read took.
+    func finish() -> ([ProcessInfoSample?], StageCost) {
+        if let thread { pthread_join(thread, nil) } else { run() }
+        return (infos, cost)
     }
 }

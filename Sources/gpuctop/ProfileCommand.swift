@@ -177,20 +177,23 @@ enum ProfileCommand: Command {
     /// one refresh as it made it (the first call of each entry point costs the most).
     static func oneShotProfile(_ options: Options) -> Int32 {
         var timer = StageTimer()
-        let sampler = SnapshotSampler(options: SnapshotCommand.samplerOptions(options, stream: false, energy: false))
+        var held: SnapshotSampler? = SnapshotSampler(options: SnapshotCommand.samplerOptions(options, stream: false, energy: false))
         let create = timer.lap()
         let clock = CallClock()
-        sampler.callClock = clock
-        let snapshot = sampler.sample()
+        held?.callClock = clock
+        let snapshot = held!.sample()
         let refresh = timer.lap()
         let json = (try? SnapshotCommand.json(snapshot)) ?? ""
         let encode = timer.lap()
-        let cost = sampler.lastCost
+        let cost = held!.lastCost
+        let startup = held!.startupCost
+        held = nil  // the only reference: its deinit shuts NVML down
+        let shutdown = timer.lap()
         var out = "gpuctop profile --one-shot: \(snapshot.gpus.count) GPU(s), \(snapshot.processes.count) GPU processes, "
         out += "\(snapshot.containers.count) containers; \(json.utf8.count) bytes of JSON\n\n"
         out += "stage".padding(52) + "   cpu ms   wall ms\n"
-        out += row("load NVML (dlopen, symbols)", sampler.startupCost.load, unit: 1e6)
-        out += row("nvmlInit, GPUs, static facts", sampler.startupCost.initialize, unit: 1e6)
+        out += row("load NVML (dlopen, symbols)", startup.load, unit: 1e6)
+        out += row("nvmlInit, GPUs, static facts", startup.initialize, unit: 1e6)
         out += row("samplers created (all of the above)", create, unit: 1e6)
         out += row("refresh: NVML", cost.nvml, unit: 1e6)
         out += row("refresh: procfs/cgroups", cost.procfs, unit: 1e6)
@@ -198,6 +201,7 @@ enum ProfileCommand: Command {
         out += row("refresh: join", cost.join, unit: 1e6)
         out += row("refresh (all of the above)", refresh, unit: 1e6)
         out += row("JSON encoding", encode, unit: 1e6)
+        out += row("nvmlShutdown (snapshot exits without it)", shutdown, unit: 1e6)
         out += "\n" + "NVML calls of the refresh".padding(52) + "   cpu µs   wall µs\n"
         for e in clock.entries {
             let cpu = e.cpuNanoseconds.reduce(0, +), wall = e.wallNanoseconds.reduce(0, +)

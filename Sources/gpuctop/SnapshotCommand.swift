@@ -61,7 +61,11 @@ enum SnapshotCommand: Command {
         }
         let sampler = SnapshotSampler(options: samplerOptions(options, stream: stream, energy: energy))
         if stream { return streamSnapshots(sampler, interval: options.interval) }
-        return printSnapshot(sampler.sample(), json: json)
+        let status = printSnapshot(sampler.sample(), json: json)
+        // Leave at once (the output is flushed): exiting closes the driver's files, which
+        // frees whatever NVML holds, so nvmlShutdown and the teardown after it would only
+        // make a one-shot slower (`gpuctop profile --one-shot` times it).
+        _exit(status)
     }
 
     /// What a live `snapshot` reads (`gpuctop profile --one-shot` times the same).

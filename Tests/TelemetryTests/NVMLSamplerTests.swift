@@ -508,6 +508,42 @@ final class NVMLSamplerTests: XCTestCase {
         }
     }
 
+    /// A refresh that meets many processes new to /proc (a one-shot, the first refresh)
+    /// reads /proc on a helper thread while NVML reads the health fields: every process
+    /// still gets its facts, the procfs stage its own cost, and the next refresh (nothing
+    /// new) reads /proc as before. The two ECC reads take 10 ms each here (`slow`);
+    /// /proc is read meanwhile, so the refresh takes less than both one after the other.
+    func testManyNewProcessesAreReadFromProcAlongsideNVML() throws {
+        var children: [Child] = []
+        defer { children.forEach { $0.stop() } }
+        for _ in 0..<100 { children.append(try Child(["/bin/sleep", "60"])) }
+        var scenario = Self.h200 + """
+
+        slow ecc 10
+        ecc_volatile 0
+        ecc_aggregate 0
+        """
+        for c in children { scenario += "\nprocess compute pid=\(c.pid) mem=1GiB" }
+        setenv("FAKE_NVML_SCENARIO", try FakeNVML.scenario(scenario), 1)
+        var options = SamplerOptions(nvmlPath: try FakeNVML.privateCopy(), useDocker: false)
+        options.watchXID = false
+        let sampler = SnapshotSampler(options: options)
+        var timer = StageTimer()
+        let first = sampler.sample()
+        let whole = timer.lap()
+        XCTAssertEqual(first.processes.count, 100)
+        XCTAssertEqual(first.processes.filter { $0.info?.command == "/bin/sleep 60" }.count, 100)
+        let cost = sampler.lastCost
+        XCTAssertGreaterThanOrEqual(cost.nvml.wallNanoseconds, 20_000_000, "two ECC reads of 10 ms")
+        XCTAssertGreaterThan(cost.procfs.wallNanoseconds, 1_000_000, "100 processes read for the first time")
+        // One after the other they would take their sum; overlapped, the sum less the shorter.
+        let (a, b) = (cost.nvml.wallNanoseconds, cost.procfs.wallNanoseconds)
+        XCTAssertLessThan(whole.wallNanoseconds, a + b - min(a, b) / 2, "/proc was read while NVML waited: \(whole) \(cost)")
+        let second = sampler.sample()
+        XCTAssertEqual(second.processes.filter { $0.info?.command == "/bin/sleep 60" }.count, 100, "read as before")
+        XCTAssertEqual(sampler.procReader.unknownCount(children.map(\.pid)), 0)
+    }
+
     func testSnapshotSamplerContinuesWithoutNVML() throws {
         let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: "/nonexistent/libnvidia-ml.so.1"))
         let snap = sampler.sample()
