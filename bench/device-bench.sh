@@ -15,7 +15,8 @@
 #
 # Needs: tmux, python3 with PyTorch; nvtop, nvitop and gpustat come in .whl/ (made by
 # bench/tool-kit.sh), installed here into a private directory.
-# BENCH_KEEP=DIR keeps the raw terminal streams and last screens. BENCH_PROFILE=1 (what
+# BENCH_KEEP=DIR keeps the raw terminal streams (with a timeline of when each chunk came,
+# bench/tty-timeline.py) and last screens. BENCH_PROFILE=1 (what
 # bench/device-all.sh sets) also runs `gpuctop profile` with the last load still on the GPU.
 set -u
 cd "$(dirname "$0")/.."
@@ -49,18 +50,22 @@ cpu_ticks() { awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[12] 
 # 0.1 CPU s/min over 20 s. A thread that ends within the window loses its share here: when
 # the ticks say more than two ticks beyond, the ticks are reported instead.
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'; }
+threads() { for t in /proc/"$1"/task/*; do echo "$(basename "$t") $(cat "$t/comm") $(awk '{ print $1 }' "$t/schedstat")"; done 2>/dev/null; }
 
 measure() {   # load, name, command: one line "name cpu rss bytes" into $work/steady-LOAD.txt
     local load=$1 name=$2 cmd=$3 log="$work/$1-$2.out"
     : >"$log"
     tmux -S "$work/tmux" -f /dev/null new-session -d -x 200 -y 50 -s "$name" "exec env TERM=xterm-256color LANG=C.UTF-8 $cmd"
-    tmux -S "$work/tmux" pipe-pane -t "$name" -o "cat >>$log"
+    tmux -S "$work/tmux" pipe-pane -t "$name" -o "python3 $PWD/bench/tty-timeline.py $log $work/$load-$name.timeline"
     local pid; pid=$(tmux -S "$work/tmux" display-message -p -t "$name" '#{pane_pid}')
     sleep 5
     local t0 b0 c0 t1 b1 c1
-    t0=$(date +%s.%N); b0=$(stat -c %s "$log"); c0=$(cpu_ticks "$pid"); n0=$(cpu_ns "$pid")
+    t0=$(date +%s.%N); b0=$(stat -c %s "$log"); c0=$(cpu_ticks "$pid"); n0=$(cpu_ns "$pid"); threads "$pid" >"$work/threads0"
     sleep "$seconds"
-    t1=$(date +%s.%N); b1=$(stat -c %s "$log"); c1=$(cpu_ticks "$pid"); n1=$(cpu_ns "$pid")
+    t1=$(date +%s.%N); b1=$(stat -c %s "$log"); c1=$(cpu_ticks "$pid"); n1=$(cpu_ns "$pid"); threads "$pid" >"$work/threads1"
+    # gpuctop names its threads (sampler, xid-events, ...): each one's share, for BENCHMARKS.md.
+    [ "$name" = gpuctop ] && join "$work/threads0" "$work/threads1" | awk -v t0="$t0" -v t1="$t1" \
+        '{ printf "%s:%.0f ", $2, ($5 - $3) / 1000 / (t1 - t0) }' >"$work/threads-$load.txt"
     local hwm; hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
     tmux -S "$work/tmux" capture-pane -p -t "$name" >"$work/$load-$name.screen"
     tmux -S "$work/tmux" kill-session -t "$name"
@@ -121,19 +126,22 @@ for load in $loads; do
     command -v nvtop >/dev/null && measure "$load" nvtop "nvtop -d 10" || echo "nvtop: not installed"
     command -v nvitop >/dev/null && measure "$load" nvitop "nvitop --interval 1" || echo "nvitop: not installed"
     command -v gpustat >/dev/null && measure "$load" gpustat "gpustat --interval 1" || echo "gpustat: not installed"
+    [ -s "$work/threads-$load.txt" ] && echo "gpuctop threads, CPU µs/s: $(cat "$work/threads-$load.txt")"
     oneshot "$load"
+    echo "== gpuctop profile --one-shot ($title)"
+    "$bin" profile --one-shot
     echo "== table: $title"
     table "$load" "$title"
     if [ "${BENCH_PROFILE:-}" = 1 ] && [ "$load" = "${loads##* }" ]; then
         echo "== gpuctop profile --startup ($title)"
         "$bin" profile --startup
         echo "== gpuctop profile, 30 refreshes at 1 s ($title)"
-        "$bin" profile --interval 1 --refreshes 30 --calls 20
+        "$bin" profile --interval 1 --refreshes 30 --calls 5
         echo "== gpuctop without NVML (memory of gpuctop alone)"
         "$bin" profile --startup --nvml /nonexistent/libnvidia-ml.so.1 | tail -1
     fi
     stop_gpu_load
 done
 # Keep the raw terminal streams and the last screens where the caller wants them.
-[ -n "${BENCH_KEEP:-}" ] && cp "$work"/*.out "$work"/*.screen "$BENCH_KEEP"/ 2>/dev/null
+[ -n "${BENCH_KEEP:-}" ] && cp "$work"/*.out "$work"/*.timeline "$work"/*.screen "$BENCH_KEEP"/ 2>/dev/null
 true

@@ -3,9 +3,10 @@
 //
 // Every entry point is optional: a symbol the driver lacks, or a call that answers
 // NOT_SUPPORTED (MIG instances, consumer cards without ECC), turns off only its own
-// field. The reasons are one call per GPU per refresh (about a microsecond); the
-// violation counter is read every few seconds and ECC and remapping every half
-// minute, since they change rarely and a person reads them as "has it happened".
+// field. The reasons are one call per GPU per refresh (4 µs on an H200); the violation
+// counter every 5 s while the reasons show the power cap, else every 5 minutes; ECC
+// and remapping after an XID on that GPU and every 10 minutes (every 30 s where XIDs
+// are not watched): they change rarely, and a person reads them as "has it happened".
 import CNVML
 import Model
 import Support
@@ -60,20 +61,28 @@ public struct NVMLHealthSchedule: Sendable, Equatable {
     /// on an H200, the reasons 5 µs, and the counter only grows while the cap holds.
     /// (A cap shorter than a refresh is still counted, at this period.)
     public var violationQuietPeriod: Double
-    /// Uncorrected ECC counts and remapped rows.
+    /// Uncorrected ECC counts and remapped rows where XID events are not watched.
     public var memoryErrorPeriod: Double
+    /// The same where they are: an uncorrected ECC error or a row remap raises an XID
+    /// (48, 63, 64, 92, 94, 95), so the counters are read at the start, at the refresh
+    /// after any XID on that GPU, and this often besides (seconds; default 600). Two ECC
+    /// reads cost 1-3 ms on an H200: every 30 s that was 70 µs a refresh.
+    public var memoryErrorQuietPeriod: Double
     /// False: the violation counter is not read at all (a one-shot `snapshot`: its share
     /// needs two reads, and the first costs 0.7 ms on an H200).
     public var readsViolation = true
 
-    public init(violationPeriod: Double = 5, violationQuietPeriod: Double = 60, memoryErrorPeriod: Double = 30) {
+    public init(violationPeriod: Double = 5, violationQuietPeriod: Double = 300, memoryErrorPeriod: Double = 30,
+                memoryErrorQuietPeriod: Double = 600) {
         self.violationPeriod = violationPeriod
         self.violationQuietPeriod = violationQuietPeriod
+        self.memoryErrorQuietPeriod = memoryErrorQuietPeriod
         self.memoryErrorPeriod = memoryErrorPeriod
     }
 
     /// Every field on every refresh (tests).
-    public static let everyRefresh = NVMLHealthSchedule(violationPeriod: 0, violationQuietPeriod: 0, memoryErrorPeriod: 0)
+    public static let everyRefresh = NVMLHealthSchedule(violationPeriod: 0, violationQuietPeriod: 0, memoryErrorPeriod: 0,
+                                                        memoryErrorQuietPeriod: 0)
 }
 
 /// Reads the health fields of every GPU into the GPUs NVMLSampler just read.
@@ -90,8 +99,10 @@ public final class NVMLHealthReader {
     }
 
     /// Fills the health fields of each GPU that is not lost; `handle` gives a GPU's
-    /// NVML handle by index. `now` is monotonic seconds.
-    public func read(_ gpus: inout [GPU], handle: (Int) -> nvmlDevice_t?, now: Double) {
+    /// NVML handle by index. `now` is monotonic seconds. `xidWatched`: the GPUs whose XID
+    /// events are watched; `xidArrived`: those that had one since the last refresh.
+    public func read(_ gpus: inout [GPU], handle: (Int) -> nvmlDevice_t?, now: Double,
+                     xidWatched: Set<Int> = [], xidArrived: Set<Int> = []) {
         for i in gpus.indices where !gpus[i].lost {
             guard let h = handle(gpus[i].index) else { continue }
             let device: DeviceHealth
@@ -102,7 +113,9 @@ public final class NVMLHealthReader {
                 devices[gpus[i].index] = device
             }
             device.clock = callClock
-            device.read(h, symbols, schedule, now: now, into: &gpus[i])
+            let index = gpus[i].index
+            device.read(h, symbols, schedule, now: now, xidWatched: xidWatched.contains(index),
+                        xidArrived: xidArrived.contains(index), into: &gpus[i])
         }
     }
 }
@@ -130,7 +143,8 @@ final class DeviceHealth {
 
     private func wanted(_ field: Field) -> Bool { !unsupported.contains(field) }
 
-    func read(_ h: nvmlDevice_t, _ s: NVMLHealthSymbols, _ schedule: NVMLHealthSchedule, now: Double, into gpu: inout GPU) {
+    func read(_ h: nvmlDevice_t, _ s: NVMLHealthSymbols, _ schedule: NVMLHealthSchedule, now: Double,
+              xidWatched: Bool = false, xidArrived: Bool = false, into gpu: inout GPU) {
         if let f = s.clocksEventReasons, wanted(.reasons) {
             var v: UInt64 = 0
             if check(.reasons, clock.time("nvmlDeviceGetCurrentClocksEventReasons") { f(h, &v) }) { gpu.clockEventReasons = v }
@@ -153,7 +167,7 @@ final class DeviceHealth {
         }
         gpu.powerViolationTime = violation?.violationTime
         gpu.powerCappedPercent = cappedPercent
-        if now - memoryReadAt >= schedule.memoryErrorPeriod {
+        if xidArrived || now - memoryReadAt >= (xidWatched ? schedule.memoryErrorQuietPeriod : schedule.memoryErrorPeriod) {
             memoryReadAt = now
             memory = (ecc(.eccVolatile, CNVML_VOLATILE_ECC, h, s), ecc(.eccAggregate, CNVML_AGGREGATE_ECC, h, s), nil)
             if let f = s.remappedRows, wanted(.remap) {

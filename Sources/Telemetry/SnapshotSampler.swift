@@ -134,6 +134,8 @@ public final class SnapshotSampler {
         defer { lastCost = cost }
         var snapshot = Snapshot(time: now, host: hostName)
         var procfsRead: ([ProcessInfoSample?], StageCost)?
+        // XIDs first: one on a GPU makes this refresh read its ECC and remapping counters.
+        let xids = xidWatcher?.drain()
         if let nvml {
             snapshot.driverVersion = nvml.driverVersion
             snapshot.cudaVersion = nvml.cudaVersion
@@ -145,7 +147,8 @@ public final class SnapshotSampler {
             let pids = Self.sortedUniquePids(processes)
             let alongside = pids.count >= Self.procfsAlongsideMinimum && procReader.unknownCount(pids) >= Self.procfsAlongsideMinimum
                 ? ProcfsAlongside.start(procReader, pids: pids, now: now) : nil
-            health?.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now())
+            health?.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now(),
+                         xidWatched: Set(xidWatcher?.watchedGPUs ?? []), xidArrived: Set(xids?.events.map(\.gpuIndex) ?? []))
             if let gpm {
                 callClock.time("GPM samples and metrics (nvmlGpm*)") { gpm.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now()) }
             }
@@ -187,8 +190,7 @@ public final class SnapshotSampler {
             },
             idleAllocations: engines?.idleAllocations ?? [],
             descriptions: descriptions)
-        if let xidWatcher {
-            let (events, dropped) = xidWatcher.drain()
+        if let xidWatcher, let (events, dropped) = xids {
             xidLog.record(events, dropped: dropped, watched: xidWatcher.watchedGPUs, into: &snapshot)
         }
         energy.add(&snapshot)
