@@ -116,6 +116,10 @@ for load in $loads; do
     idle=$(( load - busy ))
     start_gpu_load "$busy"
     [ "$idle" -gt 0 ] && start_idle_contexts "$idle"
+    # Steady state for every tool: 60 new contexts go on allocating for half a minute after
+    # nvidia-smi lists them (the tool measured first would see that; gpuctop asks the
+    # process lists on every refresh while the used memory moves).
+    wait_for_steady_memory
     title="$load PyTorch processes ($busy busy, $idle idle contexts)"
     echo
     echo "== $title; nvidia-smi lists $(gpu_processes); steady state ${seconds} s, 200x50, 1 s refresh"

@@ -3,6 +3,8 @@
 #                          short sleep, different sizes)
 #   start_idle_contexts N  N PyTorch processes that create a CUDA context on GPU 0 (a
 #                          one-element tensor) and sleep: the idle contexts of a busy node
+#   wait_for_steady_memory until the GPU's used memory has held still for 5 s (at most 90 s):
+#                          contexts go on allocating for a while after nvidia-smi lists them
 #   stop_gpu_load          ends every process started here and waits until the GPU lists none
 # Each adds its PIDs to the array `pids` and waits until nvidia-smi lists them all.
 gpu_load_pids=()
@@ -46,6 +48,17 @@ PY
         pids+=($!); gpu_load_pids+=($!)
     done
     wait_for_gpu_processes $((before + n))
+}
+
+wait_for_steady_memory() {
+    local last="" same=0 now i
+    for i in $(seq 90); do
+        now=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | tr '\n' ' ')
+        if [ "$now" = "$last" ]; then same=$((same + 1)); else same=0; last=$now; fi
+        [ "$same" -ge 5 ] && { echo "gpu-load: used memory steady at $now MiB after ${i} s" >&2; return 0; }
+        sleep 1
+    done
+    echo "gpu-load: used memory still moving after 90 s ($last MiB)" >&2
 }
 
 stop_gpu_load() {
