@@ -31,7 +31,9 @@ fi
 # Each function in a section of its own, laid out in the order scripts/gpuctop.order names
 # (the functions gpuctop runs on its usual paths, scripts/order-file.sh): the kernel maps
 # a binary 64 KiB around each page it faults in, so hot code scattered across 10 MiB of
-# .text made 5 MiB of it resident; together it takes what it needs. lld only.
+# .text made 5 MiB of it resident. Only what the linker can move moves (our modules, the
+# C++ runtime; the standard library's Swift code is one section): on the H200 the
+# binary's resident pages went from 6.8 to 5.9 MiB (BENCHMARKS.md). lld only.
 if [[ " ${extra[*]} " == *" -use-ld=lld "* ]] && [ -s scripts/gpuctop.order ]; then
     extra+=(-Xswiftc -Xfrontend -Xswiftc -function-sections
             -Xlinker --symbol-ordering-file="$PWD/scripts/gpuctop.order" -Xlinker --no-warn-symbol-ordering)

@@ -2,8 +2,9 @@
 # Writes scripts/gpuctop.order, the functions gpuctop runs on its usual paths, for the
 # linker to lay out together (scripts/build-release.sh passes it to lld). Why: the
 # kernel maps a binary's pages 64 KiB at a time around each page fault, so code run
-# once here and once there across a 10 MiB .text makes half of it resident; laid out
-# together, what runs takes a few hundred KiB (BENCHMARKS.md, "Memory").
+# once here and once there across a 10 MiB .text makes half of it resident. Laid out
+# together, our own code's hot functions take about 800 KiB; the standard library's
+# Swift code cannot be reordered (one section per module). BENCHMARKS.md, "Real H200".
 #
 # Runs the release build under valgrind's callgrind (every function executed, not a
 # sample) on: a one-shot `snapshot --json` and `snapshot`, the dashboard for a few

@@ -5,6 +5,7 @@ import Foundation
 @testable import Model
 @testable import Telemetry
 import TestSupport
+import Support
 import XCTest
 
 final class NVMLGPMTests: XCTestCase {
@@ -64,9 +65,11 @@ final class NVMLGPMTests: XCTestCase {
     func testFirstFiguresComeASecondAfterTheStart() throws {
         XCTAssertEqual(SamplerOptions().gpmPeriod, 30)
         let s = try sampler(Scenarios.h200() + Self.gpm, gpmPeriod: 30)
+        let start = MonotonicClock.now()
         XCTAssertNil(s.sample().gpus[0].activity)
         usleep(500_000)
-        XCTAssertNil(s.sample().gpus[0].activity, "within the first second: none yet")
+        let early = s.sample().gpus[0].activity
+        if MonotonicClock.now() - start < 0.95 { XCTAssertNil(early, "within the first second: none yet") }
         usleep(600_000)
         XCTAssertEqual(s.sample().gpus[0].activity?.smActive, 45, "a second after the first sample")
     }
