@@ -53,8 +53,8 @@ PY
 wait_for_steady_memory() {
     local last="" same=0 now i
     for i in $(seq 90); do
-        now=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | tr '\n' ' ')
-        if [ "$now" = "$last" ]; then same=$((same + 1)); else same=0; last=$now; fi
+        now=$(timeout 10 nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | tr '\n' ' ')
+        if [ -n "$now" ] && [ "$now" = "$last" ]; then same=$((same + 1)); else same=0; last=$now; fi
         [ "$same" -ge 5 ] && { echo "gpu-load: used memory steady at $now MiB after ${i} s" >&2; return 0; }
         sleep 1
     done

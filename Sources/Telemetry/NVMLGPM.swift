@@ -191,6 +191,7 @@ final class SamplePair {
         guard rc == NVML_SUCCESS else {
             if rc == NVML_ERROR_NOT_SUPPORTED || rc == NVML_ERROR_FUNCTION_NOT_FOUND { unsupported = true }
             haveOlder = false
+            samplesTaken = 0  // the next pair a second apart again, not a whole period
             last = nil
             return nil
         }

@@ -126,13 +126,13 @@ public final class NVMLSampler {
             seconds <= 0 ? "every refresh" : "every \(seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds))s"
         }
         var lines = [
-            "process lists (compute, graphics, MPS): every refresh while the GPU's used memory moves and for \(every(s.settleSeconds).dropFirst(6)) after (a process starting or ending moves it); while it holds still, \(every(s.processListPeriod)), an empty list \(every(s.emptyProcessListPeriod)); every refresh where used memory is unknown (empty lists then \(every(s.emptyProcessListPeriod)))",
+            "process lists (compute, graphics, MPS): every refresh while the GPU's used memory moves, at the next one and for \(Self.seconds(s.settleSeconds)) after (a process starting or ending moves it); while it holds still, \(every(s.processListPeriod)), an empty list \(every(s.emptyProcessListPeriod)); every refresh where used memory is unknown (empty lists then \(every(s.emptyProcessListPeriod)))",
             "per-process utilisation: \(every(s.processUtilizationPeriod)) (the mean since the last read; a new process at once; figures hold between reads)",
             "MIG mode, management power limit, persistence and compute mode: \(every(s.slowFieldPeriod)) (the limit also when the enforced limit changes)",
             "total energy counter: " + (s.energy ? "every refresh" : "not read"),
         ]
         for d in devices where !d.lost {
-            let lists = d.listSchedule.map { "\($0.kind.listName) \($0.empty ? "empty" : "listing")" }.joined(separator: ", ")
+            let lists = d.listSchedule.map { "\($0.kind.listName) \($0.read ? ($0.empty ? "empty" : "listing") : "not read")" }.joined(separator: ", ")
             let memory: String
             switch d.memoryState {
             case .unknown: memory = "used memory unknown, compute list asked every refresh"
@@ -142,6 +142,11 @@ public final class NVMLSampler {
             lines.append("GPU \(d.index) now: \(memory); \(lists)")
         }
         return lines
+    }
+
+    /// "2s", "0.5s".
+    static func seconds(_ v: Double) -> String {
+        (v == v.rounded() && abs(v) < 1e9 ? String(Int(v)) : String(v)) + "s"
     }
 
     /// Handle of GPU `index` for actions (power limits); nil when unknown or lost.
@@ -218,6 +223,7 @@ final class DeviceState {
     /// last changed: a process starting or ending changes it.
     private var memorySignature: UInt64?
     private var memoryMovedAt = -Double.infinity
+    private var refreshesSinceMove = 0
     enum MemoryState { case unknown, moving, still }
     private(set) var memoryState = MemoryState.unknown
     /// MIG mode and the management limit as last read, and when.
@@ -394,9 +400,17 @@ final class DeviceState {
             guard let used = d.memoryUsed, let sum = signature else { signature = nil; break }
             signature = sum &* 31 &+ used
         }
-        if signature == nil || signature != memorySignature { memoryMovedAt = now }
+        if signature == nil || signature != memorySignature {
+            memoryMovedAt = now
+            refreshesSinceMove = 0
+        } else {
+            refreshesSinceMove &+= 1
+        }
         memorySignature = signature
-        memoryState = signature == nil ? .unknown : (now - memoryMovedAt < schedule.settleSeconds ? .moving : .still)
+        // Moving: the refresh that saw the change and the one after it, whatever the
+        // interval, and every refresh within `settleSeconds` of it.
+        let moving = refreshesSinceMove <= 1 || now - memoryMovedAt < schedule.settleSeconds
+        memoryState = signature == nil ? .unknown : (moving ? .moving : .still)
     }
 
     /// One process list, asked when due (NVMLSchedule.processListPeriod), else taken as it
@@ -434,8 +448,10 @@ final class DeviceState {
     }
 
     /// What the schedule does with each process list now, for `gpuctop profile`.
-    var listSchedule: [(kind: ProcessKind, empty: Bool)] {
-        [(.compute, listPolls[0].empty), (.graphics, listPolls[1].empty), (.mps, listPolls[2].empty)]
+    var listSchedule: [(kind: ProcessKind, empty: Bool, read: Bool)] {
+        [ProcessKind.compute, .graphics, .mps].enumerated().map { i, kind in
+            (kind, listPolls[i].empty, listPolls[i].at > -Double.infinity)
+        }
     }
 
     /// Per-process utilisation: read every `processUtilizationPeriod` (a timed read,

@@ -17,7 +17,9 @@
 // Files are read with open/read into one reusable buffer, the
 // paths are built in a reusable C buffer relative to a directory fd on the root.
 //
-// Not thread-safe: use one ProcReader from one thread (the sampler).
+// Not thread-safe: use one ProcReader from one thread at a time (the sampler's; for a
+// refresh with many new processes, SnapshotSampler's helper thread, which it joins
+// before it touches the reader again).
 import FoundationEssentials
 import Glibc
 import Model

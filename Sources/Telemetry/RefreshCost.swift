@@ -23,7 +23,9 @@ public struct StageCost: Sendable, Equatable {
 public struct RefreshCost: Sendable, Equatable {
     /// Every NVML call of every GPU.
     public var nvml = StageCost()
-    /// /proc reads of the GPU processes (stat each refresh; status, cmdline and cgroup once per process).
+    /// /proc reads of the GPU processes (stat each refresh; status, cmdline and cgroup once per
+    /// process). When many processes are new, on a helper thread while NVML reads the health
+    /// fields: then its time overlaps `nvml`'s, and the stages add up to more than the refresh.
     public var procfs = StageCost()
     /// Bringing the container engines up to date: Docker and Podman catalogs (nothing unless an
     /// engine sent events), containerd and CRI-O state (a listing every few seconds).
@@ -62,9 +64,19 @@ public struct StageTimer {
 public final class CallClock {
     public struct Entry: Sendable {
         public let name: String
+        /// Every call's cost is counted; the first `CallClock.keptSamples` are kept for medians.
+        public var calls = 0
+        public var totalCPUNanoseconds: UInt64 = 0
+        public var totalWallNanoseconds: UInt64 = 0
         public var cpuNanoseconds: [UInt64] = []
         public var wallNanoseconds: [UInt64] = []
+
+        /// Median CPU time of a call (of the kept samples).
+        public var medianCPUNanoseconds: UInt64 { cpuNanoseconds.isEmpty ? 0 : cpuNanoseconds.sorted()[cpuNanoseconds.count / 2] }
     }
+
+    /// Samples kept per call for its median: a long profile must not grow without bound.
+    public static let keptSamples = 10_000
 
     public private(set) var entries: [Entry] = []
     private var slot: [String: Int] = [:]
@@ -84,8 +96,13 @@ public final class CallClock {
             slot[name] = i
             entries.append(Entry(name: name))
         }
-        entries[i].cpuNanoseconds.append(cost.cpuNanoseconds)
-        entries[i].wallNanoseconds.append(cost.wallNanoseconds)
+        entries[i].calls += 1
+        entries[i].totalCPUNanoseconds &+= cost.cpuNanoseconds
+        entries[i].totalWallNanoseconds &+= cost.wallNanoseconds
+        if entries[i].cpuNanoseconds.count < Self.keptSamples {
+            entries[i].cpuNanoseconds.append(cost.cpuNanoseconds)
+            entries[i].wallNanoseconds.append(cost.wallNanoseconds)
+        }
         return result
     }
 

@@ -153,14 +153,20 @@ public final class SnapshotSampler {
                 callClock.time("GPM samples and metrics (nvmlGpm*)") { gpm.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now()) }
             }
             snapshot.gpus = gpus
-            procfsRead = alongside?.finish()
+            if let alongside {
+                // NVML's own time; the helper's is its own (procfs), and the wait for it
+                // belongs to neither: stages that overlap do not add up to the refresh.
+                cost.nvml = timer.lap()
+                procfsRead = alongside.finish()
+                _ = timer.lap()
+            }
         } else if let nvmlProblem {
             snapshot.degraded.append(DegradedSource(source: "nvml", reason: nvmlProblem))
         }
         if let procRootProblem {
             snapshot.degraded.append(DegradedSource(source: "procfs", reason: procRootProblem))
         }
-        cost.nvml = timer.lap()
+        cost.nvml = cost.nvml + timer.lap()
         let pids = Self.sortedUniquePids(snapshot.processes)
         if let (infos, procfsCost) = procfsRead {
             attachProcessInfo(to: &snapshot, pids: pids, infos: infos)

@@ -133,11 +133,11 @@ enum ProfileCommand: Command {
             // driver caches answers for a few ms): these are what the refreshes paid.
             out += "\n" + "NVML calls in the refreshes above (at their spacing)".padding(52) + "  calls/refresh  cpu µs/call  cpu µs/refresh\n"
             for e in callClock.entries {
-                let perRefresh = Double(e.cpuNanoseconds.reduce(0, +)) / Double(refreshes) / 1e3
-                let median = Double(e.cpuNanoseconds.sorted()[e.cpuNanoseconds.count / 2]) / 1e3
-                out += "  " + e.name.padding(50) + "    " + num(Double(e.cpuNanoseconds.count) / Double(refreshes)) + "    " + num(median) + "    " + num(perRefresh) + "\n"
+                let perRefresh = Double(e.totalCPUNanoseconds) / Double(refreshes) / 1e3
+                let median = Double(e.medianCPUNanoseconds) / 1e3
+                out += "  " + e.name.padding(50) + "    " + num(Double(e.calls) / Double(refreshes)) + "    " + num(median) + "    " + num(perRefresh) + "\n"
             }
-            let total = Double(callClock.entries.reduce(0) { $0 + $1.cpuNanoseconds.reduce(0, +) }) / Double(refreshes) / 1e3
+            let total = Double(callClock.entries.reduce(0) { $0 + $1.totalCPUNanoseconds }) / Double(refreshes) / 1e3
             out += "  " + "all of them".padding(50) + "                               " + num(total) + "\n"
         }
 
@@ -204,8 +204,8 @@ enum ProfileCommand: Command {
         out += row("nvmlShutdown (snapshot exits without it)", shutdown, unit: 1e6)
         out += "\n" + "NVML calls of the refresh".padding(52) + "   cpu µs   wall µs\n"
         for e in clock.entries {
-            let cpu = e.cpuNanoseconds.reduce(0, +), wall = e.wallNanoseconds.reduce(0, +)
-            let label = e.cpuNanoseconds.count > 1 ? "\(e.name) (\(e.cpuNanoseconds.count) calls)" : e.name
+            let cpu = e.totalCPUNanoseconds, wall = e.totalWallNanoseconds
+            let label = e.calls > 1 ? "\(e.name) (\(e.calls) calls)" : e.name
             out += "  " + label.padding(50) + num(Double(cpu) / 1e3) + num(Double(wall) / 1e3) + "\n"
         }
         writeOut(out)

@@ -63,7 +63,7 @@ final class CostBudgetTests: XCTestCase {
         print(r.stdout)
         XCTAssertTrue(r.stdout.contains("1 GPU(s)"), r.stdout)
         XCTAssertTrue(r.stdout.contains("64 GPU processes"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("process lists (compute, graphics, MPS): every refresh while the GPU's used memory moves and for 2s after"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("process lists (compute, graphics, MPS): every refresh while the GPU's used memory moves, at the next one and for 2s after"), r.stdout)
         XCTAssertTrue(r.stdout.contains("GPU 0 now: used memory still, lists asked on the schedule; compute listing, graphics empty, MPS empty"), r.stdout)
         let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.contains("process CPU per refresh, all threads (mean)") })
         let cpu = try XCTUnwrap(line.split(separator: " ").compactMap { Int($0) }.first)

@@ -63,11 +63,12 @@ final class NVMLHealthTests: XCTestCase {
     /// `violationQuietPeriod`; from the refresh that shows the cap, every `violationPeriod`.
     func testViolationCounterIsQuietUntilTheReasonsShowThePowerCap() throws {
         XCTAssertEqual(NVMLHealthSchedule().violationQuietPeriod, 300)
-        let s = try sampler(Self.healthy + "throttle power_cap at=1200ms\n",
+        // The cap comes 3 s in: the first four refreshes (0.75 s) fall well before it.
+        let s = try sampler(Self.healthy + "throttle power_cap at=3s\n",
                             health: NVMLHealthSchedule(violationPeriod: 0.2, violationQuietPeriod: 60, memoryErrorPeriod: 60))
         let clock = CallClock()
         s.callClock = clock
-        func reads() -> Int { clock.entries.first { $0.name == "nvmlDeviceGetViolationStatus" }?.cpuNanoseconds.count ?? 0 }
+        func reads() -> Int { clock.entries.first { $0.name == "nvmlDeviceGetViolationStatus" }?.calls ?? 0 }
         XCTAssertNil(s.sample().gpus[0].powerCappedPercent, "one read gives no share yet")
         usleep(250_000)
         XCTAssertEqual(s.sample().gpus[0].powerCappedPercent, 0)
@@ -77,7 +78,7 @@ final class NVMLHealthTests: XCTestCase {
         usleep(250_000)
         XCTAssertEqual(s.sample().gpus[0].powerCappedPercent, 0, "the last share holds")
         XCTAssertEqual(reads(), 2, "no cap in the reasons and 0 % last: not read")
-        let capped = sample(s, every: 0.25, until: { $0.gpus[0].clockEventReasons == 0x4 })
+        let capped = sample(s, every: 0.25, for: 8, until: { $0.gpus[0].clockEventReasons == 0x4 })
         XCTAssertEqual(reads(), 3, "the refresh that shows the cap reads it")
         XCTAssertNotNil(capped.gpus[0].powerViolationTime)
         let held = sample(s, every: 0.25, until: { ($0.gpus[0].powerCappedPercent ?? 0) >= 50 })
@@ -92,27 +93,29 @@ final class NVMLHealthTests: XCTestCase {
         XCTAssertEqual(NVMLHealthSchedule().memoryErrorQuietPeriod, 600)
         let scenario = Scenarios.h200() + """
             ecc_volatile 0
-            ecc_volatile 2 at=300ms
+            ecc_volatile 2 at=1s
             ecc_aggregate 5
-            ecc_aggregate 7 at=300ms
+            ecc_aggregate 7 at=1s
             remapped_rows corr=0 unc=0 pending=0
-            remapped_rows corr=0 unc=1 pending=1 at=300ms
-            xid code=48 at=900ms
+            remapped_rows corr=0 unc=1 pending=1 at=1s
+            xid code=48 at=3s
 
             """
         let s = try sampler(scenario, health: NVMLHealthSchedule())
         let clock = CallClock()
         s.callClock = clock
+        let start = Date()
         XCTAssertEqual(s.sample().gpus[0].eccUncorrectedVolatile, 0)
-        usleep(500_000)
+        // Between the change (1 s in) and the XID (3 s in).
+        usleep(UInt32(max(0, 1.8 - Date().timeIntervalSince(start)) * 1e6))
         let before = s.sample()
         XCTAssertEqual(before.gpus[0].eccUncorrectedVolatile, 0, "changed, but no XID yet: not read")
         XCTAssertEqual(before.gpus[0].rowRemapPending, false)
-        let after = sample(s, until: { $0.gpus[0].eccUncorrectedVolatile == 2 })
+        let after = sample(s, for: 8, until: { $0.gpus[0].eccUncorrectedVolatile == 2 })
         XCTAssertEqual(after.gpus[0].lastXID, 48)
         XCTAssertEqual(after.gpus[0].eccUncorrectedAggregate, 7)
         XCTAssertEqual(after.gpus[0].rowRemapPending, true, "reset needed, seen with the XID")
-        XCTAssertEqual(clock.entries.first { $0.name == "nvmlDeviceGetTotalEccErrors" }?.cpuNanoseconds.count, 4,
+        XCTAssertEqual(clock.entries.first { $0.name == "nvmlDeviceGetTotalEccErrors" }?.calls, 4,
                        "volatile and aggregate at the start and after the XID, nothing between")
     }
 

@@ -190,6 +190,40 @@ final class NVMLSamplerTests: XCTestCase {
         XCTAssertEqual(s.sample().processes.first { $0.pid == a.pid }?.usedGpuMemory, 11 << 30)
     }
 
+    /// The refresh after the used memory moved asks the lists again whatever the interval
+    /// (a 10-s interval outlasts any settling time): a process the driver lists a moment
+    /// after its context's memory is counted shows at that refresh.
+    func testTheRefreshAfterTheMemoryMovedAsksAgain() throws {
+        let a = try Child(["/bin/sleep", "60"])
+        let b = try Child(["/bin/sleep", "60"])
+        func world(used: String, _ processes: String) -> String {
+            Self.h200.replacingOccurrences(of: "memory_used 1000000 2000000", with: "memory_used \(used)") + """
+
+            call_cost nvmlDeviceGetComputeRunningProcesses_v3 25ms
+            \(processes)
+            """
+        }
+        let path = try FakeNVML.scenario(world(used: "10GiB", "process compute pid=\(a.pid) mem=10GiB"))
+        setenv("FAKE_NVML_SCENARIO", path, 1)
+        let library = try NVMLLibrary(path: try FakeNVML.privateCopy())
+        func change(_ scenario: String) throws {
+            try scenario.write(toFile: path, atomically: true, encoding: .utf8)
+            library.stop()
+            try library.start()
+        }
+        let s = try NVMLSampler(library: library, schedule: NVMLSchedule(processListPeriod: 60, emptyProcessListPeriod: 60, settleSeconds: 0))
+        XCTAssertGreaterThanOrEqual(cpuMilliseconds { _ = s.sample() }, 25, "the first refresh asks")
+        XCTAssertGreaterThanOrEqual(cpuMilliseconds { _ = s.sample() }, 25, "and the one after it")
+        XCTAssertLessThan(cpuMilliseconds { _ = s.sample() }, 25, "then nothing while the memory holds still")
+        // b's context is counted before the driver lists b...
+        try change(world(used: "11GiB", "process compute pid=\(a.pid) mem=10GiB"))
+        XCTAssertEqual(s.sample().processes.map(\.pid), [a.pid])
+        // ...which it does by the next refresh, the used memory unchanged since.
+        try change(world(used: "11GiB", "process compute pid=\(a.pid) mem=10GiB\nprocess compute pid=\(b.pid) mem=1GiB"))
+        XCTAssertEqual(Set(s.sample().processes.map(\.pid)), [a.pid, b.pid], "seen at the refresh after the move")
+        XCTAssertLessThan(cpuMilliseconds { _ = s.sample() }, 25, "still again")
+    }
+
     /// Where the GPU does not report used memory, nothing says when a process starts:
     /// the compute list is asked on every refresh, an empty graphics or MPS list every
     /// `emptyProcessListPeriod`, one that lists processes every refresh.
@@ -528,6 +562,8 @@ final class NVMLSamplerTests: XCTestCase {
         var options = SamplerOptions(nvmlPath: try FakeNVML.privateCopy(), useDocker: false)
         options.watchXID = false
         let sampler = SnapshotSampler(options: options)
+        let clock = CallClock()
+        sampler.callClock = clock
         var timer = StageTimer()
         let first = sampler.sample()
         let whole = timer.lap()
@@ -536,9 +572,14 @@ final class NVMLSamplerTests: XCTestCase {
         let cost = sampler.lastCost
         XCTAssertGreaterThanOrEqual(cost.nvml.wallNanoseconds, 20_000_000, "two ECC reads of 10 ms")
         XCTAssertGreaterThan(cost.procfs.wallNanoseconds, 1_000_000, "100 processes read for the first time")
-        // One after the other they would take their sum; overlapped, the sum less the shorter.
-        let (a, b) = (cost.nvml.wallNanoseconds, cost.procfs.wallNanoseconds)
-        XCTAssertLessThan(whole.wallNanoseconds, a + b - min(a, b) / 2, "/proc was read while NVML waited: \(whole) \(cost)")
+        // One after the other, the refresh would take every NVML call plus /proc (and a
+        // little more); overlapped with the health reads, less the shorter of the two.
+        let calls = clock.entries.reduce(0) { $0 + $1.totalWallNanoseconds }
+        let health = clock.entries.first { $0.name == "nvmlDeviceGetTotalEccErrors" }?.totalWallNanoseconds ?? 0
+        let procfs = cost.procfs.wallNanoseconds
+        XCTAssertGreaterThanOrEqual(health, 20_000_000)
+        XCTAssertLessThan(whole.wallNanoseconds, calls + procfs - min(health, procfs) / 2,
+                          "/proc was read while NVML waited: \(whole), calls \(calls), \(cost)")
         let second = sampler.sample()
         XCTAssertEqual(second.processes.filter { $0.info?.command == "/bin/sleep 60" }.count, 100, "read as before")
         XCTAssertEqual(sampler.procReader.unknownCount(children.map(\.pid)), 0)
