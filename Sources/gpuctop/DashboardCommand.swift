@@ -50,8 +50,12 @@ enum DashboardCommand: Command {
             }
         }
         let sample: () -> Snapshot = recorder.map { r in { r.record(sampler.sample()) } } ?? { sampler.sample() }
-        defer { recorder?.close() }
-        return DashboardRunner(config: config, source: .live(sample), performer: performer).run()
+        let status = DashboardRunner(config: config, source: .live(sample), performer: performer).run()
+        recorder?.close()
+        // Leave with the sampler still held: dropping it would wait for the XID thread to
+        // finish its current wait (up to a second) before the shell gets its prompt back.
+        // Exiting closes the driver's files, which frees what NVML holds.
+        exit(status)
     }
 
     /// `--host`/`--hosts-file`: one ssh per host, their snapshots merged (RemoteHosts.swift).
