@@ -79,10 +79,10 @@ fi
 
 if [ "$check" = 1 ]; then
     chk="$out/check"
-    if stale "$chk/check_fake_nvml" "$src/check_fake_nvml.c" "$inc/cnvml.h" "${BASH_SOURCE[0]}"; then
+    if stale "$chk/check_fake_nvml" "$src/check_fake_nvml.c" "$src/check.h" "$inc/cnvml.h" "${BASH_SOURCE[0]}"; then
         build "$chk/check_fake_nvml" "${CFLAGS[@]}" "$src/check_fake_nvml.c" -ldl -pthread
     fi
-    if stale "$chk/check_fake_nvml_health" "$src/check_fake_nvml_health.c" "$inc/cnvml.h" "${BASH_SOURCE[0]}"; then
+    if stale "$chk/check_fake_nvml_health" "$src/check_fake_nvml_health.c" "$src/check.h" "$inc/cnvml.h" "${BASH_SOURCE[0]}"; then
         build "$chk/check_fake_nvml_health" "${CFLAGS[@]}" "$src/check_fake_nvml_health.c" -ldl -pthread
     fi
     # The parser alone, with sanitizers where the compiler has them.

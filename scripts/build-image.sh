@@ -19,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 die() { echo "build-image: $*" >&2; exit 1; }
+. scripts/release-binary.sh
 
 bin=${GPUCTOP_RELEASE_BIN:-}
 name=gpuctop
@@ -29,15 +30,10 @@ while [ $# -gt 0 ]; do
         *) echo "usage: $0 [--binary PATH] [--name NAME]" >&2; exit 2 ;;
     esac
 done
-if [ -z "$bin" ]; then
-    scripts/build-release.sh >&2
-    bin=.build/release/gpuctop
-fi
-[ -x "$bin" ] || die "no executable at $bin"
+bin=$(release_binary "$bin")
 command -v docker >/dev/null || die "docker CLI not found"
 
-version=$("$bin" --version | awk '$1 == "gpuctop" { print $2 }')
-[[ $version =~ ^[0-9][0-9A-Za-z.+~]*$ ]] || die "'$bin --version' gave no usable version: '$version'"
+version=$(release_version "$bin")
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

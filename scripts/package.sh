@@ -18,6 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 die() { echo "package: $*" >&2; exit 1; }
+. scripts/release-binary.sh
 
 bin=${GPUCTOP_RELEASE_BIN:-}
 out=dist
@@ -30,15 +31,10 @@ while [ $# -gt 0 ]; do
         *) echo "usage: $0 [--binary PATH] [--out DIR] [--no-lintian]" >&2; exit 2 ;;
     esac
 done
-if [ -z "$bin" ]; then
-    scripts/build-release.sh >&2
-    bin=.build/release/gpuctop
-fi
-[ -x "$bin" ] || die "no executable at $bin"
+bin=$(release_binary "$bin")
 command -v dpkg-deb >/dev/null || die "dpkg-deb not found (apt-get install dpkg)"
 
-version=$("$bin" --version | awk '$1 == "gpuctop" { print $2 }')
-[[ $version =~ ^[0-9][0-9A-Za-z.+~]*$ ]] || die "'$bin --version' gave no usable version: '$version'"
+version=$(release_version "$bin")
 deb_arch=$(dpkg --print-architecture)
 machine=$(uname -m)
 maintainer=${GPUCTOP_MAINTAINER:-$(git log -1 --format='%an <%ae>' 2>/dev/null || true)}

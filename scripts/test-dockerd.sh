@@ -31,19 +31,11 @@ IMAGE="gpuctop-test/busybox:latest"
 BUSYBOX="${GPUCTOP_TEST_BUSYBOX:-/bin/busybox}"
 WAIT_SECONDS="${GPUCTOP_TEST_DOCKER_WAIT:-60}"
 
-die() { echo "test-dockerd: $*" >&2; exit 1; }
-log() { echo "test-dockerd: $*" >&2; }
+TAG=test-dockerd
+. "$(dirname "$0")/test-daemon-lib.sh"
 
 # The docker CLI, pinned to our socket. Any docker CLI works (it negotiates the API version).
 dk() { docker -H "unix://$SOCK" "$@"; }
-
-alive() { # alive PIDFILE NAME: the process named in PIDFILE is running and is NAME
-    # (checking the name keeps a stale pidfile from pointing us at a recycled pid).
-    local pid
-    [ -s "$1" ] || return 1
-    pid=$(cat "$1")
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ]
-}
 
 ping_ok() {
     if command -v curl >/dev/null 2>&1; then
@@ -133,18 +125,6 @@ start() {
     log "ready: export GPUCTOP_TEST_DOCKER_HOST=unix://$SOCK"
 }
 
-stop_pid() { # stop_pid PIDFILE NAME: SIGTERM, bounded wait, then SIGKILL
-    alive "$1" "$2" || return 0
-    local pid i
-    pid=$(cat "$1")
-    log "stopping $2 (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    log "$2 did not exit after SIGTERM; SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-}
-
 stop() {
     if alive "$PIDFILE" dockerd && [ -S "$SOCK" ]; then
         # Remove the containers first with SIGKILL: faster than dockerd's shutdown stopping them.
@@ -155,21 +135,8 @@ stop() {
     stop_pid "$PIDFILE" dockerd
     stop_pid "$CTR_PIDFILE" containerd
     # Shims of our containerd outlive it; they name its socket on their command line.
-    local p
-    for p in /proc/[0-9]*; do
-        if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-address $CTR_SOCK "; then
-            log "killing leftover shim ${p#/proc/}"
-            kill -KILL "${p#/proc/}" 2>/dev/null || true
-        fi
-    done
-    # Unmount whatever is still mounted below our directory (deepest first), then remove it.
-    if [ -d "$DIR" ]; then
-        local m
-        awk -v d="$DIR/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
-            umount -l "$m" 2>/dev/null || true
-        done
-        rm -rf "$DIR" 2>/dev/null || { sleep 1; rm -rf "$DIR"; }
-    fi
+    kill_leftovers shim "-address $CTR_SOCK "
+    remove_dir "$DIR"
     log "stopped"
 }
 

@@ -28,21 +28,14 @@ IMAGE="localhost/gpuctop-test/busybox:latest"
 BUSYBOX="${GPUCTOP_TEST_BUSYBOX:-/bin/busybox}"
 WAIT_SECONDS="${GPUCTOP_TEST_PODMAN_WAIT:-60}"
 
-die() { echo "test-podman: $*" >&2; exit 1; }
-log() { echo "test-podman: $*" >&2; }
+TAG=test-podman
+. "$(dirname "$0")/test-daemon-lib.sh"
 
 # Podman on our private storage, in-process (not through the service).
 pm() {
     podman --root "$DIR/root" --runroot "$DIR/runroot" --tmpdir "$DIR/tmp" \
         --network-config-dir "$DIR/networks" --storage-driver=vfs \
         --cgroup-manager=cgroupfs --events-backend=file "$@"
-}
-
-alive() { # the service named in the pidfile runs and is podman (not a recycled pid)
-    local pid
-    [ -s "$PIDFILE" ] || return 1
-    pid=$(cat "$PIDFILE")
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = podman ]
 }
 
 ping_ok() {
@@ -77,12 +70,12 @@ start() {
     command -v podman >/dev/null || die "podman not found (apt-get install podman)"
     command -v curl >/dev/null || die "curl not found (apt-get install curl)"
     mkdir -p "$DIR/tmp" "$DIR/networks"
-    if alive && ping_ok; then
+    if alive "$PIDFILE" podman && ping_ok; then
         log "reusing running podman service (pid $(cat "$PIDFILE"), $SOCK)"
         load_image
         return 0
     fi
-    if alive; then die "podman pid $(cat "$PIDFILE") is running but $SOCK does not answer; run '$0 stop' first"; fi
+    if alive "$PIDFILE" podman; then die "podman pid $(cat "$PIDFILE") is running but $SOCK does not answer; run '$0 stop' first"; fi
     rm -f "$SOCK" "$PIDFILE"
     log "starting podman system service ($SOCK, log $DIR/service.log)"
     setsid podman --root "$DIR/root" --runroot "$DIR/runroot" --tmpdir "$DIR/tmp" \
@@ -110,29 +103,10 @@ start() {
 stop() {
     # Remove the containers first (SIGKILL, no grace): their conmon processes outlive the service.
     if [ -d "$DIR/root" ]; then pm rm --all --force --time 0 >/dev/null 2>&1 || true; fi
-    if alive; then
-        local pid i
-        pid=$(cat "$PIDFILE")
-        log "stopping podman service (pid $pid)"
-        kill -TERM "$pid" 2>/dev/null || true
-        for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-    fi
+    stop_pid "$PIDFILE" podman
     # A conmon left behind names our storage on its command line.
-    local p
-    for p in /proc/[0-9]*; do
-        if [ "$(cat "$p/comm" 2>/dev/null)" = conmon ] && tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- " $DIR/"; then
-            log "killing leftover conmon ${p#/proc/}"
-            kill -KILL "${p#/proc/}" 2>/dev/null || true
-        fi
-    done
-    if [ -d "$DIR" ]; then
-        local m
-        awk -v d="$DIR/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
-            umount -l "$m" 2>/dev/null || true
-        done
-        rm -rf "$DIR" 2>/dev/null || { sleep 1; rm -rf "$DIR"; }
-    fi
+    kill_leftovers conmon " $DIR/" conmon
+    remove_dir "$DIR"
     log "stopped"
 }
 

@@ -64,6 +64,8 @@ public final class SnapshotSampler {
     /// Why XID errors are not watched, when they are not (for `gpuctop profile`).
     public let xidProblem: String?
     private var xidLog = XIDLog()
+    /// The GPUs whose XIDs are watched (their ECC is read after an XID, not every 30 s).
+    private let xidWatchedGPUs: Set<Int>
     /// Every container engine; nil when `useDocker` is false.
     public let engines: ContainerEngines?
     /// The Docker slot's catalog (the --docker-host, DOCKER_HOST or default socket).
@@ -107,6 +109,7 @@ public final class SnapshotSampler {
         nvmlProblem = problem
         health = sampler.map { NVMLHealthReader(symbols: $0.library.health, schedule: options.healthSchedule) }
         (xidWatcher, xidProblem) = Self.startXIDWatcher(sampler, enabled: options.watchXID)
+        xidWatchedGPUs = Set(xidWatcher?.watchedGPUs ?? [])
         procReader = ProcReader(procRoot: options.procRoot, minimumRereadSeconds: options.processStatPeriod,
                                 cpuWindowSeconds: options.cpuWindowSeconds)
         var engineOptions = options.engines
@@ -134,6 +137,7 @@ public final class SnapshotSampler {
         defer { lastCost = cost }
         var snapshot = Snapshot(time: now, host: hostName)
         var procfsRead: ([ProcessInfoSample?], StageCost)?
+        var pids: [Int32] = []
         // XIDs first: one on a GPU makes this refresh read its ECC and remapping counters.
         let xids = xidWatcher?.drain()
         if let nvml {
@@ -144,11 +148,11 @@ public final class SnapshotSampler {
             // Many processes new to /proc (a one-shot, a first refresh: 30 µs each on the
             // H200 host) are read on a helper thread while NVML reads the health fields
             // (2.5 ms in a one-shot), which cannot overlap other NVML calls.
-            let pids = Self.sortedUniquePids(processes)
+            pids = Self.sortedUniquePids(processes)
             let alongside = pids.count >= Self.procfsAlongsideMinimum && procReader.unknownCount(pids) >= Self.procfsAlongsideMinimum
                 ? ProcfsAlongside.start(procReader, pids: pids, now: now) : nil
             health?.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now(),
-                         xidWatched: Set(xidWatcher?.watchedGPUs ?? []), xidArrived: Set(xids?.events.map(\.gpuIndex) ?? []))
+                         xidWatched: xidWatchedGPUs, xidArrived: Set(xids?.events.map(\.gpuIndex) ?? []))
             if let gpm {
                 callClock.time("GPM samples and metrics (nvmlGpm*)") { gpm.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now()) }
             }
@@ -167,7 +171,6 @@ public final class SnapshotSampler {
             snapshot.degraded.append(DegradedSource(source: "procfs", reason: procRootProblem))
         }
         cost.nvml = cost.nvml + timer.lap()
-        let pids = Self.sortedUniquePids(snapshot.processes)
         if let (infos, procfsCost) = procfsRead {
             attachProcessInfo(to: &snapshot, pids: pids, infos: infos)
             cost.procfs = procfsCost

@@ -17,37 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int g_checks, g_failures;
-
-#define CHECK(cond)                                                               \
-    do {                                                                          \
-        g_checks++;                                                               \
-        if (!(cond)) {                                                            \
-            g_failures++;                                                         \
-            fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond);    \
-        }                                                                         \
-    } while (0)
-
-#define CHECK_RC(call, want)                                                                              \
-    do {                                                                                                  \
-        int got_ = (int)(call);                                                                           \
-        g_checks++;                                                                                       \
-        if (got_ != (int)(want)) {                                                                        \
-            g_failures++;                                                                                 \
-            fprintf(stderr, "%s:%d: FAILED: %s answered %d, wanted %d\n", __FILE__, __LINE__, #call, got_, \
-                    (int)(want));                                                                         \
-        }                                                                                                 \
-    } while (0)
-
-#define CHECK_U64(got, want)                                                                               \
-    do {                                                                                                   \
-        unsigned long long g_ = (unsigned long long)(got), w_ = (unsigned long long)(want);                \
-        g_checks++;                                                                                        \
-        if (g_ != w_) {                                                                                    \
-            g_failures++;                                                                                  \
-            fprintf(stderr, "%s:%d: FAILED: %s is %llu, wanted %llu\n", __FILE__, __LINE__, #got, g_, w_); \
-        }                                                                                                  \
-    } while (0)
+#include "check.h"
 
 typedef struct {
     void *dl;

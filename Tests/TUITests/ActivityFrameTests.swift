@@ -9,7 +9,7 @@ import Telemetry
 import TestSupport
 import XCTest
 
-final class ActivityFrameTests: XCTestCase {
+final class ActivityFrameTests: XCTestCase, FrameTestHelpers {
     var children: [Child] = []
     override func tearDown() { children.forEach { $0.stop() }; children = [] }
 
@@ -27,19 +27,6 @@ final class ActivityFrameTests: XCTestCase {
         return last
     }
 
-    func model(_ s: Snapshot, _ w: Int, _ h: Int) -> DashboardModel {
-        var m = DashboardModel(width: w, height: h)
-        _ = m.update(.tick(s.time))
-        _ = m.update(.snapshot(s))
-        return m
-    }
-
-    func assertFits(_ f: Frame, file: StaticString = #filePath, line: UInt = #line) {
-        for y in 0..<f.height {
-            XCTAssertLessThanOrEqual(TextWidth.of(f.line(y)), f.width, "row \(y) overflows", file: file, line: line)
-        }
-    }
-
     func testGPULinesShowSMTensorAndDRAMBesideUtilAndMemory() throws {
         children = [try Child(["/bin/sleep", "60"])]
         let pid = children[0].pid
@@ -52,7 +39,7 @@ final class ActivityFrameTests: XCTestCase {
         XCTAssertNil(s.gpus[1].activity, "GPU 1 has no GPM")
 
         let wide = DashboardView.render(model(s, 200, 50))
-        assertFits(wide)
+        assertRowsFit(wide)
         var lines = wide.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let gpm = try XCTUnwrap(lines.first { $0.hasPrefix(" 0 H200") }, wide.text)
         let plain = try XCTUnwrap(lines.first { $0.hasPrefix(" 1 H200") }, wide.text)
@@ -71,7 +58,7 @@ final class ActivityFrameTests: XCTestCase {
         XCTAssertTrue(mig.contains("SM 40% TC 7%"), "the instance's own figures: \(mig)")
 
         let narrow = DashboardView.render(model(s, 80, 24))
-        assertFits(narrow)
+        assertRowsFit(narrow)
         lines = narrow.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let small = try XCTUnwrap(lines.first { $0.hasPrefix(" 0 H200") }, narrow.text)
         XCTAssertTrue(small.contains("45% SM 63% TC 12%"), small)
@@ -112,7 +99,7 @@ final class ActivityFrameTests: XCTestCase {
         s.gpus[0].activity = a
         for w in stride(from: 40, through: 200, by: 1) {
             let f = DashboardView.render(model(s, w, 30))
-            assertFits(f)
+            assertRowsFit(f)
             let line = String(f.text.split(separator: "\n")[1])
             let without = String(DashboardView.render(model(plain, w, 30)).text.split(separator: "\n")[1])
             XCTAssertEqual(line.contains("600 W"), without.contains("600 W"), "\(w): \(line)")
@@ -146,7 +133,7 @@ final class ActivityFrameTests: XCTestCase {
             }
             _ = m.update(.key(.enter))
             let f = DashboardView.render(m)
-            assertFits(f)
+            assertRowsFit(f)
             let text = f.text
             let energy = try XCTUnwrap(text.split(separator: "\n").map(String.init).first { $0.hasPrefix("energy") }, text)
             let expected = "~1.25 kWh since it started (\(Format.localTime(1_799_990_100)))  estimate"

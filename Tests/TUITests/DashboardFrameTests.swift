@@ -7,7 +7,7 @@ import Telemetry
 import TestSupport
 import XCTest
 
-final class DashboardFrameTests: XCTestCase {
+final class DashboardFrameTests: XCTestCase, FrameTestHelpers {
     var children: [Child] = []
     override func tearDown() { children.forEach { $0.stop() }; children = [] }
 
@@ -23,13 +23,6 @@ final class DashboardFrameTests: XCTestCase {
         setenv("FAKE_NVML_SCENARIO", try FakeNVML.scenario(scenario), 1)
         let sampler = SnapshotSampler(options: SamplerOptions(nvmlPath: lib, useDocker: false))
         return sampler.sample()
-    }
-
-    func model(_ s: Snapshot, _ w: Int, _ h: Int) -> DashboardModel {
-        var m = DashboardModel(width: w, height: h)
-        _ = m.update(.tick(s.time))
-        _ = m.update(.snapshot(s))
-        return m
     }
 
     func assertFits(_ f: Frame, file: StaticString = #filePath, line: UInt = #line) {

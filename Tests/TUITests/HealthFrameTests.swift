@@ -9,7 +9,7 @@ import Telemetry
 import TestSupport
 import XCTest
 
-final class HealthFrameTests: XCTestCase {
+final class HealthFrameTests: XCTestCase, FrameTestHelpers {
     let container = "hf-\(UUID().uuidString.prefix(6).lowercased())"
     var children: [Child] = []
     override func tearDown() {
@@ -36,19 +36,6 @@ final class HealthFrameTests: XCTestCase {
             last = s.sample()
         }
         return last
-    }
-
-    func model(_ s: Snapshot, _ w: Int, _ h: Int) -> DashboardModel {
-        var m = DashboardModel(width: w, height: h)
-        _ = m.update(.tick(s.time))
-        _ = m.update(.snapshot(s))
-        return m
-    }
-
-    func assertFits(_ f: Frame, file: StaticString = #filePath, line: UInt = #line) {
-        for y in 0..<f.height {
-            XCTAssertLessThanOrEqual(TextWidth.of(f.line(y)), f.width, "row \(y) overflows", file: file, line: line)
-        }
     }
 
     func testXIDBannerNamesWhoWasOnTheGPUUntilAcknowledged() throws {
@@ -81,7 +68,7 @@ final class HealthFrameTests: XCTestCase {
         // 80x24: the banner is cut where it must be, visibly, and the GPU line keeps its words.
         var small = model(snap, 80, 24)
         let f = DashboardView.render(small)
-        assertFits(f)
+        assertRowsFit(f)
         XCTAssertTrue(f.text.contains("! XID 79 GPU 0"), f.text)
         XCTAssertTrue(f.text.contains("XID 79  reset needed"), f.text)
 
@@ -122,7 +109,7 @@ final class HealthFrameTests: XCTestCase {
         let after = s.sample()
         for (w, h) in [(200, 50), (80, 24)] {
             let f = DashboardView.render(model(after, w, h))
-            assertFits(f)
+            assertRowsFit(f)
             let line = try XCTUnwrap(f.text.split(separator: "\n").first { $0.hasPrefix(" 0 H200") }, f.text)
             // Held by its limit all along since it started: nearly all of the last read's span.
             XCTAssertNotNil(line.range(of: #"power cap (8|9|10)[0-9]?%$"#, options: .regularExpression), "\(w)x\(h): \(line)")
@@ -145,7 +132,7 @@ final class HealthFrameTests: XCTestCase {
         s.gpus = [g]
         for w in [200, 120, 100, 80, 60, 40] {
             let f = DashboardView.render(model(s, w, 24))
-            assertFits(f)
+            assertRowsFit(f)
             let line = f.text.split(separator: "\n").first { $0.hasPrefix(" 0 H200") }.map(String.init) ?? ""
             // The bars give way to the words (up to 40 cells); what still does not fit is cut visibly.
             if w == 200 { XCTAssertTrue(line.contains("reset needed  row remap failed  2 uncorrected"), "\(w): \(line)") }

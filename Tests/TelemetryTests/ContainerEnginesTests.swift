@@ -9,23 +9,10 @@ import Foundation
 import TestSupport
 import XCTest
 
-final class ContainerEnginesTests: XCTestCase {
-    private var directories: [String] = []
-    private var children: [Child] = []
+final class ContainerEnginesTests: ScratchTestCase {
     let podUID = "1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b"
 
-    override func tearDown() {
-        children.forEach { $0.stop() }
-        children = []
-        for d in directories { try? FileManager.default.removeItem(atPath: d) }
-        directories = []
-    }
-
-    private func hostRoot() -> String {
-        let d = TestEnv.temporaryDirectory("host-root").path
-        directories.append(d)
-        return d
-    }
+    private func hostRoot() -> String { scratchDirectory("host-root") }
 
     private func options(_ root: String) -> EngineOptions {
         var o = EngineOptions()

@@ -57,14 +57,26 @@ final class NVMLSamplerTests: XCTestCase {
         }
     }
 
-    /// A sampler whose slow fields (per-process utilisation, MIG mode, management
-    /// limit) are due only once an hour: any later read of them was forced.
-    func slowScheduleSampler(_ scenario: String) throws -> (NVMLSampler, World) {
+    /// A sampler of `scenario` with `schedule`, and the fake's world to change under it.
+    func changingSampler(_ scenario: String, schedule: NVMLSchedule) throws -> (NVMLSampler, World) {
         let path = try FakeNVML.scenario(scenario)
         setenv("FAKE_NVML_SCENARIO", path, 1)
         let library = try NVMLLibrary(path: try FakeNVML.privateCopy())
-        let sampler = try NVMLSampler(library: library, schedule: NVMLSchedule(processUtilizationPeriod: 3600, slowFieldPeriod: 3600))
-        return (sampler, World(path: path, library: library))
+        return (try NVMLSampler(library: library, schedule: schedule), World(path: path, library: library))
+    }
+
+    /// The H200 with its used memory at `used` and the `costly` process lists (of
+    /// "Compute", "Graphics", "MPSCompute") costing 25 ms a call: CPU time says which were asked.
+    static func listWorld(used: String, costly: [String], _ processes: String) -> String {
+        h200.replacingOccurrences(of: "memory_used 1000000 2000000", with: "memory_used \(used)") + "\n"
+            + costly.map { "call_cost nvmlDeviceGet\($0)RunningProcesses_v3 25ms\n" }.joined()
+            + processes
+    }
+
+    /// A sampler whose slow fields (per-process utilisation, MIG mode, management
+    /// limit) are due only once an hour: any later read of them was forced.
+    func slowScheduleSampler(_ scenario: String) throws -> (NVMLSampler, World) {
+        try changingSampler(scenario, schedule: NVMLSchedule(processUtilizationPeriod: 3600, slowFieldPeriod: 3600))
     }
 
     /// A read forced early by a newcomer covers too short a time to call a quiet
@@ -129,28 +141,14 @@ final class NVMLSamplerTests: XCTestCase {
         let b = try Child(["/bin/sleep", "60"])
         let g = try Child(["/bin/sleep", "60"])
         let m = try Child(["/bin/sleep", "60"])
-        func world(used: String, _ processes: String) -> String {
-            Self.h200.replacingOccurrences(of: "memory_used 1000000 2000000", with: "memory_used \(used)") + """
-
-            call_cost nvmlDeviceGetComputeRunningProcesses_v3 25ms
-            call_cost nvmlDeviceGetGraphicsRunningProcesses_v3 25ms
-            call_cost nvmlDeviceGetMPSComputeRunningProcesses_v3 25ms
-            \(processes)
-            """
-        }
-        let path = try FakeNVML.scenario(world(used: "10GiB", "process compute pid=\(a.pid) mem=10GiB sm=50"))
-        setenv("FAKE_NVML_SCENARIO", path, 1)
-        let library = try NVMLLibrary(path: try FakeNVML.privateCopy())
-        func change(_ scenario: String) throws {
-            try scenario.write(toFile: path, atomically: true, encoding: .utf8)
-            library.stop()
-            try library.start()
-        }
+        let lists = ["Compute", "Graphics", "MPSCompute"]
+        func world(used: String, _ processes: String) -> String { Self.listWorld(used: used, costly: lists, processes) }
         XCTAssertEqual(NVMLSchedule().processListPeriod, 5, "the README and profile promise 5 s")
         XCTAssertEqual(NVMLSchedule().emptyProcessListPeriod, 10)
         XCTAssertEqual(NVMLSchedule().settleSeconds, 2)
         let schedule = NVMLSchedule(processListPeriod: 1.5, emptyProcessListPeriod: 3, settleSeconds: 0.3)
-        let s = try NVMLSampler(library: library, schedule: schedule)
+        let (s, fake) = try changingSampler(world(used: "10GiB", "process compute pid=\(a.pid) mem=10GiB sm=50"), schedule: schedule)
+        func change(_ scenario: String) throws { try fake.change(to: scenario) }
         var pids: [Int32] = []
         XCTAssertGreaterThanOrEqual(cpuMilliseconds { pids = s.sample().processes.map(\.pid) }, 75, "the first refresh asks all three")
         XCTAssertEqual(pids, [a.pid])
@@ -196,22 +194,10 @@ final class NVMLSamplerTests: XCTestCase {
     func testTheRefreshAfterTheMemoryMovedAsksAgain() throws {
         let a = try Child(["/bin/sleep", "60"])
         let b = try Child(["/bin/sleep", "60"])
-        func world(used: String, _ processes: String) -> String {
-            Self.h200.replacingOccurrences(of: "memory_used 1000000 2000000", with: "memory_used \(used)") + """
-
-            call_cost nvmlDeviceGetComputeRunningProcesses_v3 25ms
-            \(processes)
-            """
-        }
-        let path = try FakeNVML.scenario(world(used: "10GiB", "process compute pid=\(a.pid) mem=10GiB"))
-        setenv("FAKE_NVML_SCENARIO", path, 1)
-        let library = try NVMLLibrary(path: try FakeNVML.privateCopy())
-        func change(_ scenario: String) throws {
-            try scenario.write(toFile: path, atomically: true, encoding: .utf8)
-            library.stop()
-            try library.start()
-        }
-        let s = try NVMLSampler(library: library, schedule: NVMLSchedule(processListPeriod: 60, emptyProcessListPeriod: 60, settleSeconds: 0))
+        func world(used: String, _ processes: String) -> String { Self.listWorld(used: used, costly: ["Compute"], processes) }
+        let (s, fake) = try changingSampler(world(used: "10GiB", "process compute pid=\(a.pid) mem=10GiB"),
+                                            schedule: NVMLSchedule(processListPeriod: 60, emptyProcessListPeriod: 60, settleSeconds: 0))
+        func change(_ scenario: String) throws { try fake.change(to: scenario) }
         XCTAssertGreaterThanOrEqual(cpuMilliseconds { _ = s.sample() }, 25, "the first refresh asks")
         XCTAssertGreaterThanOrEqual(cpuMilliseconds { _ = s.sample() }, 25, "and the one after it")
         XCTAssertLessThan(cpuMilliseconds { _ = s.sample() }, 25, "then nothing while the memory holds still")

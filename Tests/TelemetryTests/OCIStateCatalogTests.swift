@@ -7,23 +7,10 @@ import Foundation
 import TestSupport
 import XCTest
 
-final class OCIStateCatalogTests: XCTestCase {
-    private var directories: [String] = []
-    private var children: [Child] = []
+final class OCIStateCatalogTests: ScratchTestCase {
     let podUID = "1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b"
 
-    override func tearDown() {
-        children.forEach { $0.stop() }
-        children = []
-        for d in directories { try? FileManager.default.removeItem(atPath: d) }
-        directories = []
-    }
-
-    private func tempDir(_ label: String) -> String {
-        let d = TestEnv.temporaryDirectory(label).path
-        directories.append(d)
-        return d
-    }
+    private func tempDir(_ label: String) -> String { scratchDirectory(label) }
 
     private func sleeper() throws -> Int32 {
         let c = try Child(["/bin/sleep", "120"])
