@@ -38,9 +38,12 @@ final class CostBudgetTests: XCTestCase {
     /// 10 µs of small calls). Before the lists followed the used memory it charged 2.4 ms.
     static let chargedMicroseconds = 1_500 / 5 + 1_800 / 5 + (700 + 900) / 10 + 10
     /// gpuctop's own share of a refresh at 64 processes (sampling and rendering a 200x50
-    /// frame), measured with the release build on the 2-core development VM: about 550 µs
-    /// (BENCHMARKS.md). The budget allows 2.5 times that on top of what NVML charges.
-    static let ownBudgetMicroseconds = 1_500
+    /// frame) on the 2-core development VM, beside the 64 busy shells: the whole refresh
+    /// measured 1.79, 1.96 and 2.51 ms in three clean-clone runs (the window's edges charge
+    /// up to 0.98 ms, not 0.83), so gpuctop's own 0.8 to 1.5 ms; the budget allows 2.2 ms.
+    /// The code before the lists followed the used memory is charged 2.43 ms alone plus
+    /// its own: over 3.3 ms, so it still fails.
+    static let ownBudgetMicroseconds = 2_200
     /// The code before #14 asked the empty lists on every refresh, read every process's
     /// stat every 2 s, and rendered in 750 µs: 4.5 ms a refresh here, far above the budget.
     static var budgetMicroseconds: Int { chargedMicroseconds + ownBudgetMicroseconds }
