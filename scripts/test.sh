@@ -70,6 +70,13 @@ extra=$(ldd .build/release/gpuctop | awk '{print $1}' | grep -vE '^(linux-vdso\.
 if [ -n "$extra" ]; then echo "release binary needs more than glibc and ncurses: $extra"; exit 1; fi
 .build/release/gpuctop snapshot --nvml /nonexistent/libnvidia-ml.so.1 >/dev/null
 echo "release binary: needs only glibc and ncurses, and starts without an NVIDIA driver"
+# No module calls into the standard library's _StringProcessing (string `contains`,
+# `firstRange(of:)`, `replacing`, regexes): its code sits beside the regex parser's, and a
+# few calls there keep 0.6 MiB of it resident (Support/TextSearch.swift says what to use).
+calls=$(while read -r o; do nm -u "$o" 2>/dev/null | grep -q '17_StringProcessing\|12_RegexParser' && basename "$o"; done \
+    < .build/release/gpuctop.product/Objects.LinkFileList || true)
+if [ -n "$calls" ]; then echo "these objects call into _StringProcessing (use Support's firstRange(ofText:), includes, replacingText): $calls"; exit 1; fi
+echo "release binary: no calls into _StringProcessing"
 
 # The concurrency tests once more under the thread sanitizer: the lock, the sampler/UI
 # mailbox, the whole run loop on a screen in memory, the container catalog with its events

@@ -261,7 +261,7 @@ public final class DockerClient: @unchecked Sendable {
 
     private static func isPodmanStateError(_ message: String) -> Bool {
         let lower = message.lowercased()
-        return lower.contains("container state improper") || lower.contains("is not running")
+        return lower.includes("container state improper") || lower.includes("is not running")
     }
 
     /// Docker sends `{"message": "..."}`; proxies and some errors send plain text.

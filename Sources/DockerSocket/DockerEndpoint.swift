@@ -5,6 +5,7 @@
 // Only unix:// hosts are supported: gpuctop runs next to the GPUs it watches, and a TCP daemon
 // would need TLS, which we do not carry.
 import Glibc
+import Support
 
 public struct DockerEndpoint: Equatable, Sendable {
     public enum Source: String, Equatable, Sendable {
@@ -59,7 +60,7 @@ public struct DockerEndpoint: Equatable, Sendable {
     /// (tcp://, ssh://, npipe://, fd://) is refused with a one-line reason.
     public static func socketPath(fromHost host: String) throws -> String {
         if host.hasPrefix("/") { return host }
-        guard let schemeEnd = host.firstRange(of: "://") else {
+        guard let schemeEnd = host.firstRange(ofText: "://") else {
             throw DockerError.unsupportedHost(host: host, reason: "expected unix:///path/to/docker.sock")
         }
         let scheme = host[..<schemeEnd.lowerBound].lowercased()

@@ -2,6 +2,7 @@
 // differ by version and by vendor (Podman), Labels may be null, and a field we do not get must
 // not cost the whole list. Fields of an unexpected type are treated as missing for the same reason.
 import FoundationEssentials
+import Support
 
 extension KeyedDecodingContainer {
     /// The value if present and of the expected type; nil if missing, null or mistyped.
@@ -277,7 +278,7 @@ struct VersionDocument: Decodable {
 
     /// Podman names its component "Podman Engine"; some builds say so only in Platform.Name.
     var isPodman: Bool {
-        (componentNames + [platformName ?? ""]).contains { $0.lowercased().contains("podman") }
+        (componentNames + [platformName ?? ""]).contains { $0.lowercased().includes("podman") }
     }
 }
 

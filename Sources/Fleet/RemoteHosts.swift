@@ -434,7 +434,7 @@ public final class RemoteHosts: Sendable {
         let lines = stderr.split(whereSeparator: { $0.isNewline })
             .map { trimBlanks($0) }
             .filter { !$0.isEmpty && !$0.hasPrefix("Warning: Permanently added") }
-        if status == 127 || lines.contains(where: { $0.contains("command not found") || $0.hasSuffix("No such file or directory") }) {
+        if status == 127 || lines.contains(where: { $0.includes("command not found") || $0.hasSuffix("No such file or directory") }) {
             return "\(remote) not found on \(host.name) (install gpuctop there or set GPUCTOP_REMOTE_COMMAND)"
         }
         if let last = lines.last {

@@ -120,6 +120,6 @@ public enum ContainerActionPolicy {
                 || "._-:/@%+=,".unicodeScalars.contains(s)
         }
         if plain { return flat }
-        return "'" + flat.replacing("'", with: "'\\''") + "'"
+        return "'" + flat.replacingText("'", with: "'\\''") + "'"
     }
 }

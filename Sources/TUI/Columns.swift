@@ -1,6 +1,7 @@
 // The container table, defined once as htop does: each column's title, width,
 // sort key and formatter live in one table entry.
 import Model
+import Support
 
 public enum ColumnID: String, CaseIterable, Sendable {
     case container, service, image, gpu, gpuMemory, sm, power, cpu, hostMemory, pid, cpid, uptime, command
@@ -408,12 +409,12 @@ enum TableRows {
 
     static func matches(_ needle: String, container c: ContainerUsage) -> Bool {
         let fields = [SnapshotText.containerName(c), SnapshotText.serviceOrPod(c), c.image ?? "", c.id, c.host ?? ""]
-        return fields.contains { $0.lowercased().contains(needle) }
+        return fields.contains { $0.lowercased().includes(needle) }
     }
 
     static func matches(_ needle: String, process p: GPUProcess, container c: ContainerUsage?) -> Bool {
         if let c, matches(needle, container: c) { return true }
         let fields = [p.info?.command ?? "", p.info?.user ?? "", "\(p.pid)"]
-        return fields.contains { $0.lowercased().contains(needle) }
+        return fields.contains { $0.lowercased().includes(needle) }
     }
 }

@@ -1,6 +1,7 @@
 // Renders the dashboard state into a Frame: header, GPU panels (with history and
 // MIG layout), the container table, and a footer; or the help or detail screens.
 import Model
+import Support
 
 /// How the screen is divided; shared by the view and by selection paging.
 struct DashboardLayout {
@@ -169,10 +170,10 @@ public enum DashboardView {
         let prefix = Sanitize.visible(prefix), reason = Sanitize.visible(reason)
         let whole = prefix + reason
         guard TextWidth.of(whole) > width else { return whole }
-        if reason.hasSuffix(")"), let open = reason.ranges(of: " (").last {
+        if reason.hasSuffix(")"), let open = reason.lastRange(ofText: " (") {
             let hint = String(reason[open.lowerBound...])
             let room = width - TextWidth.of(prefix) - TextWidth.of(hint)
-            if hint.contains("--") && room >= 10 {
+            if hint.includes("--") && room >= 10 {
                 return prefix + TextWidth.fit(String(reason[..<open.lowerBound]), room, ascii: ascii) + hint
             }
         }

@@ -1,6 +1,7 @@
 // `gpuctop snapshot`: one readable table of GPUs (MIG instances beneath their
 // GPU), then the GPU processes with their containers.
 import Model
+import Support
 
 /// One column of a text table: defined once, used for header and rows.
 struct TextColumn<Row> {
@@ -207,7 +208,7 @@ public enum SnapshotText {
     /// "NVIDIA H100 80GB HBM3 MIG 1g.10gb" -> "1g.10gb"; the whole name otherwise.
     static func migProfile(_ d: MIGDevice) -> String {
         guard let name = d.name else { return "slot \(d.index)" }
-        if let r = name.firstRange(of: "MIG ") { return String(name[r.upperBound...]) }
+        if let r = name.firstRange(ofText: "MIG ") { return String(name[r.upperBound...]) }
         return name
     }
 }

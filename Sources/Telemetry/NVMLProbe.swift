@@ -219,7 +219,7 @@ extension NVMLProbe {
         for line in text.split(separator: "\n") {
             guard let slash = line.lastIndex(of: "/") else { continue }
             let name = line[line.index(after: slash)...]
-            if name.contains(".so") { names.insert(String(name)) }
+            if name.includes(".so") { names.insert(String(name)) }
         }
         return names
     }

@@ -79,6 +79,6 @@ final class RemoteActionPerformer: DashboardActionPerformer {
         var last = lines.last ?? (status == 0 ? "done" : "failed with status \(status)")
         if last.hasPrefix("gpuctop: ") { last.removeFirst("gpuctop: ".count) }
         if status == 127 { last = "\(config.remoteCommand) not found on \(name)" }
-        return "\(name): " + Sanitize.visible(last) + (status == 0 || last.contains("status") ? "" : " (status \(status))")
+        return "\(name): " + Sanitize.visible(last) + (status == 0 || last.includes("status") ? "" : " (status \(status))")
     }
 }

@@ -8,6 +8,8 @@
 // The scripts never hand a word list to `compgen -W` (which expands what it is given:
 // a container named `$(...)` would run); they compare words with a quoted prefix.
 
+import Support
+
 enum ShellCompletion {
     enum ValueKind: Equatable {
         case file, directory
@@ -90,8 +92,8 @@ enum ShellCompletion {
     }
 
     static func valueKind(_ placeholder: String) -> ValueKind {
-        if placeholder.contains("DIR") { return .directory }
-        if placeholder.contains("FILE") || placeholder.contains("PATH") { return .file }
+        if placeholder.includes("DIR") { return .directory }
+        if placeholder.includes("FILE") || placeholder.includes("PATH") { return .file }
         if placeholder.contains("|") {
             // "TERM|INT|KILL|N": the spelled-out alternatives, not the one-letter placeholder.
             let words = placeholder.split(separator: "|").map(String.init)

@@ -47,6 +47,36 @@ final class TextTests: XCTestCase {
     }
 }
 
+final class TextSearchTests: XCTestCase {
+    func testFindsTheFirstAndLastMatchByBytes() {
+        let text = "tensorrt (exited 1) (oom)"
+        XCTAssertEqual(text.firstRange(ofText: " (").map { text[$0.lowerBound...] }, " (exited 1) (oom)")
+        XCTAssertEqual(text.lastRange(ofText: " (").map { text[$0.lowerBound...] }, " (oom)")
+        XCTAssertNil(text.firstRange(ofText: "(OOM)"))
+        XCTAssertNil("ab".firstRange(ofText: "abc"), "a needle longer than the text")
+        XCTAssertEqual("aaa".lastRange(ofText: "aa").map { "aaa".utf8.distance(from: "aaa".startIndex, to: $0.lowerBound) }, 0,
+                       "matches do not overlap")
+        XCTAssertEqual("".firstRange(ofText: ""), "".startIndex..<"".startIndex)
+    }
+
+    func testSubstringsAndNonASCIIText() {
+        let line = "GPU 0: NVIDIA H200 MIG 1g.18gb Device 0"
+        let tail = line[line.index(line.startIndex, offsetBy: 7)...]
+        XCTAssertEqual(tail.firstRange(ofText: "MIG ").map { String(tail[$0.upperBound...]) }, "1g.18gb Device 0")
+        let word = "größe → Zähler"
+        XCTAssertTrue(word.includes("→ Z"))
+        XCTAssertEqual(word.firstRange(ofText: "Zähler").map { String(word[$0]) }, "Zähler")
+        XCTAssertFalse(word.includes("zähler"))
+    }
+
+    func testReplacingEveryMatch() {
+        XCTAssertEqual("it's Bob's".replacingText("'", with: "'\\''"), "it'\\''s Bob'\\''s")
+        XCTAssertEqual("aaaa".replacingText("aa", with: "b"), "bb")
+        XCTAssertEqual("none here".replacingText("x", with: "y"), "none here")
+        XCTAssertEqual("abc".replacingText("", with: "y"), "abc")
+    }
+}
+
 final class PeriodicScheduleTests: XCTestCase {
     func testTicksStayOnTheGridAndSkipWhatWasOverrun() {
         var s = PeriodicSchedule(interval: 1, start: 100)

@@ -1,0 +1,90 @@
+// Finding text in text, byte by byte. Why not the standard library's `contains(_:)`,
+// `firstRange(of:)`, `ranges(of:)` and `replacing(_:with:)` on strings: they live in the
+// _StringProcessing module, whose code lies next to the regex parser's in the static
+// binary (860 KiB that the linker cannot split), and the kernel maps code 64 KiB around
+// every page a process touches: a dozen such calls kept 0.6 MiB of that module resident
+// in the dashboard (BENCHMARKS.md, "Peak RSS"). `scripts/test.sh` fails the build when a
+// module calls into _StringProcessing again.
+//
+// The match is on UTF-8 bytes, so a needle of whole scalars is found where its scalars
+// are, even inside a grapheme cluster (the standard library matches whole Characters):
+// what every caller here wants, since the needles are ASCII words and punctuation.
+
+// Concrete on String and Substring with a String needle, never generic: generic string
+// code runs the standard library's unspecialised paths, whose pages cost as much as the
+// module this replaces.
+extension Substring {
+    /// The first range of `needle`'s bytes in the text; an empty needle matches at the start.
+    public func firstRange(ofText needle: String) -> Range<String.Index>? {
+        byteRanges(of: needle, firstOnly: true).first
+    }
+
+    /// The last range of `needle`'s bytes in the text (matches do not overlap).
+    public func lastRange(ofText needle: String) -> Range<String.Index>? {
+        byteRanges(of: needle, firstOnly: false).last
+    }
+
+    /// Whether `needle`'s bytes occur in the text.
+    public func includes(_ needle: String) -> Bool {
+        firstRange(ofText: needle) != nil
+    }
+
+    /// The non-overlapping matches of `needle`, from the start; only the first when `firstOnly`.
+    private func byteRanges(of needle: String, firstOnly: Bool) -> [Range<String.Index>] {
+        var needle = needle
+        var text = self
+        let offsets: [(Int, Int)] = needle.withUTF8 { pattern in
+            text.withUTF8 { bytes in Self.matches(of: pattern, in: bytes, firstOnly: firstOnly) }
+        }
+        let view = utf8
+        return offsets.map { start, end in
+            view.index(view.startIndex, offsetBy: start)..<view.index(view.startIndex, offsetBy: end)
+        }
+    }
+
+    private static func matches(of pattern: UnsafeBufferPointer<UInt8>, in bytes: UnsafeBufferPointer<UInt8>,
+                                firstOnly: Bool) -> [(Int, Int)] {
+        guard let lead = pattern.first else { return [(0, 0)] }
+        var found: [(Int, Int)] = []
+        var at = 0
+        while at + pattern.count <= bytes.count {
+            if bytes[at] == lead {
+                var matched = 1
+                while matched < pattern.count && bytes[at + matched] == pattern[matched] { matched += 1 }
+                if matched == pattern.count {
+                    found.append((at, at + matched))
+                    if firstOnly { break }
+                    at += matched
+                    continue
+                }
+            }
+            at += 1
+        }
+        return found
+    }
+}
+
+extension String {
+    /// The first range of `needle`'s bytes in the text; an empty needle matches at the start.
+    public func firstRange(ofText needle: String) -> Range<String.Index>? { self[...].firstRange(ofText: needle) }
+
+    /// The last range of `needle`'s bytes in the text (matches do not overlap).
+    public func lastRange(ofText needle: String) -> Range<String.Index>? { self[...].lastRange(ofText: needle) }
+
+    /// Whether `needle`'s bytes occur in the text.
+    public func includes(_ needle: String) -> Bool { self[...].includes(needle) }
+
+    /// The text with every non-overlapping `old` (from the start) replaced by `new`.
+    public func replacingText(_ old: String, with new: String) -> String {
+        guard !old.isEmpty else { return self }
+        var out = ""
+        var rest = self[...]
+        while let r = rest.firstRange(ofText: old) {
+            out += rest[..<r.lowerBound]
+            out += new
+            rest = rest[r.upperBound...]
+        }
+        out += rest
+        return out
+    }
+}
