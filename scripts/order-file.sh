@@ -74,5 +74,19 @@ dash 25 "$PWD/$bin" replay examples/h200-containers.gpuctop
 # fn=NAME lines (uncompressed); keep Swift, C and C++ symbols of the binary itself.
 cat "$work"/cg.* | sed -n 's/^fn=//p' | awk '!seen[$0]++' >"$work/functions"
 nm --defined-only "$bin" | awk '$2 ~ /[tTwW]/ { print $3 }' | sort -u >"$work/defined"
-grep -Fxf "$work/defined" "$work/functions" >scripts/gpuctop.order
+grep -Fxf "$work/defined" "$work/functions" >"$work/hot"
+# Our own functions first, then the C and C++ runtimes', then Foundation's, then the rest.
+# Why: lld moves a whole input section to where its first named function is. Ours and
+# the runtimes' are a function a section (-function-sections), so they pack together;
+# Foundation's Swift code is a section per source file and the standard library's one
+# section per module (1.5 MiB), and named early they would split the packed run apart.
+nm --defined-only $(cat .build/release/gpuctop.product/Objects.LinkFileList) 2>/dev/null \
+    | awk 'NF == 3 { print $3 }' | sort -u >"$work/ours"
+swift_static=$(dirname "$(command -v swiftc)")/../lib/swift_static/linux
+nm -A --defined-only "$swift_static"/libFoundationEssentials.a "$swift_static"/lib_FoundationCollections.a \
+    2>/dev/null | awk 'NF == 4 { print $4 }' | sort -u >"$work/foundation"
+awk -v ours="$work/ours" -v foundation="$work/foundation" '
+    BEGIN { while ((getline s < ours) > 0) o[s] = 1; while ((getline s < foundation) > 0) f[s] = 1 }
+    { rank = ($0 in o) ? 0 : ($0 ~ /^_Z/ || $0 !~ /^\$s/) ? 1 : ($0 in f) ? 2 : 3; print rank "\t" NR "\t" $0 }
+' "$work/hot" | sort -n -k1,1 -k2,2 | cut -f3 >scripts/gpuctop.order
 echo "order-file: $(wc -l <scripts/gpuctop.order) functions in scripts/gpuctop.order (of $(wc -l <"$work/defined") in the binary)"
