@@ -10,7 +10,8 @@
 # tool: the tool in a 200x50 tmux pane (TERM=xterm-256color) at a 1 s refresh; after a
 # 5 s warm-up, SECONDS (default 20) of steady state: CPU seconds per minute (utime+stime
 # from /proc/PID/stat, all threads), peak RSS (VmHWM) and terminal bytes per second (tmux
-# pipe-pane); then the median wall time of 7 one-shot runs of each tool. One table per
+# pipe-pane); then the median wall time of one-shot runs (gpuctop and nvidia-smi taking
+# turns, 15 each; nvitop and gpustat 7 each). One table per
 # load, as issue #14's.
 #
 # Needs: tmux, python3 with PyTorch; nvtop, nvitop and gpustat come in .whl/ (made by
@@ -76,21 +77,32 @@ measure() {   # load, name, command: one line "name cpu rss bytes" into $work/st
 }
 
 oneshot() {   # load: "name ms" lines into $work/oneshot-LOAD.txt
+    # gpuctop and nvidia-smi take turns, 15 runs each: their medians are a few ms apart
+    # and the host drifts by as much between two blocks of runs; nvitop and gpustat, far
+    # slower, 7 runs each.
     python3 - "$bin" "$work/oneshot-$1.txt" <<'PY'
 import shutil, statistics, subprocess, sys, time
 tools = [("gpuctop", [sys.argv[1], "snapshot", "--json"]), ("nvidia-smi", ["nvidia-smi"]),
          ("nvitop", ["nvitop", "--once"]), ("gpustat", ["gpustat", "--json"])]
+def once(cmd):
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return (time.perf_counter() - t) * 1000
+runs = {name: [] for name, _ in tools}
+present = [(name, cmd) for name, cmd in tools if shutil.which(cmd[0])]
+turns = [(name, cmd) for name, cmd in present if name in ("gpuctop", "nvidia-smi")]
+for _ in range(15):
+    for name, cmd in turns:
+        runs[name].append(once(cmd))
+for name, cmd in present:
+    if (name, cmd) not in turns:
+        runs[name] = [once(cmd) for _ in range(7)]
 with open(sys.argv[2], "w") as out:
     for name, cmd in tools:
-        if not shutil.which(cmd[0]):
+        if not runs[name]:
             print(f"{name:12s} not installed"); continue
-        runs = []
-        for _ in range(7):
-            t = time.perf_counter()
-            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            runs.append((time.perf_counter() - t) * 1000)
-        print(f"{name:12s} one-shot {statistics.median(runs):7.1f} ms   ({' '.join(f'{r:.1f}' for r in runs)})")
-        out.write(f"{name} {statistics.median(runs):.1f}\n")
+        print(f"{name:12s} one-shot {statistics.median(runs[name]):7.1f} ms   ({' '.join(f'{r:.1f}' for r in runs[name])})")
+        out.write(f"{name} {statistics.median(runs[name]):.1f}\n")
 PY
 }
 
