@@ -142,9 +142,11 @@ public enum DashboardView {
         if let age = m.staleSeconds {
             x = f.put(x + 2, 0, "data \(Format.safeInt(age).map(String.init) ?? "?")s old", .warn)
         }
-        // Last: on a narrow terminal it is what goes first.
+        // Last, and only whole: on a narrow terminal it is what goes first (a cut list would
+        // name engines that are not there, or leave "engines:" hanging).
         if !layout.compact, let engines = s?.engines, !engines.isEmpty {
-            f.put(x + 2, 0, Sanitize.visible("engines: " + engines.joined(separator: ", ")), .dim)
+            let text = Sanitize.visible("engines: " + engines.joined(separator: ", "))
+            if x + 2 + TextWidth.of(text) <= m.width { f.put(x + 2, 0, text, .dim) }
         }
         var y = 1
         for d in headerWarnings(s).prefix(layout.headerLines - 1) {

@@ -72,9 +72,21 @@ final class RecordingHealthTests: XCTestCase {
         XCTAssertLessThan(bytes, 40_000, "\(bytes) bytes for \(live.count) snapshots")
     }
 
-    /// The example recording was made before GPU health: it reads, every health field absent.
-    func testOldRecordingReadsWithoutHealthFields() throws {
+    /// The shipped example, recorded on the H200 with health watched: the clock-event
+    /// reasons and ECC counters are in it, and no XID (the run provoked none).
+    func testTheExampleRecordingCarriesHealth() throws {
         let path = TestEnv.repoRoot.appendingPathComponent("examples/h200-containers.gpuctop").path
+        let reader = try RecordingReader(path: path)
+        XCTAssertGreaterThan(reader.snapshots.count, 100)
+        let gpus = reader.snapshots.flatMap(\.gpus)
+        XCTAssertTrue(gpus.allSatisfy { $0.clockEventReasons != nil }, "reasons in every snapshot")
+        XCTAssertTrue(gpus.contains { $0.eccUncorrectedAggregate != nil })
+        XCTAssertTrue(gpus.allSatisfy { ($0.xidCounts ?? []).isEmpty })
+    }
+
+    /// A recording made before GPU health (the example of 2026-11-22): it reads, every health field absent.
+    func testOldRecordingReadsWithoutHealthFields() throws {
+        let path = TestEnv.repoRoot.appendingPathComponent("Tests/Fixtures/h200-containers-2026-11-22.gpuctop").path
         let reader = try RecordingReader(path: path)
         XCTAssertGreaterThan(reader.snapshots.count, 100)
         for s in reader.snapshots {

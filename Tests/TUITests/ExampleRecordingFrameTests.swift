@@ -57,7 +57,10 @@ final class ExampleRecordingFrameTests: XCTestCase {
         }
         XCTAssertTrue(text.contains("serving/inference-7f9c"), "a pod as namespace/pod, whole:\n\(text)")
         XCTAssertTrue(text.contains("research/inference "), text)
-        XCTAssertTrue(text.contains("/opt/torch/.venv/bin/python3 /work/load.py"), "the command whole:\n\(text)")
+        XCTAssertTrue(text.contains("research/trainer-0 "), "a containerd pod as namespace/pod:\n\(text)")
+        // The pods' images (up to 50 characters) take the room the command had: it keeps
+        // the script, and shortens the interpreter's directory.
+        XCTAssertTrue(text.contains("python3 /work/load.py"), "the script whole:\n\(text)")
     }
 
     /// `snapshot`'s text sizes its name columns the same way: nothing cut, columns aligned.
@@ -81,7 +84,7 @@ final class ExampleRecordingFrameTests: XCTestCase {
         var f = DashboardView.render(m)
         assertFits(f)
         let processRows = lines(f).filter { $0.contains("pid ") }
-        XCTAssertEqual(processRows.count, 4, f.text)
+        XCTAssertEqual(processRows.count, 5, f.text)
         for row in processRows {
             XCTAssertTrue(row.hasSuffix("python3 /work/load.py") || row.contains("python3 /work/load.py "),
                           "the part that differs is shown, the interpreter's directory is not: \(row)")
@@ -92,7 +95,7 @@ final class ExampleRecordingFrameTests: XCTestCase {
         f = DashboardView.render(m)
         assertFits(f)
         let flat = lines(f).filter { $0.contains("/work/load.py") }
-        XCTAssertEqual(flat.count, 4, f.text)
+        XCTAssertEqual(flat.count, 5, f.text)
     }
 
     /// The command is shortened from the program's directory first, then cut at its end.
@@ -161,7 +164,9 @@ final class ExampleRecordingFrameTests: XCTestCase {
             assertFits(f)
             let header = f.line(0).trimmingSpaces
             XCTAssertTrue(header.contains("REPLAY \(reader.count)/\(reader.count)"), header)
-            XCTAssertTrue(header.hasSuffix(w == 200 ? "recording truncated after record \(reader.count)" : "recording truncated"),
+            let note = w == 200 ? "recording truncated after record \(reader.count)" : "recording truncated"
+            // The engines come after, whole or not at all.
+            XCTAssertTrue(header.hasSuffix(note) || header.hasSuffix(note + "  engines: docker, containerd"),
                           "\(w) columns, said whole: \(header)")
             XCTAssertEqual(header.components(separatedBy: "stop").count, 1, "said once: \(header)")
         }
@@ -205,8 +210,8 @@ final class ExampleRecordingFrameTests: XCTestCase {
         XCTAssertTrue(f.text.contains("idle in the GPU column"), "the notes are reachable:\n\(f.text)")
         XCTAssertFalse(f.text.contains("more below"), f.text)
 
-        // The Kubernetes-labelled container: every label, the last one by scrolling.
-        let server = try XCTUnwrap(m.rows.firstIndex { if case .container(let c, _) = $0 { return c.podName != nil }; return false })
+        // The Kubernetes-labelled Docker container: every label, the last one by scrolling.
+        let server = try XCTUnwrap(m.rows.firstIndex { if case .container(let c, _) = $0 { return c.podName == "inference-7f9c" }; return false })
         _ = m.update(.key(.home))
         for _ in 0..<server { _ = m.update(.key(.down)) }
         _ = m.update(.key(.enter))
