@@ -333,7 +333,7 @@ public enum DashboardView {
             x = f.putFitted(x + 1, y, name, width: nameWidth, .heading)
             let barWidth = max(3, min(12, (m.width - x - 44 - reserve - extra) / 2))
             x = bar(&f, m, x: x + 1, y: y, width: barWidth, fraction: util)
-            x = f.putFitted(x + 1, y, migUtil ? "MIG" : utilText, width: 4, alignRight: true)
+            x = f.putFitted(x + 1, y, migUtil ? "MIG" : utilText, width: 4, fractionStyle(util), alignRight: true)
             figures(&f, x + 1, y, ActivityText.smTensor(g.activity), width: utilExtra - 1)
             x += utilExtra
             x = bar(&f, m, x: x + 1, y: y, width: barWidth, fraction: mem)
@@ -349,7 +349,9 @@ public enum DashboardView {
         f.put(c.util - 5, y, "UTIL", .dim)
         x = bar(&f, m, x: c.util, y: y, width: c.barWidth, fraction: util)
         // With GPM figures the value keeps 5 cells ("100% "), as a GPU under MIG has none.
-        f.putFitted(x + 1, y, utilText, width: c.utilExtra > 0 && g.activity != nil ? 5 : 9)
+        // The figure in its bar's colour, as the power figure: one colour change fewer each
+        // time both move, which under a load whose utilisation wavers is every second.
+        f.putFitted(x + 1, y, utilText, width: c.utilExtra > 0 && g.activity != nil ? 5 : 9, fractionStyle(util))
         if c.utilExtra > 0 { figures(&f, x + 6, y, ActivityText.smTensor(g.activity), width: ActivityText.smTensorWidth) }
         f.put(c.mem - 4, y, "MEM", .dim)
         x = bar(&f, m, x: c.mem, y: y, width: c.barWidth, fraction: mem)
