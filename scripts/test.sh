@@ -73,8 +73,8 @@ echo "release binary: needs only glibc and ncurses, and starts without an NVIDIA
 # No module calls into the standard library's _StringProcessing (string `contains`,
 # `firstRange(of:)`, `replacing`, regexes): its code sits beside the regex parser's, and a
 # few calls there keep 0.6 MiB of it resident (Support/TextSearch.swift says what to use).
-calls=$(while read -r o; do nm -u "$o" 2>/dev/null | grep -q '17_StringProcessing\|12_RegexParser' && basename "$o"; done \
-    < .build/release/gpuctop.product/Objects.LinkFileList || true)
+calls=$(xargs nm -u -A < .build/release/gpuctop.product/Objects.LinkFileList 2>/dev/null \
+    | grep '17_StringProcessing\|12_RegexParser' | cut -d: -f1 | sort -u | xargs -r -n1 basename || true)
 if [ -n "$calls" ]; then echo "these objects call into _StringProcessing (use Support's firstRange(ofText:), includes, replacingText): $calls"; exit 1; fi
 echo "release binary: no calls into _StringProcessing"
 

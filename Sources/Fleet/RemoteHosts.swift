@@ -170,25 +170,7 @@ public struct RemoteConfig: Sendable {
         var argv = ssh + ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
         if keepAlive { argv += ["-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2"] }
         if let port = host.port { argv += ["-p", "\(port)"] }
-        return argv + ["--", host.destination, remoteCommand] + arguments.map(Self.shellQuoted)
-    }
-
-    /// One word for a POSIX shell: as it is when made only of characters no shell
-    /// treats specially, else in single quotes (a `'` inside as `'\''`).
-    public static func shellQuoted(_ word: String) -> String {
-        if !word.isEmpty && word.unicodeScalars.allSatisfy(isShellSafe) { return word }
-        var out = "'"
-        for c in word.unicodeScalars {
-            if c == "'" { out += "'\\''" } else { out.unicodeScalars.append(c) }
-        }
-        return out + "'"
-    }
-
-    private static func isShellSafe(_ c: Unicode.Scalar) -> Bool {
-        switch c {
-        case "a"..."z", "A"..."Z", "0"..."9", ".", "_", "-", "/", "=", ":", ",", "+", "@", "%": return true
-        default: return false
-        }
+        return argv + ["--", host.destination, remoteCommand] + arguments.map(shellQuoted)
     }
 
     /// A container id that may be sent to a remote host's action: 1 to 64 hex digits,

@@ -113,13 +113,5 @@ public enum ContainerActionPolicy {
 
     /// A word a shell takes as itself: names from engines and labels are anyone's text, and
     /// the line is meant to be copied into a shell. Plain words stay; others are single-quoted.
-    static func shellWord(_ text: String) -> String {
-        let flat = oneLine(text, limit: 128)
-        let plain = !flat.isEmpty && flat.unicodeScalars.allSatisfy { s in
-            (s >= "a" && s <= "z") || (s >= "A" && s <= "Z") || (s >= "0" && s <= "9")
-                || "._-:/@%+=,".unicodeScalars.contains(s)
-        }
-        if plain { return flat }
-        return "'" + flat.replacingText("'", with: "'\\''") + "'"
-    }
+    static func shellWord(_ text: String) -> String { shellQuoted(oneLine(text, limit: 128)) }
 }

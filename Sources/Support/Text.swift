@@ -45,3 +45,22 @@ public func trimBlanks<S: StringProtocol>(_ text: S) -> String {
           let last = text.lastIndex(where: { !blank($0) }) else { return "" }
     return String(text[first...last])
 }
+
+/// One word for a POSIX shell: as it is when made only of characters no shell treats
+/// specially, else in single quotes (a `'` inside as `'\''`). For ssh's remote command
+/// line and for the commands the dashboard offers to copy.
+public func shellQuoted(_ word: String) -> String {
+    if !word.isEmpty && word.unicodeScalars.allSatisfy(isShellSafe) { return word }
+    var out = "'"
+    for c in word.unicodeScalars {
+        if c == "'" { out += "'\\''" } else { out.unicodeScalars.append(c) }
+    }
+    return out + "'"
+}
+
+private func isShellSafe(_ c: Unicode.Scalar) -> Bool {
+    switch c {
+    case "a"..."z", "A"..."Z", "0"..."9", ".", "_", "-", "/", "=", ":", ",", "+", "@", "%": return true
+    default: return false
+    }
+}

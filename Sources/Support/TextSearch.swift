@@ -16,12 +16,12 @@
 extension Substring {
     /// The first range of `needle`'s bytes in the text; an empty needle matches at the start.
     public func firstRange(ofText needle: String) -> Range<String.Index>? {
-        byteRanges(of: needle, firstOnly: true).first
+        byteRange(of: needle, last: false)
     }
 
-    /// The last range of `needle`'s bytes in the text (matches do not overlap).
+    /// The last range of `needle`'s bytes in the text (matches, from the start, do not overlap).
     public func lastRange(ofText needle: String) -> Range<String.Index>? {
-        byteRanges(of: needle, firstOnly: false).last
+        byteRange(of: needle, last: true)
     }
 
     /// Whether `needle`'s bytes occur in the text.
@@ -29,36 +29,36 @@ extension Substring {
         firstRange(ofText: needle) != nil
     }
 
-    /// The non-overlapping matches of `needle`, from the start; only the first when `firstOnly`.
-    private func byteRanges(of needle: String, firstOnly: Bool) -> [Range<String.Index>] {
+    private func byteRange(of needle: String, last: Bool) -> Range<String.Index>? {
         var needle = needle
         var text = self
-        let offsets: [(Int, Int)] = needle.withUTF8 { pattern in
-            text.withUTF8 { bytes in Self.matches(of: pattern, in: bytes, firstOnly: firstOnly) }
+        let found: Range<Int>? = needle.withUTF8 { pattern in
+            text.withUTF8 { bytes in Self.match(pattern, in: bytes, last: last) }
         }
+        guard let found else { return nil }
         let view = utf8
-        return offsets.map { start, end in
-            view.index(view.startIndex, offsetBy: start)..<view.index(view.startIndex, offsetBy: end)
-        }
+        return view.index(view.startIndex, offsetBy: found.lowerBound)..<view.index(view.startIndex, offsetBy: found.upperBound)
     }
 
-    private static func matches(of pattern: UnsafeBufferPointer<UInt8>, in bytes: UnsafeBufferPointer<UInt8>,
-                                firstOnly: Bool) -> [(Int, Int)] {
-        guard let lead = pattern.first else { return [(0, 0)] }
-        var found: [(Int, Int)] = []
+    /// Byte offsets of the first match, or of the last of the non-overlapping matches.
+    private static func match(_ pattern: UnsafeBufferPointer<UInt8>, in bytes: UnsafeBufferPointer<UInt8>,
+                              last: Bool) -> Range<Int>? {
+        guard let lead = pattern.first else { return 0..<0 }
+        var found: Range<Int>?
         var at = 0
         while at + pattern.count <= bytes.count {
+            var matched = 0
             if bytes[at] == lead {
-                var matched = 1
+                matched = 1
                 while matched < pattern.count && bytes[at + matched] == pattern[matched] { matched += 1 }
-                if matched == pattern.count {
-                    found.append((at, at + matched))
-                    if firstOnly { break }
-                    at += matched
-                    continue
-                }
             }
-            at += 1
+            if matched == pattern.count {
+                found = at..<at + matched
+                if !last { break }
+                at += matched
+            } else {
+                at += 1
+            }
         }
         return found
     }

@@ -2,6 +2,7 @@
 // layout lives in DashboardView; this file only translates.
 import CNCurses
 import Glibc
+import Support
 
 final class CursesScreen: ScreenBackend {
     private var previous: Frame?
@@ -12,7 +13,7 @@ final class CursesScreen: ScreenBackend {
     init(forceASCII: Bool, noColor: Bool) {
         setlocale(LC_ALL, "")
         let codeset = String(cString: nl_langinfo(nl_item(CODESET)))
-        unicode = !forceASCII && codeset.uppercased().replacingOccurrences("-", "") == "UTF8"
+        unicode = !forceASCII && codeset.uppercased().replacingText("-", with: "") == "UTF8"
         TerminalGuard.prepare()
         initscr()
         // Restore on any crash from here on, set-up included.

@@ -203,7 +203,7 @@ public enum DashboardView {
         for (key, what) in hints {
             guard x + TextWidth.of(key) + 1 + TextWidth.of(what) <= m.width else { break }
             x = f.put(x, y, key, .key)
-            x = f.put(x + 1, y, m.glyphs.ascii ? what.replacingOccurrences("↓", "v").replacingOccurrences("↑", "^") : what, .dim)
+            x = f.put(x + 1, y, m.glyphs.ascii ? what.replacingText("↓", with: "v").replacingText("↑", with: "^") : what, .dim)
             x += 2
         }
     }
@@ -628,8 +628,4 @@ public enum DashboardView {
 extension String {
     func ifEmpty(_ other: String) -> String { isEmpty ? other : self }
     var nilIfEmpty: String? { isEmpty ? nil : self }
-
-    func replacingOccurrences(_ a: String, _ b: String) -> String {
-        split(separator: Character(a), omittingEmptySubsequences: false).joined(separator: b)
-    }
 }

@@ -102,7 +102,7 @@ public final class NVMLHealthReader {
     /// NVML handle by index. `now` is monotonic seconds. `xidWatched`: the GPUs whose XID
     /// events are watched; `xidArrived`: those that had one since the last refresh.
     public func read(_ gpus: inout [GPU], handle: (Int) -> nvmlDevice_t?, now: Double,
-                     xidWatched: Set<Int> = [], xidArrived: Set<Int> = []) {
+                     xidWatched: Set<Int>, xidArrived: Set<Int>) {
         for i in gpus.indices where !gpus[i].lost {
             guard let h = handle(gpus[i].index) else { continue }
             let device: DeviceHealth
@@ -144,7 +144,7 @@ final class DeviceHealth {
     private func wanted(_ field: Field) -> Bool { !unsupported.contains(field) }
 
     func read(_ h: nvmlDevice_t, _ s: NVMLHealthSymbols, _ schedule: NVMLHealthSchedule, now: Double,
-              xidWatched: Bool = false, xidArrived: Bool = false, into gpu: inout GPU) {
+              xidWatched: Bool, xidArrived: Bool, into gpu: inout GPU) {
         if let f = s.clocksEventReasons, wanted(.reasons) {
             var v: UInt64 = 0
             if check(.reasons, clock.time("nvmlDeviceGetCurrentClocksEventReasons") { f(h, &v) }) { gpu.clockEventReasons = v }

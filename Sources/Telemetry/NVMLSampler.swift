@@ -122,9 +122,7 @@ public final class NVMLSampler {
     /// lists (`gpuctop profile` says it: a slower schedule must not go unnoticed).
     public func scheduleLines() -> [String] {
         let s = devices.first?.schedule ?? NVMLSchedule()
-        func every(_ seconds: Double) -> String {
-            seconds <= 0 ? "every refresh" : "every \(seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds))s"
-        }
+        func every(_ seconds: Double) -> String { seconds <= 0 ? "every refresh" : "every " + Self.seconds(seconds) }
         var lines = [
             "process lists (compute, graphics, MPS): every refresh while the GPU's used memory moves, at the next one and for \(Self.seconds(s.settleSeconds)) after (a process starting or ending moves it); while it holds still, \(every(s.processListPeriod)), an empty list \(every(s.emptyProcessListPeriod)); every refresh where used memory is unknown (empty lists then \(every(s.emptyProcessListPeriod)))",
             "per-process utilisation: \(every(s.processUtilizationPeriod)) (the mean since the last read; a new process at once; figures hold between reads)",

@@ -69,7 +69,6 @@ public final class CallClock {
         public var totalCPUNanoseconds: UInt64 = 0
         public var totalWallNanoseconds: UInt64 = 0
         public var cpuNanoseconds: [UInt64] = []
-        public var wallNanoseconds: [UInt64] = []
 
         /// Median CPU time of a call (of the kept samples).
         public var medianCPUNanoseconds: UInt64 { cpuNanoseconds.isEmpty ? 0 : cpuNanoseconds.sorted()[cpuNanoseconds.count / 2] }
@@ -101,7 +100,6 @@ public final class CallClock {
         entries[i].totalWallNanoseconds &+= cost.wallNanoseconds
         if entries[i].cpuNanoseconds.count < Self.keptSamples {
             entries[i].cpuNanoseconds.append(cost.cpuNanoseconds)
-            entries[i].wallNanoseconds.append(cost.wallNanoseconds)
         }
         return result
     }

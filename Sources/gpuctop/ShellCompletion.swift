@@ -241,7 +241,7 @@ enum ShellCompletion {
     static func zsh(_ m: Model = model()) -> String {
         func alternatives(_ words: [String]) -> String { safe(words).joined(separator: "|") }
         func quoted(_ text: String) -> String {
-            "'" + text.replacingAll("'", with: "'\\''") + "'"
+            "'" + text.replacingText("'", with: "'\\''") + "'"
         }
         let valueOptions = m.valueKinds.map(\.option)
         var s = """
@@ -344,14 +344,5 @@ enum ShellCompletion {
 
         """
         return s
-    }
-}
-
-extension String {
-    /// Every occurrence of `target` replaced (without Foundation).
-    func replacingAll(_ target: Character, with replacement: String) -> String {
-        var out = ""
-        for c in self { if c == target { out += replacement } else { out.append(c) } }
-        return out
     }
 }
