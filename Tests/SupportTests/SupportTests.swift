@@ -69,6 +69,18 @@ final class TextSearchTests: XCTestCase {
         XCTAssertFalse(word.includes("zähler"))
     }
 
+    /// Engine text is anyone's: a 4 MiB near-miss haystack, NULs, escapes and a needle at
+    /// the very end are found in one pass, and nothing past the end is read.
+    func testHostileTextIsSearchedInOnePass() {
+        let near = String(repeating: "container state imprope", count: 180_000)
+        let text = near + "\u{0}\u{1B}[2J" + "container state improper"
+        XCTAssertTrue(text.includes("container state improper"))
+        XCTAssertEqual(text.lastRange(ofText: "\u{1B}[2J").map { text.utf8.distance(from: text.startIndex, to: $0.lowerBound) },
+                       near.utf8.count + 1)
+        XCTAssertFalse(near.includes("container state improper"))
+        XCTAssertNil("abc\u{0}".firstRange(ofText: "\u{0}d"), "a needle running past the end")
+    }
+
     func testReplacingEveryMatch() {
         XCTAssertEqual("it's Bob's".replacingText("'", with: "'\\''"), "it'\\''s Bob'\\''s")
         XCTAssertEqual("aaaa".replacingText("aa", with: "b"), "bb")
