@@ -152,7 +152,8 @@ public final class SnapshotSampler {
             let alongside = pids.count >= Self.procfsAlongsideMinimum && procReader.unknownCount(pids) >= Self.procfsAlongsideMinimum
                 ? ProcfsAlongside.start(procReader, pids: pids, now: now) : nil
             health?.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now(),
-                         xidWatched: xidWatchedGPUs, xidArrived: Set(xids?.events.map(\.gpuIndex) ?? []))
+                         xidWatched: xids?.ended == nil ? xidWatchedGPUs : [],
+                         xidArrived: Set(xids?.events.map(\.gpuIndex) ?? []))
             if let gpm {
                 callClock.time("GPM samples and metrics (nvmlGpm*)") { gpm.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now()) }
             }
@@ -199,8 +200,14 @@ public final class SnapshotSampler {
             },
             idleAllocations: engines?.idleAllocations ?? [],
             descriptions: descriptions)
-        if let xidWatcher, let (events, dropped) = xids {
-            xidLog.record(events, dropped: dropped, watched: xidWatcher.watchedGPUs, into: &snapshot)
+        if let xids {
+            // Once the thread has ended the counts stay as they were, but no GPU is shown
+            // as watched (an empty list would say "watched, none came").
+            xidLog.record(xids.events, dropped: xids.dropped, watched: xids.ended == nil ? xidWatchedGPUs : [],
+                          into: &snapshot)
+            if let ended = xids.ended {
+                snapshot.degraded.append(DegradedSource(source: "xid", reason: "XID events no longer watched: \(ended)"))
+            }
         }
         energy.add(&snapshot)
         cost.join = timer.lap()

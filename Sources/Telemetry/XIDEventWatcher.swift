@@ -31,6 +31,8 @@ public final class XIDEventWatcher: @unchecked Sendable {
         var dropped = 0
         var stopping = false
         var running = false
+        /// Why the thread ended on its own, if it did: its GPUs are no longer watched.
+        var ended: String?
     }
 
     /// Most events held between two drains (a refresh is at most a minute apart).
@@ -48,8 +50,8 @@ public final class XIDEventWatcher: @unchecked Sendable {
     private let state = LockedValue(State())
     private var thread: pthread_t?
 
-    /// The GPUs whose XIDs are watched.
-    public var watchedGPUs: [Int] { handles.map(\.index) }
+    /// The GPUs whose XIDs are watched: none once the thread has ended on its own.
+    public var watchedGPUs: [Int] { state.withLock { $0.ended } == nil ? handles.map(\.index) : [] }
 
     /// Registers every GPU that supports XID events and starts the thread; nil (with
     /// the reason) when the driver has no event API, no GPU supports the event, or
@@ -118,12 +120,20 @@ public final class XIDEventWatcher: @unchecked Sendable {
         return thread != nil
     }
 
-    /// Every event received since the last drain, oldest first, and how many were
-    /// dropped because the queue was full.
-    public func drain() -> (events: [Received], dropped: Int) {
+    /// What one drain hands the sampler, read under one lock so the three agree.
+    public struct Drained: Sendable, Equatable {
+        /// Every event received since the last drain, oldest first.
+        public var events: [Received]
+        /// How many were dropped because the queue was full.
+        public var dropped: Int
+        /// Why the thread ended on its own, if it did (events before it are still here).
+        public var ended: String?
+    }
+
+    public func drain() -> Drained {
         state.withLock { s in
             defer { s.pending = []; s.dropped = 0 }
-            return (s.pending, s.dropped)
+            return Drained(events: s.pending, dropped: s.dropped, ended: s.ended)
         }
     }
 
@@ -171,7 +181,10 @@ public final class XIDEventWatcher: @unchecked Sendable {
             } else if rc == NVML_ERROR_TIMEOUT {
                 failures = 0
             } else if rc == NVML_ERROR_UNINITIALIZED {
-                return  // NVML was shut down under us: nothing more will come
+                // NVML was shut down under us: nothing more will come, and the sampler
+                // must stop counting these GPUs as watched (their ECC back on its timer).
+                state.withLock { $0.ended = "nvmlEventSetWait: \(library.errorString(rc))" }
+                return
             } else {
                 // GPU_IS_LOST and the like answer at once: back off (up to 5 s) rather than spin.
                 failures += 1

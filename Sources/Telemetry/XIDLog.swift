@@ -22,7 +22,7 @@ struct XIDLog {
     /// sampled (processes joined to containers); then remembers `s` as "before".
     /// The GPUs in `watched` get their XID counts even when zero (an empty list:
     /// watched, nothing came), the others none (not watched).
-    mutating func record(_ received: [XIDEventWatcher.Received], dropped: Int, watched: [Int], into s: inout Snapshot) {
+    mutating func record(_ received: [XIDEventWatcher.Received], dropped: Int, watched: Set<Int>, into s: inout Snapshot) {
         for r in received {
             var event = XIDEvent(time: r.time, gpuIndex: r.gpuIndex, code: r.code)
             event.gpuInstanceId = r.gpuInstanceId

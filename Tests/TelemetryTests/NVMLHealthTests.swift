@@ -4,6 +4,7 @@
 // NOT_SUPPORTED), and XID events from the watcher thread attributed to who was on
 // the GPU (XIDLog).
 import Foundation
+import Glibc
 @testable import Model
 @testable import Telemetry
 import TestSupport
@@ -289,6 +290,38 @@ final class NVMLHealthTests: XCTestCase {
         let took = Date().timeIntervalSince(t0)
         XCTAssertEqual(threadCount(), baseline, "the XID thread ended")
         XCTAssertLessThan(took, Double(XIDEventWatcher.waitMilliseconds) / 1000 + 0.5, "within one wait")
+    }
+
+    /// NVML shut down under the watcher ends its thread: from then on its GPUs are not
+    /// shown as watched (no empty XID counts claiming "none came"), ECC goes back on its
+    /// own timer, and the snapshot says why.
+    func testAWatcherEndedByNVMLLeavesItsGPUsUnwatched() throws {
+        let baseline = threadCount()
+        setenv("FAKE_NVML_SCENARIO", try FakeNVML.scenario(Self.healthy), 1)
+        let path = try FakeNVML.privateCopy()
+        let s = SnapshotSampler(options: SamplerOptions(nvmlPath: path, useDocker: false))
+        XCTAssertEqual(s.sample().gpus[0].xidCounts, [], "watched, nothing yet")
+        XCTAssertEqual(threadCount(), baseline + 1, "the XID thread runs")
+
+        // The sampler's reference is the only one: a second shutdown would end NVML for
+        // it too; the fake answers the waiting thread UNINITIALIZED within 100 ms.
+        let lib = try XCTUnwrap(dlopen(path, RTLD_NOW | RTLD_NOLOAD))
+        defer { dlclose(lib) }
+        typealias Call = @convention(c) () -> Int32
+        let shutdown = unsafeBitCast(try XCTUnwrap(dlsym(lib, "nvmlShutdown")), to: Call.self)
+        let initialise = unsafeBitCast(try XCTUnwrap(dlsym(lib, "nvmlInit_v2")), to: Call.self)
+        XCTAssertEqual(shutdown(), 0)
+        let deadline = Date().addingTimeInterval(3)
+        while threadCount() > baseline && Date() < deadline { usleep(20_000) }
+        XCTAssertEqual(initialise(), 0)   // the sampler's reads work again; the thread stays ended
+        XCTAssertEqual(threadCount(), baseline, "the XID thread ended")
+
+        let after = s.sample()
+        XCTAssertEqual(after.gpus.count, 1)
+        XCTAssertNil(after.gpus.first?.xidCounts, "no longer watched: no counts, not zero")
+        XCTAssertEqual(after.gpus.first?.eccUncorrectedAggregate, 2)
+        XCTAssertEqual(after.degraded.filter { $0.source == "xid" }.map(\.reason),
+                       ["XID events no longer watched: nvmlEventSetWait: Uninitialized"])
     }
 
     // MARK: - Who was there (XIDLog)
