@@ -60,7 +60,9 @@ enum SnapshotCommand: Command {
             return ReplaySnapshot.run(path: from, at: at, json: json)
         }
         let sampler = SnapshotSampler(options: samplerOptions(options, stream: stream, energy: energy))
-        if stream { return streamSnapshots(sampler, interval: options.interval) }
+        // Leave at once when the stream ends: returning would drop the sampler, whose XID
+        // thread may be a second into an NVML wait that nothing can cut short.
+        if stream { _exit(streamSnapshots(sampler, interval: options.interval)) }
         let status = printSnapshot(sampler.sample(), json: json)
         // Leave at once (the output is flushed): exiting closes the driver's files, which
         // frees whatever NVML holds, so nvmlShutdown and the teardown after it would only

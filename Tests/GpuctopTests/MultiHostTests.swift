@@ -383,6 +383,30 @@ final class SnapshotStreamTests: XCTestCase {
         XCTAssertFalse(r.stderr.contains("gpuctop:"), "quiet on a closed stdout: \(r.stderr)")
     }
 
+    /// The stream ends as soon as a write meets the closed reader, not when the XID
+    /// thread's NVML wait (a second) next ends: the first line comes right after that wait
+    /// began, so the next write, 0.1 s later, would otherwise wait 0.8 s more.
+    func testAClosedReaderEndsTheStreamAtOnce() throws {
+        let p = Process()
+        p.executableURL = TestEnv.gpuctopBinary
+        p.arguments = ["snapshot", "--json", "--stream", "--interval", "0.1"]
+        p.environment = ProcessInfo.processInfo.environment.merging(try streamEnvironment()) { $1 }
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let firstLine = out.fileHandleForReading.availableData
+        XCTAssertTrue(firstLine.starts(with: Data("{".utf8)), String(decoding: firstLine, as: UTF8.self))
+        try out.fileHandleForReading.close()
+        let closed = Date()
+        let deadline = closed.addingTimeInterval(10)
+        while p.isRunning && Date() < deadline { usleep(5_000) }
+        let took = Date().timeIntervalSince(closed)
+        XCTAssertFalse(p.isRunning)
+        if p.isRunning { p.terminate() } else { XCTAssertEqual(p.terminationStatus, 0) }
+        XCTAssertLessThan(took, 0.5, "one interval and the write, not the XID wait")
+    }
+
     func testSIGTERMEndsTheStream() throws {
         let p = Process()
         p.executableURL = TestEnv.gpuctopBinary
