@@ -65,6 +65,26 @@ extension Substring {
 }
 
 extension String {
+    /// Whether `needle` occurs in the text as a person reads it: for the table's filter,
+    /// where people type what they see, so an "é" typed composed finds one stored
+    /// decomposed (e and a combining accent) and the other way round. An ASCII needle is
+    /// the byte search (it may also find an "e" under a decomposed accent: a filter that
+    /// shows one row more is harmless); any other slides a window of the needle's length
+    /// in Characters over the text, compared by String's canonical equality (the standard
+    /// library's core, not _StringProcessing).
+    public func includesAsRead(_ needle: String) -> Bool {
+        if needle.utf8.allSatisfy({ $0 < 0x80 }) { return includes(needle) }
+        let length = needle.count
+        var start = startIndex
+        guard var end = index(start, offsetBy: length, limitedBy: endIndex) else { return false }
+        while true {
+            if String(self[start..<end]) == needle { return true }
+            guard end < endIndex else { return false }
+            start = index(after: start)
+            end = index(after: end)
+        }
+    }
+
     /// The first range of `needle`'s bytes in the text; an empty needle matches at the start.
     public func firstRange(ofText needle: String) -> Range<String.Index>? { self[...].firstRange(ofText: needle) }
 

@@ -409,12 +409,12 @@ enum TableRows {
 
     static func matches(_ needle: String, container c: ContainerUsage) -> Bool {
         let fields = [SnapshotText.containerName(c), SnapshotText.serviceOrPod(c), c.image ?? "", c.id, c.host ?? ""]
-        return fields.contains { $0.lowercased().includes(needle) }
+        return fields.contains { $0.lowercased().includesAsRead(needle) }
     }
 
     static func matches(_ needle: String, process p: GPUProcess, container c: ContainerUsage?) -> Bool {
         if let c, matches(needle, container: c) { return true }
         let fields = [p.info?.command ?? "", p.info?.user ?? "", "\(p.pid)"]
-        return fields.contains { $0.lowercased().includes(needle) }
+        return fields.contains { $0.lowercased().includesAsRead(needle) }
     }
 }

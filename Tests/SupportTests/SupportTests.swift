@@ -81,6 +81,22 @@ final class TextSearchTests: XCTestCase {
         XCTAssertNil("abc\u{0}".firstRange(ofText: "\u{0}d"), "a needle running past the end")
     }
 
+    /// The filter finds what a person reads: an accent typed composed finds it stored
+    /// decomposed and the other way round; whole Characters, not bytes, for such needles.
+    func testTheFilterMatchesAccentsAsRead() {
+        let composed = "caf\u{E9} r\u{E9}sum\u{E9}", decomposed = "cafe\u{301} re\u{301}sume\u{301}"
+        XCTAssertTrue(decomposed.includesAsRead("f\u{E9} r"))
+        XCTAssertTrue(composed.includesAsRead("fe\u{301} r"))
+        XCTAssertTrue(decomposed.includesAsRead("sum\u{E9}"), "at the very end")
+        XCTAssertTrue(composed.includesAsRead(composed))
+        XCTAssertFalse(composed.includesAsRead("f\u{E9}s"))
+        XCTAssertFalse("caf".includesAsRead("caf\u{E9}"), "a needle longer than the text")
+        XCTAssertFalse(decomposed.includesAsRead("\u{301}"), "a lone accent is no Character of the text")
+        XCTAssertTrue("gr\u{F6}\u{DF}e".includesAsRead("\u{F6}\u{DF}"))
+        XCTAssertTrue(decomposed.includesAsRead("re"), "ASCII needles are the byte search")
+        XCTAssertTrue("".includesAsRead(""))
+    }
+
     func testReplacingEveryMatch() {
         XCTAssertEqual("it's Bob's".replacingText("'", with: "'\\''"), "it'\\''s Bob'\\''s")
         XCTAssertEqual("aaaa".replacingText("aa", with: "b"), "bb")

@@ -98,6 +98,18 @@ final class ExampleRecordingFrameTests: XCTestCase {
         XCTAssertEqual(flat.count, 5, f.text)
     }
 
+    /// The filter finds an accent as it is read: typed composed (as keyboards send it),
+    /// stored decomposed in a container's name or a command (as macOS file names are).
+    func testTheFilterFindsAccentsStoredDecomposed() {
+        var c = ContainerUsage(id: "abc")
+        c.name = "Cafe\u{301}-trainer"
+        XCTAssertTrue(TableRows.matches("caf\u{E9}", container: c))
+        XCTAssertFalse(TableRows.matches("caf\u{E8}", container: c))
+        var p = GPUProcess(pid: 7, gpuIndex: 0, kind: .compute)
+        p.info = ProcessInfoSample(command: "python re\u{301}sume\u{301}.py", user: "root", uid: 0, startTime: 0)
+        XCTAssertTrue(TableRows.matches("r\u{C9}sum\u{E9}".lowercased(), process: p, container: nil))
+    }
+
     /// The command is shortened from the program's directory first, then cut at its end.
     func testCommandShortening() {
         let cmd = "/opt/torch/.venv/bin/python /work/load.py 3"
