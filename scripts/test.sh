@@ -80,11 +80,11 @@ echo "release binary: no calls into _StringProcessing"
 
 # The concurrency tests once more under the thread sanitizer: the lock, the sampler/UI
 # mailbox, the whole run loop on a screen in memory, the container catalog with its events
-# thread, /proc read alongside NVML on a helper thread, and the Docker client against a misbehaving daemon. Instrumented in a scratch path of its own, so the build above stays as it is;
+# thread, /proc read alongside NVML on a helper thread, the XID watcher's thread, and the Docker client against a misbehaving daemon. Instrumented in a scratch path of its own, so the build above stays as it is;
 # skipped when arguments pick the tests. A data race fails the run (TSan exits 66).
 tsan_status=0
 if [ $# -eq 0 ]; then
-    tsan_tests='^(TUITests\.MailboxTests|TUITests\.DashboardRunnerTests|SupportTests\.LockedValueTests|TelemetryTests\.ContainerCatalogTests|DockerSocketTests\.FakeDaemonTests)/|^TelemetryTests\.NVMLSamplerTests/testManyNewProcessesAreReadFromProcAlongsideNVML'
+    tsan_tests='^(TUITests\.MailboxTests|TUITests\.DashboardRunnerTests|SupportTests\.LockedValueTests|TelemetryTests\.ContainerCatalogTests|DockerSocketTests\.FakeDaemonTests)/|^TelemetryTests\.NVMLSamplerTests/testManyNewProcessesAreReadFromProcAlongsideNVML|^TelemetryTests\.NVMLHealthTests/(testXIDEventsCarryWhoWasOnTheGPU|testWatcherStopsWithinOneWait|testDroppedSamplerEndsItsThread|testAWatcherEndedByNVMLLeavesItsGPUsUnwatched)'
     timeout 600 swift test --disable-swift-testing --sanitize=thread --scratch-path .build-tsan \
         --filter "$tsan_tests" > .build/test-tsan-output.log 2>&1 || tsan_status=$?
     grep -q "WARNING: ThreadSanitizer" .build/test-tsan-output.log && tsan_status=1
