@@ -149,7 +149,9 @@ enum ProfileCommand: Command {
             }
         }
         writeOut(out)
-        return ExitStatus.ok
+        // Leave at once (the report is flushed): returning would drop the sampler, whose
+        // XID thread may be a second into an NVML wait that nothing can cut short.
+        _exit(ExitStatus.ok)
     }
 
     /// `profile --startup`: opening NVML step by step, with the memory each step adds.

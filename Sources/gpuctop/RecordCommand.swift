@@ -105,7 +105,9 @@ enum RecordCommand: Command {
             status = ExitStatus.failure
         }
         writeOut(line + "\n")
-        return status
+        // Leave at once (the file is closed, the line flushed): returning would drop the
+        // sampler, whose XID thread may be a second into an NVML wait that nothing can cut short.
+        _exit(status)
     }
 
     /// Waits until the monotonic time `deadline`; true if a stop signal came first.

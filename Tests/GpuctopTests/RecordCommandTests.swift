@@ -238,6 +238,25 @@ final class RecordCommandTests: XCTestCase {
         }
     }
 
+    /// A signal ends the recorder at once, not when the XID thread's NVML wait (a second,
+    /// begun as the sampler started, just before the first record) next ends: the signal is
+    /// sent 0.15 s into such a wait, so waiting for it would take 0.85 s more.
+    func testASignalEndsTheRecorderAtOnce() throws {
+        let (p, path, _, _) = try startRecorder()
+        try waitForRecords(path, atLeast: 3)
+        let started = try RecordingReader(path: path).header.startTime
+        let target = started + 2.15
+        let now = Date().timeIntervalSince1970
+        XCTAssertLessThan(now, target, "three records at 0.25 s took more than two seconds")
+        if target > now { usleep(UInt32((target - now) * 1e6)) }
+        let signalled = Date()
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        let took = Date().timeIntervalSince(signalled)
+        XCTAssertEqual(p.terminationStatus, 0)
+        XCTAssertLessThan(took, 0.5, "the recording closed and the line printed, not the XID wait")
+    }
+
     func testKilledRecorderLeavesTheRecordsItWrote() throws {
         let (p, path, _, _) = try startRecorder()
         try waitForRecords(path, atLeast: 3)
