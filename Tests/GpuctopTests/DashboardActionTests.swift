@@ -189,8 +189,10 @@ final class DashboardActionTests: XCTestCase {
         XCTAssertTrue(refused.contains("action=signal pid=\(pid) previous=\"/bin/sleep 300\" result=refused"), refused)
 
         // A new question is about the process the refreshed table shows (a known process's
-        // stat is read again every 5 s): that one is signalled.
-        usleep(6_000_000)
+        // stat is read again every 5 s, and its last read may have come just before the new
+        // one was written; then a refresh, and the snapshot's way to the screen): that one
+        // is signalled.
+        usleep(8_000_000)
         try t.send("T")
         try t.waitFor("the question again") { $0.contains("Send SIGTERM to host PID \(pid)") && $0.contains(": /bin/sleep 300?") }
         try t.send("y")

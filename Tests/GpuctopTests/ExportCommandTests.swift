@@ -386,8 +386,10 @@ final class ExportCommandTests: XCTestCase {
         }
         let downAfter = Date().timeIntervalSince(stuck)
         XCTAssertEqual(up, "0", "gpuctop_up stayed 1 while the sampler was stuck")
-        XCTAssertGreaterThan(downAfter, 9.5)
-        XCTAssertLessThan(slowest, 1, "a scrape waited for the stuck refresh")
+        // Stale 10 s after the last body, which came up to an interval and a refresh before
+        // the swap (later still when the loaded machine runs the sampler late).
+        XCTAssertGreaterThan(downAfter, 9.0)
+        XCTAssertLessThan(slowest, 2, "a scrape waited for the stuck refresh (11 s)")
         try swap(normal)
         while up == "0" && Date().timeIntervalSince(stuck) < 30 {
             up = try scrape().up

@@ -58,7 +58,9 @@ final class RecordCommandTests: XCTestCase {
         XCTAssertLessThan(r.seconds, 10)
         let reader = try RecordingReader(path: path)
         XCTAssertNil(reader.stopReason)
-        XCTAssertTrue((7...9).contains(reader.count), "\(reader.count) records")
+        // 8 on time (at 0 s and every 0.25 s before 2 s); a refresh that overruns its tick
+        // on a loaded machine skips one, by design.
+        XCTAssertTrue((6...9).contains(reader.count), "\(reader.count) records")
         // One summary line: records, bytes, average.
         let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
         XCTAssertEqual(r.stdout, "\(path): \(reader.count) records, \(size) bytes, \(size / reader.count) bytes per record\n")
@@ -196,10 +198,17 @@ final class RecordCommandTests: XCTestCase {
     }
 
     /// Starts `gpuctop record` in the background; returns the process and its output file.
-    func startRecorder(_ extra: [String] = []) throws -> (Process, String, Pipe, Pipe) {
+    /// `inMemory`: the file on /dev/shm (where there is one), not on the disk.
+    func startRecorder(_ extra: [String] = [], inMemory: Bool = false) throws -> (Process, String, Pipe, Pipe) {
         children = [try Child(["/bin/sleep", "120"])]
         let (args, env) = try fake(children.map(\.pid))
-        let path = tempPath()
+        var path = tempPath()
+        if inMemory, FileManager.default.isWritableFile(atPath: "/dev/shm") {
+            let dir = URL(fileURLWithPath: "/dev/shm").appendingPathComponent("gpuctop-record-\(getpid())-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            tempDirs.append(dir)
+            path = dir.appendingPathComponent("r.rec").path
+        }
         let p = Process()
         p.executableURL = TestEnv.gpuctopBinary
         p.arguments = ["record", "-o", path, "--interval", "0.25"] + extra + args
@@ -240,21 +249,26 @@ final class RecordCommandTests: XCTestCase {
 
     /// A signal ends the recorder at once, not when the XID thread's NVML wait (a second,
     /// begun as the sampler started, just before the first record) next ends: the signal is
-    /// sent 0.15 s into such a wait, so waiting for it would take 0.85 s more.
+    /// sent 0.05 s into such a wait, so waiting for it would take 0.95 s more (0.85-0.90
+    /// measured when sent at 0.15 s). The recording is on /dev/shm: a disk's fdatasync
+    /// under load is not what this measures.
     func testASignalEndsTheRecorderAtOnce() throws {
-        let (p, path, _, _) = try startRecorder()
+        let (p, path, _, _) = try startRecorder(inMemory: true)
         try waitForRecords(path, atLeast: 3)
         let started = try RecordingReader(path: path).header.startTime
-        let target = started + 2.15
+        let target = started + 2.05
         let now = Date().timeIntervalSince1970
         XCTAssertLessThan(now, target, "three records at 0.25 s took more than two seconds")
         if target > now { usleep(UInt32((target - now) * 1e6)) }
         let signalled = Date()
         kill(p.processIdentifier, SIGTERM)
-        p.waitUntilExit()
+        let deadline = signalled.addingTimeInterval(10)
+        while p.isRunning && Date() < deadline { usleep(5_000) }
         let took = Date().timeIntervalSince(signalled)
+        XCTAssertFalse(p.isRunning)
+        p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0)
-        XCTAssertLessThan(took, 0.5, "the recording closed and the line printed, not the XID wait")
+        XCTAssertLessThan(took, 0.7, "the recording closed and the line printed, not the XID wait")
     }
 
     func testKilledRecorderLeavesTheRecordsItWrote() throws {
@@ -325,7 +339,7 @@ final class RecordCommandTests: XCTestCase {
     func testDurationForms() throws {
         // 0.5s and 1 (seconds) both stop on time; 5m and 1h are accepted (stopped by SIGTERM elsewhere).
         let (args, env) = try fake()
-        for (duration, records) in [("0.5s", 2...3), ("1", 4...5)] {
+        for (duration, records) in [("0.5s", 1...3), ("1", 3...5)] {
             let path = tempPath()
             let r = try Run.gpuctop(["record", "-o", path, "--interval", "0.25", "--duration", duration] + args, environment: env)
             XCTAssertEqual(r.status, 0, r.stderr)

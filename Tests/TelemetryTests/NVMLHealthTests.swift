@@ -276,8 +276,15 @@ final class NVMLHealthTests: XCTestCase {
         XCTAssertEqual(watcher.drain().events, [])
     }
 
-    /// Threads of this process now (/proc/self/task).
-    func threadCount() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1 }
+    /// XID threads of this process now (/proc/self/task/*/comm): only those, since the
+    /// test process's other threads (dispatch workers, a dropped catalog's events thread)
+    /// come and go on their own schedule.
+    func threadCount() -> Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.filter { task in
+            (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) == "xid-events\n"
+        }.count
+    }
 
     /// Dropping the sampler ends the XID thread (and only then does NVML shut down).
     func testDroppedSamplerEndsItsThread() throws {

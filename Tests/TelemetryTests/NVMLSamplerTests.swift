@@ -560,11 +560,14 @@ final class NVMLSamplerTests: XCTestCase {
         XCTAssertGreaterThan(cost.procfs.wallNanoseconds, 1_000_000, "100 processes read for the first time")
         // One after the other, the refresh would take every NVML call plus /proc (and a
         // little more); overlapped with the health reads, less the shorter of the two.
+        // The engines and join stages, measured, are taken out of the whole: they are
+        // neither, and under the thread sanitizer they are slow enough to hide the overlap.
         let calls = clock.entries.reduce(0) { $0 + $1.totalWallNanoseconds }
         let health = clock.entries.first { $0.name == "nvmlDeviceGetTotalEccErrors" }?.totalWallNanoseconds ?? 0
         let procfs = cost.procfs.wallNanoseconds
         XCTAssertGreaterThanOrEqual(health, 20_000_000)
-        XCTAssertLessThan(whole.wallNanoseconds, calls + procfs - min(health, procfs) / 2,
+        XCTAssertLessThan(whole.wallNanoseconds - cost.docker.wallNanoseconds - cost.join.wallNanoseconds,
+                          calls + procfs - min(health, procfs) / 2,
                           "/proc was read while NVML waited: \(whole), calls \(calls), \(cost)")
         let second = sampler.sample()
         XCTAssertEqual(second.processes.filter { $0.info?.command == "/bin/sleep 60" }.count, 100, "read as before")
