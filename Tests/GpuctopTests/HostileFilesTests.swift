@@ -139,10 +139,11 @@ final class HostileFilesTests: XCTestCase {
         kill(d.pid, SIGTERM)
         // The blocked thread cannot be killed before the thaw, so the process cannot be reaped
         // yet; gpuctop itself has exited when its main thread is a zombie.
-        while let s = state(d.pid), s != "Z", Date().timeIntervalSince(start) < 2 { usleep(20_000) }
+        // gpuctop gives the frozen write 1 s by design; 3 s leaves room for a loaded machine.
+        while let s = state(d.pid), s != "Z", Date().timeIntervalSince(start) < 3 { usleep(20_000) }
         let took = Date().timeIntervalSince(start)
         XCTAssertEqual(state(d.pid) ?? "Z", "Z", "gpuctop is still running \(String(format: "%.1f", took)) s after SIGTERM; log:\n\(d.log)")
-        XCTAssertLessThan(took, 2)
+        XCTAssertLessThan(took, 3)
 
         XCTAssertEqual(try shell("fsfreeze -u \(mount)"), 0)
         XCTAssertEqual(d.waitExit(timeout: 5), 1, d.log)

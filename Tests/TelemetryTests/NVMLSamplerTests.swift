@@ -184,7 +184,8 @@ final class NVMLSamplerTests: XCTestCase {
         let started = MonotonicClock.now()
         while s.sample().processes.contains(where: { $0.pid == b.pid }) && MonotonicClock.now() - started < 3 { usleep(100_000) }
         XCTAssertFalse(s.sample().processes.contains { $0.pid == b.pid }, "gone within the period")
-        XCTAssertLessThan(MonotonicClock.now() - started, schedule.processListPeriod + 0.5)
+        // A refresh's charged calls stretch in wall time on a loaded machine: half a second more.
+        XCTAssertLessThan(MonotonicClock.now() - started, schedule.processListPeriod + 1.0)
         XCTAssertEqual(s.sample().processes.first { $0.pid == a.pid }?.usedGpuMemory, 11 << 30)
     }
 
