@@ -314,15 +314,34 @@ final class NVMLHealthTests: XCTestCase {
     }
 
     /// NVML shut down under the watcher ends its thread: from then on its GPUs are not
-    /// shown as watched (no empty XID counts claiming "none came"), ECC goes back on its
-    /// own timer, and the snapshot says why.
+    /// shown as watched (no empty XID counts claiming "none came"), ECC is read on the
+    /// unwatched period again (here 0.3 s; 600 s while an XID would trigger the read),
+    /// and the snapshot says why.
     func testAWatcherEndedByNVMLLeavesItsGPUsUnwatched() throws {
         let baseline = threadCount()
-        setenv("FAKE_NVML_SCENARIO", try FakeNVML.scenario(Self.healthy), 1)
+        let scenario = try FakeNVML.scenario(Self.healthy)
+        setenv("FAKE_NVML_SCENARIO", scenario, 1)
+        /// Replaces the scenario as the fake wants it: a new file renamed over the old.
+        func change(_ text: String) throws {
+            try text.write(toFile: scenario + ".new", atomically: false, encoding: .utf8)
+            XCTAssertEqual(rename(scenario + ".new", scenario), 0)
+        }
         let path = try FakeNVML.privateCopy()
-        let s = SnapshotSampler(options: SamplerOptions(nvmlPath: path, useDocker: false))
+        var options = SamplerOptions(nvmlPath: path, useDocker: false)
+        options.healthSchedule = NVMLHealthSchedule(memoryErrorPeriod: 0.3, memoryErrorQuietPeriod: 600)
+        let s = SnapshotSampler(options: options)
+        func eccSeen(_ count: UInt64) -> Bool {
+            let deadline = Date().addingTimeInterval(1.5)
+            while Date() < deadline {
+                if s.sample().gpus.first?.eccUncorrectedAggregate == count { return true }
+                usleep(100_000)
+            }
+            return false
+        }
         XCTAssertEqual(s.sample().gpus[0].xidCounts, [], "watched, nothing yet")
         XCTAssertEqual(threadCount(becoming: baseline + 1), baseline + 1, "the XID thread runs")
+        try change(Self.healthy.replacingOccurrences(of: "ecc_aggregate 2", with: "ecc_aggregate 3"))
+        XCTAssertFalse(eccSeen(3), "watched: ECC waits for an XID or 600 s")
 
         // The sampler's reference is the only one: a second shutdown would end NVML for
         // it too; the fake answers the waiting thread UNINITIALIZED within 100 ms.
@@ -340,9 +359,10 @@ final class NVMLHealthTests: XCTestCase {
         let after = s.sample()
         XCTAssertEqual(after.gpus.count, 1)
         XCTAssertNil(after.gpus.first?.xidCounts, "no longer watched: no counts, not zero")
-        XCTAssertEqual(after.gpus.first?.eccUncorrectedAggregate, 2)
         XCTAssertEqual(after.degraded.filter { $0.source == "xid" }.map(\.reason),
                        ["XID events no longer watched: nvmlEventSetWait: Uninitialized"])
+        try change(Self.healthy.replacingOccurrences(of: "ecc_aggregate 2", with: "ecc_aggregate 4"))
+        XCTAssertTrue(eccSeen(4), "no longer watched: ECC read every 0.3 s again")
     }
 
     // MARK: - Who was there (XIDLog)
