@@ -75,10 +75,12 @@ extension String {
     public func includesAsRead(_ needle: String) -> Bool {
         if needle.utf8.allSatisfy({ $0 < 0x80 }) { return includes(needle) }
         let length = needle.count
+        guard let first = needle.first else { return true }
         var start = startIndex
         guard var end = index(start, offsetBy: length, limitedBy: endIndex) else { return false }
         while true {
-            if String(self[start..<end]) == needle { return true }
+            // A window is made a String only where its first Character is the needle's.
+            if self[start] == first && String(self[start..<end]) == needle { return true }
             guard end < endIndex else { return false }
             start = index(after: start)
             end = index(after: end)
