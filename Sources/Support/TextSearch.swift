@@ -70,17 +70,15 @@ extension String {
     /// decomposed (e and a combining accent) and the other way round. An ASCII needle is
     /// the byte search (it may also find an "e" under a decomposed accent: a filter that
     /// shows one row more is harmless); any other slides a window of the needle's length
-    /// in Characters over the text, compared by String's canonical equality (the standard
-    /// library's core, not _StringProcessing).
+    /// in Characters over the text, compared Character by Character (canonical equality,
+    /// the standard library's core, not _StringProcessing; nothing allocated).
     public func includesAsRead(_ needle: String) -> Bool {
         if needle.utf8.allSatisfy({ $0 < 0x80 }) { return includes(needle) }
-        let length = needle.count
         guard let first = needle.first else { return true }
         var start = startIndex
-        guard var end = index(start, offsetBy: length, limitedBy: endIndex) else { return false }
+        guard var end = index(start, offsetBy: needle.count, limitedBy: endIndex) else { return false }
         while true {
-            // A window is made a String only where its first Character is the needle's.
-            if self[start] == first && String(self[start..<end]) == needle { return true }
+            if self[start] == first && self[start..<end].elementsEqual(needle) { return true }
             guard end < endIndex else { return false }
             start = index(after: start)
             end = index(after: end)

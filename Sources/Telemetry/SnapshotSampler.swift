@@ -139,7 +139,10 @@ public final class SnapshotSampler {
         var procfsRead: ([ProcessInfoSample?], StageCost)?
         var pids: [Int32] = []
         // XIDs first: one on a GPU makes this refresh read its ECC and remapping counters.
+        // Once the thread has ended on its own no GPU is watched: ECC goes back on its
+        // unwatched period, and no empty XID count says "watched, none came".
         let xids = xidWatcher?.drain()
+        let watched = xids?.ended == nil ? xidWatchedGPUs : []
         if let nvml {
             snapshot.driverVersion = nvml.driverVersion
             snapshot.cudaVersion = nvml.cudaVersion
@@ -152,7 +155,7 @@ public final class SnapshotSampler {
             let alongside = pids.count >= Self.procfsAlongsideMinimum && procReader.unknownCount(pids) >= Self.procfsAlongsideMinimum
                 ? ProcfsAlongside.start(procReader, pids: pids, now: now) : nil
             health?.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now(),
-                         xidWatched: xids?.ended == nil ? xidWatchedGPUs : [],
+                         xidWatched: watched,
                          xidArrived: Set(xids?.events.map(\.gpuIndex) ?? []))
             if let gpm {
                 callClock.time("GPM samples and metrics (nvmlGpm*)") { gpm.read(&gpus, handle: nvml.handle(ofGPU:), now: MonotonicClock.now()) }
@@ -201,10 +204,7 @@ public final class SnapshotSampler {
             idleAllocations: engines?.idleAllocations ?? [],
             descriptions: descriptions)
         if let xids {
-            // Once the thread has ended the counts stay as they were, but no GPU is shown
-            // as watched (an empty list would say "watched, none came").
-            xidLog.record(xids.events, dropped: xids.dropped, watched: xids.ended == nil ? xidWatchedGPUs : [],
-                          into: &snapshot)
+            xidLog.record(xids.events, dropped: xids.dropped, watched: watched, into: &snapshot)
             if let ended = xids.ended {
                 snapshot.degraded.append(DegradedSource(source: "xid", reason: "XID events no longer watched: \(ended)"))
             }

@@ -50,8 +50,8 @@ public final class XIDEventWatcher: @unchecked Sendable {
     private let state = LockedValue(State())
     private var thread: pthread_t?
 
-    /// The GPUs whose XIDs are watched: none once the thread has ended on its own.
-    public var watchedGPUs: [Int] { state.withLock { $0.ended } == nil ? handles.map(\.index) : [] }
+    /// The GPUs registered for XID events (`drain()` says when the thread has ended).
+    public var watchedGPUs: [Int] { handles.map(\.index) }
 
     /// Registers every GPU that supports XID events and starts the thread; nil (with
     /// the reason) when the driver has no event API, no GPU supports the event, or

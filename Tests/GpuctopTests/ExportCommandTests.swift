@@ -363,11 +363,7 @@ final class ExportCommandTests: XCTestCase {
             guard let r = log.range(of: #"127\.0\.0\.1:[0-9]+/"#, options: .regularExpression) else { return nil }
             return UInt16(log[r].dropFirst("127.0.0.1:".count).dropLast())
         }
-        /// Replaces the scenario file as the fake wants it: a new file renamed over the old.
-        func swap(_ text: String) throws {
-            try text.write(toFile: path + ".new", atomically: false, encoding: .utf8)
-            guard rename(path + ".new", path) == 0 else { throw TestFailure("rename: \(errno)") }
-        }
+        func swap(_ text: String) throws { try FakeNVML.replaceScenario(at: path, with: text) }
         func scrape() throws -> (up: String, seconds: Double) {
             let start = Date()
             let r = try RawHTTP.exchange(port: port, "GET /metrics HTTP/1.1\r\n\r\n", timeout: 5)

@@ -383,13 +383,11 @@ final class SnapshotStreamTests: XCTestCase {
         XCTAssertFalse(r.stderr.contains("gpuctop:"), "quiet on a closed stdout: \(r.stderr)")
     }
 
-    /// The stream ends as soon as a write meets the closed reader, not when the XID
-    /// thread's NVML wait (a second) next ends: the first line comes right after that wait
-    /// began, so the next write, 0.1 s later, would otherwise wait 0.8 s more.
-    func testAClosedReaderEndsTheStreamAtOnce() throws {
+    /// `snapshot --json --stream` at `interval`, once its first line (a JSON object) came.
+    func startStream(interval: String) throws -> (Process, Pipe) {
         let p = Process()
         p.executableURL = TestEnv.gpuctopBinary
-        p.arguments = ["snapshot", "--json", "--stream", "--interval", "0.1"]
+        p.arguments = ["snapshot", "--json", "--stream", "--interval", interval]
         p.environment = ProcessInfo.processInfo.environment.merging(try streamEnvironment()) { $1 }
         let out = Pipe()
         p.standardOutput = out
@@ -397,32 +395,33 @@ final class SnapshotStreamTests: XCTestCase {
         try p.run()
         let firstLine = out.fileHandleForReading.availableData
         XCTAssertTrue(firstLine.starts(with: Data("{".utf8)), String(decoding: firstLine, as: UTF8.self))
-        try out.fileHandleForReading.close()
-        let closed = Date()
-        let deadline = closed.addingTimeInterval(10)
+        return (p, out)
+    }
+
+    /// Waits (10 s at most) for the stream to end with status 0; the seconds it took from `since`.
+    func assertEndsCleanly(_ p: Process, since: Date) -> Double {
+        let deadline = since.addingTimeInterval(10)
         while p.isRunning && Date() < deadline { usleep(5_000) }
-        let took = Date().timeIntervalSince(closed)
+        let took = Date().timeIntervalSince(since)
         XCTAssertFalse(p.isRunning)
         if p.isRunning { p.terminate() } else { XCTAssertEqual(p.terminationStatus, 0) }
+        return took
+    }
+
+    /// The stream ends as soon as a write meets the closed reader, not when the XID
+    /// thread's NVML wait (a second) next ends: the first line comes right after that wait
+    /// began, so the next write, 0.1 s later, would otherwise wait 0.9 s more.
+    func testAClosedReaderEndsTheStreamAtOnce() throws {
+        let (p, out) = try startStream(interval: "0.1")
+        try out.fileHandleForReading.close()
+        let took = assertEndsCleanly(p, since: Date())
         XCTAssertLessThan(took, 0.75, "one interval and the write, not the XID wait (1.0 s measured)")
     }
 
     func testSIGTERMEndsTheStream() throws {
-        let p = Process()
-        p.executableURL = TestEnv.gpuctopBinary
-        p.arguments = ["snapshot", "--json", "--stream", "--interval", "0.25"]
-        p.environment = ProcessInfo.processInfo.environment.merging(try streamEnvironment()) { $1 }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let firstLine = out.fileHandleForReading.availableData
-        XCTAssertTrue(firstLine.starts(with: Data("{".utf8)), String(decoding: firstLine, as: UTF8.self))
+        let (p, _) = try startStream(interval: "0.25")
         kill(p.processIdentifier, SIGTERM)
-        let deadline = Date().addingTimeInterval(10)
-        while p.isRunning && Date() < deadline { usleep(20_000) }
-        XCTAssertFalse(p.isRunning)
-        if p.isRunning { p.terminate() } else { XCTAssertEqual(p.terminationStatus, 0) }
+        _ = assertEndsCleanly(p, since: Date())
     }
 
     func testStreamNeedsJSON() throws {

@@ -97,6 +97,18 @@ final class TextSearchTests: XCTestCase {
         XCTAssertTrue("".includesAsRead(""))
     }
 
+    /// The filter meets whatever a process or an engine named things: a command as long as
+    /// the reader keeps (64 KiB) made of the needle's first Character, decomposed, with a
+    /// needle that never matches, and one that matches only at the very end.
+    func testTheFilterOnHostileTextAsRead() {
+        let text = String(repeating: "e\u{301}", count: 32 * 1024) + "\u{0}\u{1B}[2J"
+        let start = Date()
+        XCTAssertFalse(text.includesAsRead("\u{E9}x"))
+        XCTAssertTrue(text.includesAsRead("\u{E9}\u{0}\u{1B}[2J"))
+        XCTAssertFalse(text.includesAsRead(String(repeating: "\u{E9}", count: 40_000)), "a needle longer than the text")
+        print("includesAsRead on 64 KiB of matching first Characters: \(String(format: "%.1f", Date().timeIntervalSince(start) * 1000)) ms")
+    }
+
     func testReplacingEveryMatch() {
         XCTAssertEqual("it's Bob's".replacingText("'", with: "'\\''"), "it'\\''s Bob'\\''s")
         XCTAssertEqual("aaaa".replacingText("aa", with: "b"), "bb")

@@ -321,11 +321,7 @@ final class NVMLHealthTests: XCTestCase {
         let baseline = threadCount()
         let scenario = try FakeNVML.scenario(Self.healthy)
         setenv("FAKE_NVML_SCENARIO", scenario, 1)
-        /// Replaces the scenario as the fake wants it: a new file renamed over the old.
-        func change(_ text: String) throws {
-            try text.write(toFile: scenario + ".new", atomically: false, encoding: .utf8)
-            XCTAssertEqual(rename(scenario + ".new", scenario), 0)
-        }
+        func change(_ text: String) throws { try FakeNVML.replaceScenario(at: scenario, with: text) }
         let path = try FakeNVML.privateCopy()
         var options = SamplerOptions(nvmlPath: path, useDocker: false)
         options.healthSchedule = NVMLHealthSchedule(memoryErrorPeriod: 0.3, memoryErrorQuietPeriod: 600)

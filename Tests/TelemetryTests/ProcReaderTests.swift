@@ -57,22 +57,27 @@ final class ProcReaderTests: XCTestCase {
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline {
             let status = String(decoding: readBytes("/proc/\(pid)/status"), as: UTF8.self)
-            let stat = readBytes("/proc/\(pid)/stat")
-            if status.contains("State:\tS"), let close = stat.lastIndex(of: UInt8(ascii: ")")) {
-                let fields = String(decoding: stat[(close + 1)...], as: UTF8.self).split(separator: " ")
-                if fields.count > 21, let pages = UInt64(fields[21]), pages > 0 { return pages * pageSize }
+            if status.contains("State:\tS"), let fields = kernelStatFields(pid), fields.count > 21,
+               let pages = UInt64(fields[21]), pages > 0 {
+                return pages * pageSize
             }
             usleep(10_000)
         }
         return nil
     }
 
-    /// utime + stime of `pid` in clock ticks, from /proc/<pid>/stat (fields 14 and 15).
-    private func kernelCPUTicks(_ pid: Int32) -> UInt64? {
+    /// The fields of /proc/<pid>/stat after the comm, from field 3 (the state) on: counted
+    /// from the last ')', so a comm with spaces and parentheses cannot shift them.
+    private func kernelStatFields(_ pid: Int32) -> [Substring]? {
         let stat = readBytes("/proc/\(pid)/stat")
         guard let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = String(decoding: stat[(close + 1)...], as: UTF8.self).split(separator: " ")
-        guard fields.count > 12, let user = UInt64(fields[11]), let system = UInt64(fields[12]) else { return nil }
+        return String(decoding: stat[(close + 1)...], as: UTF8.self).split(separator: " ")
+    }
+
+    /// utime + stime of `pid` in clock ticks (fields 14 and 15).
+    private func kernelCPUTicks(_ pid: Int32) -> UInt64? {
+        guard let fields = kernelStatFields(pid), fields.count > 12,
+              let user = UInt64(fields[11]), let system = UInt64(fields[12]) else { return nil }
         return user + system
     }
 

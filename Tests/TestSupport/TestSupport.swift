@@ -68,6 +68,13 @@ public enum FakeNVML {
         try text.write(to: url, atomically: true, encoding: .utf8)
         return url.path
     }
+
+    /// Changes the world of a running fake: a new scenario file renamed over the one at
+    /// `path`, as the fake watches for (SCENARIO.md, "Changing the world mid-run").
+    public static func replaceScenario(at path: String, with text: String) throws {
+        try text.write(toFile: path + ".new", atomically: false, encoding: .utf8)
+        guard rename(path + ".new", path) == 0 else { throw TestFailure("rename over \(path): errno \(errno)") }
+    }
 }
 
 public struct TestFailure: Error, CustomStringConvertible {
